@@ -1,0 +1,205 @@
+"""Geometry primitives shared by the heads, losses and metrics, in ``keras.ops``.
+
+Everything here is label-free math on unit vectors:
+
+* :func:`l2_normalize` - unit rows (or columns) that never divide by zero;
+* :func:`safe_acos` - an arccos whose value and gradient stay finite at exactly
+  +1 and -1, in float32, float16 and bfloat16;
+* :func:`gram_rows` - ``G[b, j] = w_{y_b} . w_j`` for unit class weights;
+* :func:`hyperplane_projections` - HASeparator's projections (Kansizoglou et al.,
+  Eq. 4-6) in the closed form of DESIGN.md, O(B*C) memory;
+* :func:`hyperplane_projections_einsum` - the paper-literal B x N x C form,
+  kept as the reference the closed form is tested and benchmarked against;
+* :func:`half_pairs` / :func:`pair_values_to_samples` - the AMC paper's
+  "split the batch in halves B1, B2 and pair element-wise" (Choi et al. Sec. 3.1).
+
+Nothing in this module imports the rest of the package.
+"""
+
+from keras import ops
+
+#: Floor under squared norms, as ``tf.math.l2_normalize`` uses: a zero vector
+#: normalises to zero instead of NaN.
+NORM_EPSILON = 1e-12
+
+#: arccos inputs are clipped to [-1 + ACOS_EPSILON, 1 - ACOS_EPSILON] in
+#: float32, as the official AMC and Angular codes do (1 - 1e-7).
+ACOS_EPSILON = 1e-7
+
+
+def l2_normalize(x, axis=-1):
+    """Scale ``x`` to unit L2 norm along ``axis``; a zero vector stays zero.
+
+    ``x * rsqrt(max(sum(x**2), 1e-12))`` - the same floor as
+    ``tf.math.l2_normalize``, so the value and gradient are finite everywhere.
+
+    Example:
+        >>> import numpy as np
+        >>> l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]])).numpy().tolist()
+        [[0.6000000238418579, 0.800000011920929], [0.0, 0.0]]
+    """
+    x = ops.convert_to_tensor(x)
+    squared = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(squared, ops.cast(NORM_EPSILON, x.dtype)))
+
+
+def safe_acos(x, epsilon=ACOS_EPSILON):
+    """``arccos(x)`` with a finite value and gradient at exactly +1 and -1.
+
+    The input is cast to float32 and clipped to ``[-1 + epsilon, 1 - epsilon]``
+    before the arccos (in float16 ``1 - 1e-7`` rounds to 1 and the derivative
+    ``-1 / sqrt(1 - x**2)`` would be infinite); the result is cast back to the
+    input's dtype. Outside the clip range the gradient is zero.
+
+    Example:
+        >>> float(safe_acos(-1.0)) > 3.14
+        True
+    """
+    x = ops.convert_to_tensor(x)
+    dtype = x.dtype
+    clipped = ops.clip(ops.cast(x, "float32"), -1.0 + epsilon, 1.0 - epsilon)
+    return ops.cast(ops.arccos(clipped), dtype)
+
+
+def sparse_labels(y_true):
+    """Integer class indices of shape (B,) from labels of shape (B,) or (B, 1)."""
+    y_true = ops.convert_to_tensor(y_true)
+    return ops.cast(ops.reshape(y_true, (-1,)), "int32")
+
+
+def target_values(values, onehot):
+    """``values[b, y_b]`` for every row, from a one-hot mask of the same shape.
+
+    A masked sum rather than a gather, so it compiles under XLA and its
+    gradient is a dense ``onehot * upstream``.
+    """
+    return ops.sum(values * onehot, axis=-1)
+
+
+def gram_rows(unit_kernel, labels):
+    """Rows of the class-weight Gram matrix picked by ``labels``.
+
+    Args:
+        unit_kernel: (N, C) class weights with unit columns.
+        labels: (B,) integer classes.
+
+    Returns:
+        (B, C) tensor ``G[b, j] = w_{labels[b]} . w_j``. When C is no larger
+        than the batch, the whole C x C Gram matrix is cheaper than B gathered
+        rows and is used instead; both give the same numbers.
+    """
+    num_classes = unit_kernel.shape[-1]
+    batch = labels.shape[0]
+    if num_classes is not None and batch is not None and num_classes <= batch:
+        gram = ops.matmul(ops.transpose(unit_kernel), unit_kernel)
+        return ops.take(gram, labels, axis=0)
+    targets = ops.take(ops.transpose(unit_kernel), labels, axis=0)  # (B, N)
+    return ops.matmul(targets, unit_kernel)
+
+
+def hyperplane_projections(cosines, kernel, labels):
+    """Projections of unit embeddings on the normals ``w_y - w_j`` (closed form).
+
+    Kansizoglou et al. Eq. 5-6 with the normal direction of DESIGN.md: for a
+    sample of class ``y`` with unit embedding ``e`` and unit class weights
+    ``w``, ``h_j = (w_y - w_j) / ||w_y - w_j||`` and ``p_j = e . h_j``. Since
+    ``e . w_j = cos_j`` and ``||w_y - w_j||^2 = 2 - 2 G_yj``,
+
+        p_j = (cos_y - cos_j) / sqrt(2 - 2 G_yj),
+
+    which needs only the (B, C) cosines and Gram rows - never the B x N x C
+    tensor of normals. The target column (a zero normal) is returned as 0; a
+    zero normal off the target (two identical class weights) also gives 0, as
+    ``tf.math.l2_normalize`` of a zero vector does in the literal form.
+
+    Args:
+        cosines: (B, C) cosines between unit embeddings and unit class weights
+            (the output of :class:`keras_angular.layers.CosineDense`).
+        kernel: (N, C) class weights (normalised here).
+        labels: (B,) integer classes.
+
+    Returns:
+        (B, C) float32 projections.
+    """
+    cosines = ops.cast(cosines, "float32")
+    unit_kernel = l2_normalize(ops.cast(kernel, "float32"), axis=0)
+    labels = sparse_labels(labels)
+    onehot = ops.one_hot(labels, ops.shape(cosines)[-1], dtype="float32")
+    cos_target = target_values(cosines, onehot)
+    normal_sq = 2.0 - 2.0 * gram_rows(unit_kernel, labels)
+    projections = (cos_target[:, None] - cosines) * ops.rsqrt(
+        ops.maximum(normal_sq, NORM_EPSILON)
+    )
+    return projections * (1.0 - onehot)
+
+
+def hyperplane_projections_einsum(embeddings, kernel, labels):
+    """The paper-literal HASeparator projections (Kansizoglou et al. Eq. 4-6).
+
+    Builds the B x N x C tensor of normals ``H = T+ - W+`` (target minus other,
+    DESIGN.md), normalises it over N and contracts it with the unit embeddings
+    by ``einsum``. O(B*N*C) memory: a reference for tests and benchmarks, not
+    for training.
+
+    Args:
+        embeddings: (B, N) raw embeddings.
+        kernel: (N, C) class weights.
+        labels: (B,) integer classes.
+    """
+    unit_embeddings = l2_normalize(ops.cast(embeddings, "float32"), axis=-1)
+    unit_kernel = l2_normalize(ops.cast(kernel, "float32"), axis=0)
+    targets = ops.take(ops.transpose(unit_kernel), sparse_labels(labels), axis=0)
+    normals = targets[:, :, None] - unit_kernel[None, :, :]  # (B, N, C)
+    unit_normals = l2_normalize(normals, axis=1)
+    return ops.einsum("bn,bnc->bc", unit_embeddings, unit_normals)
+
+
+def half_pairs(x):
+    """Split a batch into halves and pair them element-wise (Choi et al. Sec. 3.1).
+
+    Row ``i`` is paired with row ``i + P`` for ``i < P = floor(B / 2)``; with an
+    odd batch the last row is left unpaired.
+
+    Returns:
+        ``(first, second)``, each of shape (P, ...).
+    """
+    half = ops.shape(x)[0] // 2
+    return x[:half], x[half : 2 * half]
+
+
+def pair_values_to_samples(pair_values, batch_size):
+    """Give each pair's value to both its members, so the batch mean is the pair mean.
+
+    Keras reduces per-sample losses by ``sum / B``. Each paired row gets its
+    pair's value times ``B / (2P)`` and an unpaired row (odd B) gets 0, so the
+    default reduction equals the mean over the P pairs exactly; with no pair
+    at all (B = 1) every value is 0.
+
+    Args:
+        pair_values: (P,) values, one per pair from :func:`half_pairs`.
+        batch_size: B, the number of rows the pairs were drawn from.
+
+    Returns:
+        (B,) per-sample values.
+    """
+    pairs = ops.shape(pair_values)[0]
+    scale = ops.cast(batch_size, pair_values.dtype) / ops.cast(
+        ops.maximum(2 * pairs, 1), pair_values.dtype
+    )
+    unpaired = ops.zeros((batch_size - 2 * pairs,), dtype=pair_values.dtype)
+    return ops.concatenate([pair_values * scale, pair_values * scale, unpaired], axis=0)
+
+
+__all__ = [
+    "ACOS_EPSILON",
+    "NORM_EPSILON",
+    "gram_rows",
+    "half_pairs",
+    "hyperplane_projections",
+    "hyperplane_projections_einsum",
+    "l2_normalize",
+    "pair_values_to_samples",
+    "safe_acos",
+    "sparse_labels",
+    "target_values",
+]
