@@ -13,19 +13,19 @@ under mixed precision anyway. Pass ``dtype=`` to override.
 import keras
 from keras import ops
 
+from keras_angular.checks import check_int
 from keras_angular.ops import l2_normalize
 
 
 class _ClassWeightsHead(keras.layers.Layer):
     """Shared build / config of a head with an (in_dim, units) class-weight kernel."""
 
-    def __init__(self, units, kernel_initializer="glorot_uniform", kernel_regularizer=None,
-                 **kwargs):
+    def __init__(
+        self, units, kernel_initializer="glorot_uniform", kernel_regularizer=None, **kwargs
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"{type(self).__name__}: `units` must be a positive int, got {units!r}.")
-        self.units = units
+        self.units = check_int(type(self).__name__, "units", units, 1)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
@@ -76,6 +76,7 @@ class CosineDense(_ClassWeightsHead):
         **kwargs: standard ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     Example:
+        >>> import keras, keras_angular, numpy as np
         >>> head = CosineDense(10, name="head")
         >>> head(np.ones((2, 16))).shape
         (2, 10)
@@ -102,6 +103,7 @@ class WeightsBiasedDense(_ClassWeightsHead):
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
     Example:
+        >>> import keras, keras_angular, numpy as np
         >>> head = WeightsBiasedDense(10, name="head")
         >>> head(np.ones((2, 16))).shape
         (2, 10)

@@ -127,9 +127,7 @@ def hyperplane_projections(cosines, kernel, labels):
     onehot = ops.one_hot(labels, ops.shape(cosines)[-1], dtype="float32")
     cos_target = target_values(cosines, onehot)
     normal_sq = 2.0 - 2.0 * gram_rows(unit_kernel, labels)
-    projections = (cos_target[:, None] - cosines) * ops.rsqrt(
-        ops.maximum(normal_sq, NORM_EPSILON)
-    )
+    projections = (cos_target[:, None] - cosines) * ops.rsqrt(ops.maximum(normal_sq, NORM_EPSILON))
     return projections * (1.0 - onehot)
 
 

@@ -1,1 +1,64 @@
-"""Placeholder until the losses land."""
+"""The losses of the four papers and their baselines, as ``keras.losses.Loss`` subclasses.
+
+| loss | ``y_pred`` | module |
+|---|---|---|
+| :class:`NormFaceLoss`, :class:`CosFaceLoss`, :class:`ArcFaceLoss`,
+  :class:`SphereFaceLoss`, :class:`AngularLoss` | ``CosineDense`` cosines | ``margin`` |
+| :class:`HASeparatorLoss` (head) | ``CosineDense`` cosines | ``hyperplane`` |
+| :class:`WSoftmaxLoss` (head) | ``WeightsBiasedDense`` outputs | ``weights_biased`` |
+| :class:`AMCLoss`, :class:`EuclideanContrastiveLoss` | the embedding | ``contrastive`` |
+| :class:`CenterLoss` | the embedding | ``center`` |
+
+Each module also exposes the plain function that returns per-sample values.
+"""
+
+from keras_angular.losses.center import CenterLoss
+from keras_angular.losses.contrastive import (
+    AMCLoss,
+    EuclideanContrastiveLoss,
+    amc_loss,
+    euclidean_contrastive_loss,
+)
+from keras_angular.losses.hyperplane import HASeparatorLoss, haseparator_loss
+from keras_angular.losses.margin import (
+    AngularLoss,
+    ArcFaceLoss,
+    CosFaceLoss,
+    NormFaceLoss,
+    SphereFaceLoss,
+    angular_loss,
+    arcface_loss,
+    cosface_loss,
+    normface_loss,
+    sphereface_loss,
+)
+from keras_angular.losses.weights_biased import (
+    WSoftmaxLoss,
+    weights_biased_logits,
+    weights_biased_logits_per_sample,
+    wsoftmax_loss,
+)
+
+__all__ = [
+    "AMCLoss",
+    "AngularLoss",
+    "ArcFaceLoss",
+    "CenterLoss",
+    "CosFaceLoss",
+    "EuclideanContrastiveLoss",
+    "HASeparatorLoss",
+    "NormFaceLoss",
+    "SphereFaceLoss",
+    "WSoftmaxLoss",
+    "amc_loss",
+    "angular_loss",
+    "arcface_loss",
+    "cosface_loss",
+    "euclidean_contrastive_loss",
+    "haseparator_loss",
+    "normface_loss",
+    "sphereface_loss",
+    "weights_biased_logits",
+    "weights_biased_logits_per_sample",
+    "wsoftmax_loss",
+]

@@ -1,0 +1,90 @@
+"""What every loss of the package shares: label handling, cross-entropy, hyper-parameter
+checks, the ramped ``weight`` variable and the reference to a head layer."""
+
+import keras
+from keras import ops
+
+from keras_angular.checks import check_range
+from keras_angular.ops import sparse_labels
+
+
+def softmax_cross_entropy(labels, logits):
+    """Per-sample ``-log softmax(logits)[label]`` in float32 (labels: (B,) ints)."""
+    return ops.sparse_categorical_crossentropy(
+        labels, ops.cast(logits, "float32"), from_logits=True
+    )
+
+
+class WeightedLoss(keras.losses.Loss):
+    """A loss term scaled by ``weight``, a scalar float32 ``keras.Variable``.
+
+    ``weight`` is what a :class:`keras_angular.callbacks.LossWeightRamp` ramps:
+    assigning it changes the compiled train step without recompiling.
+    """
+
+    def __init__(self, weight, name=None, reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        check_range(type(self).__name__, "weight", weight, 0.0, float("inf"))
+        self.weight = keras.Variable(
+            float(weight), dtype="float32", trainable=False, name=f"{self.name}_weight"
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["weight"] = float(ops.convert_to_numpy(self.weight))
+        return config
+
+
+class HeadReference:
+    """Holds the head layer a loss reads (its kernel or its predictions).
+
+    The head is given as the layer itself. ``get_config`` stores the layer's
+    name; a loss rebuilt from a config holds only that name until
+    :meth:`bind` is called with the model, and says so if it is used before.
+    """
+
+    _head_types = (keras.layers.Layer,)
+    _head_argument = "head"
+
+    def _set_head(self, head, required=True):
+        if head is None and not required:
+            self._head = None
+            return
+        if isinstance(head, str):
+            self._head = head
+            return
+        if not isinstance(head, self._head_types):
+            wanted = " or ".join(t.__name__ for t in self._head_types)
+            raise TypeError(
+                f"{type(self).__name__}: `{self._head_argument}` must be a {wanted} layer "
+                f"(the layer whose output this loss receives), got {type(head).__name__}."
+            )
+        self._head = head
+
+    def bind(self, model):
+        """Resolve a head stored by name to ``model.get_layer(name)``; returns ``self``."""
+        if isinstance(self._head, str):
+            self._set_head(model.get_layer(self._head))
+        return self
+
+    def _resolved_head(self):
+        if isinstance(self._head, str):
+            raise RuntimeError(
+                f"{type(self).__name__} was rebuilt from a config and only knows its "
+                f"{self._head_argument} layer by name ({self._head!r}). Call "
+                f"`loss.bind(model)` or recompile with "
+                f"`{type(self).__name__}({self._head_argument}=model.get_layer({self._head!r}))`."
+            )
+        return self._head
+
+    def _head_config(self):
+        head = self._head
+        return head if head is None or isinstance(head, str) else head.name
+
+
+__all__ = [
+    "HeadReference",
+    "WeightedLoss",
+    "softmax_cross_entropy",
+    "sparse_labels",
+]
