@@ -1,0 +1,242 @@
+"""One registry: method name -> head, losses, callbacks and the papers' defaults.
+
+Every method builds the same model shape on top of a backbone (images ->
+embedding): a head layer named ``"head"`` and two outputs,
+``{"logits": head(embedding), "embedding": embedding}``. The logits carry the
+classification loss, the embedding an optional feature loss (AMC, Euclidean,
+center). Labels are given to both: ``{"logits": y, "embedding": y}``
+(:func:`targets`).
+
+Adding a method is adding one :class:`Method` entry to :data:`METHODS`::
+
+    METHODS["myloss"] = Method(
+        "myloss", "my loss on cosine logits", head="cosine",
+        logits_loss=lambda head, num_classes, p: MyLoss(scale=p["scale"]),
+        defaults={"scale": 10.0},
+    )
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+
+import keras
+
+from keras_angular import losses
+from keras_angular.callbacks import LossWeightRamp
+from keras_angular.layers import CosineDense, WeightsBiasedDense
+
+#: The head layers a method can ask for, by the name it uses.
+HEADS = {
+    "dense": lambda units: keras.layers.Dense(units, name="head"),
+    "cosine": lambda units: CosineDense(units, name="head"),
+    "weights_biased": lambda units: WeightsBiasedDense(units, name="head"),
+}
+
+#: AMC paper Sec. 3.2: the feature-loss weight ramps up over the first 80 of 300 epochs.
+RAMP_UP_FRACTION = 80 / 300
+
+
+def _cross_entropy(head, num_classes, params):
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, name="cross_entropy")
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """How to build one method.
+
+    Attributes:
+        name: registry key, used on the command line.
+        summary: one line for ``--help`` and reports.
+        head: a key of :data:`HEADS`.
+        logits_loss: ``(head, num_classes, params) -> Loss`` on the head's output.
+        embedding_loss: ``(head, num_classes, params) -> Loss`` on the
+            embedding, or None.
+        defaults: hyper-parameters and their paper defaults; ``params`` is
+            ``defaults`` updated with the user's overrides.
+        ramp_embedding_loss: ramp the embedding loss's ``weight`` up with the
+            AMC paper's Gaussian curve over the first 80/300 of the epochs.
+        pretrain_loss: for a two-phase method, the loss of the first
+            ``params["pretrain_epochs"]`` epochs, or None.
+    """
+
+    name: str
+    summary: str
+    head: str
+    logits_loss: Callable = _cross_entropy
+    embedding_loss: Callable | None = None
+    defaults: Mapping = dataclasses.field(default_factory=dict)
+    ramp_embedding_loss: bool = False
+    pretrain_loss: Callable | None = None
+
+
+@dataclasses.dataclass
+class MethodSetup:
+    """A built method: the model and what to compile and fit it with."""
+
+    method: Method
+    params: dict
+    model: keras.Model
+    head: keras.layers.Layer
+    loss: dict
+    callbacks: list
+    pretrain_loss: dict | None = None
+
+    def compile(self, optimizer, loss=None, **kwargs):
+        """Compile :attr:`model` with ``loss`` (default :attr:`loss`) and accuracy on the logits."""
+        self.model.compile(
+            optimizer=optimizer,
+            loss=loss or self.loss,
+            metrics={"logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
+            **kwargs,
+        )
+
+
+METHODS = {
+    method.name: method
+    for method in [
+        Method("softmax", "cross-entropy on a plain dense head (baseline)", head="dense"),
+        Method(
+            "normface",
+            "NormFace: CE over s cos(theta)",
+            head="cosine",
+            logits_loss=lambda head, c, p: losses.NormFaceLoss(scale=p["scale"]),
+            defaults={"scale": 16.0},
+        ),
+        Method(
+            "cosface",
+            "CosFace: CE over s (cos(theta) - m) on the target",
+            head="cosine",
+            logits_loss=lambda head, c, p: losses.CosFaceLoss(p["scale"], p["margin"]),
+            defaults={"scale": 16.0, "margin": 0.2},
+        ),
+        Method(
+            "arcface",
+            "ArcFace: target logit s cos(theta + m)",
+            head="cosine",
+            logits_loss=lambda head, c, p: losses.ArcFaceLoss(p["scale"], p["margin"]),
+            defaults={"scale": 16.0, "margin": 0.3},
+        ),
+        Method(
+            "sphereface",
+            "SphereFace (A-Softmax) on unit features: target s psi(theta), integer m",
+            head="cosine",
+            logits_loss=lambda head, c, p: losses.SphereFaceLoss(p["scale"], int(p["margin"])),
+            defaults={"scale": 16.0, "margin": 2},
+        ),
+        Method(
+            "center",
+            "CE + center loss on the embedding (Wen et al.)",
+            head="dense",
+            embedding_loss=lambda head, c, p: losses.CenterLoss(c, p["alpha"], p["weight"]),
+            defaults={"alpha": 0.5, "weight": 0.003},
+        ),
+        Method(
+            "euclid",
+            "CE + Euclidean contrastive loss on in-batch pairs (AMC paper Eq. 1)",
+            head="dense",
+            embedding_loss=lambda head, c, p: losses.EuclideanContrastiveLoss(
+                p["margin"], p["weight"], classifier=head
+            ),
+            defaults={"margin": 1.0, "weight": 0.1},
+            ramp_embedding_loss=True,
+        ),
+        Method(
+            "amc",
+            "CE + AMC-Loss: geodesic contrastive on in-batch pairs, Gaussian ramp-up",
+            head="dense",
+            embedding_loss=lambda head, c, p: losses.AMCLoss(
+                p["margin"], p["weight"], classifier=head
+            ),
+            defaults={"margin": 0.5, "weight": 0.1},
+            ramp_embedding_loss=True,
+        ),
+        Method(
+            "arc",
+            "Angular 'Arc' loss: CE over s (pi - theta)",
+            head="cosine",
+            logits_loss=lambda head, c, p: losses.AngularLoss(scale=p["scale"]),
+            defaults={"scale": 4.0},
+        ),
+        Method(
+            "haseparator",
+            "HASeparator: CE over s cos + hinge on hyperplane projections",
+            head="cosine",
+            logits_loss=lambda head, c, p: losses.HASeparatorLoss(head, p["scale"], p["margin"]),
+            defaults={"scale": 3.0, "margin": 0.9},
+        ),
+        Method(
+            "wsoftmax",
+            "W-Softmax: negatives normalize(alpha w_y + w_j); optional softmax pretraining",
+            head="weights_biased",
+            logits_loss=lambda head, c, p: losses.WSoftmaxLoss(head, alpha=p["alpha"]),
+            pretrain_loss=lambda head, c, p: losses.WSoftmaxLoss(head, alpha=0.0),
+            defaults={"alpha": 1.5, "pretrain_epochs": 0},
+        ),
+    ]
+}
+
+
+def get_method(name):
+    """The :class:`Method` registered as ``name``; a ``ValueError`` lists the valid names."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown method {name!r}; choose one of: {', '.join(sorted(METHODS))}."
+        ) from None
+
+
+def _params(method, overrides):
+    unknown = set(overrides) - set(method.defaults)
+    if unknown:
+        known = ", ".join(sorted(method.defaults)) or "none"
+        raise ValueError(
+            f"Method {method.name!r} has no parameter {', '.join(sorted(unknown))}; "
+            f"its parameters are: {known}."
+        )
+    return {**method.defaults, **overrides}
+
+
+def build_method(name, backbone, num_classes, epochs, **overrides):
+    """Attach ``name``'s head to ``backbone`` and build its losses and callbacks.
+
+    Args:
+        name: a key of :data:`METHODS`.
+        backbone: a ``keras.Model`` from inputs to the embedding.
+        num_classes: C.
+        epochs: the total number of epochs (ramps are scaled to it).
+        **overrides: hyper-parameters that replace the method's defaults.
+
+    Returns:
+        A :class:`MethodSetup`; call ``setup.compile(optimizer)`` and fit
+        ``setup.model`` on ``targets(y)``.
+    """
+    method = get_method(name)
+    params = _params(method, overrides)
+    head = HEADS[method.head](num_classes)
+    embedding = backbone.output
+    model = keras.Model(
+        backbone.input,
+        {"logits": head(embedding), "embedding": embedding},
+        name=f"{backbone.name}_{name}",
+    )
+    loss = {"logits": method.logits_loss(head, num_classes, params)}
+    callbacks = []
+    if method.embedding_loss is not None:
+        loss["embedding"] = method.embedding_loss(head, num_classes, params)
+        if method.ramp_embedding_loss:
+            ramp_up = max(1, math.ceil(RAMP_UP_FRACTION * epochs))
+            callbacks.append(LossWeightRamp(loss["embedding"], ramp_up=ramp_up))
+    pretrain = None
+    if method.pretrain_loss is not None and params.get("pretrain_epochs", 0) > 0:
+        pretrain = {**loss, "logits": method.pretrain_loss(head, num_classes, params)}
+    return MethodSetup(method, params, model, head, loss, callbacks, pretrain)
+
+
+def targets(labels):
+    """The ``y`` for a model built here: the labels for both outputs."""
+    return {"logits": labels, "embedding": labels}
+
+
+__all__ = ["HEADS", "METHODS", "Method", "MethodSetup", "build_method", "get_method", "targets"]

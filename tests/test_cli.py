@@ -1,0 +1,116 @@
+"""`keras-angular train` / `compare` end to end on the bundled digits, at tiny scale."""
+
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+from scipy import stats
+
+from keras_angular.cli import main
+from keras_angular.report import welch_p_value
+
+
+def test_welch_p_value_matches_the_textbook_formula():
+    a, b = np.array([0.91, 0.93, 0.92, 0.95]), np.array([0.89, 0.90, 0.88])
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    assert welch_p_value(a, b) == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-9)
+    assert math.isnan(welch_p_value([0.9], b))
+
+
+def test_train_writes_model_export_history_and_metrics(tmp_path):
+    out = tmp_path / "amc"
+    code = main(
+        ["train", "--method", "amc", "--epochs", "2", "--batch-size", "64", "--out", str(out)]
+    )
+    assert code == 0
+    for name in [
+        "model.keras",
+        "history.json",
+        "metrics.json",
+        "saved_model/saved_model.pb",
+        "figures/tsne.png",
+        "figures/pair_angles.png",
+    ]:
+        assert (out / name).exists(), name
+    result = json.loads((out / "metrics.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 2 and "loss_weight" in history
+    assert 0.0 <= result["test_accuracy"] <= 1.0
+    for key in ["w_inter", "c_inter", "wc_intra", "kl", "emd", "homogeneity", "completeness"]:
+        assert math.isfinite(result[key]), key
+
+    # the saved model predicts what the metrics say it does
+    from keras_angular.data import load_dataset
+
+    splits = load_dataset("digits", seed=0)
+    model = keras.saving.load_model(out / "model.keras", compile=False)
+    logits = model.predict(splits.x_test, verbose=0)["logits"]
+    accuracy = np.mean(np.argmax(logits, -1) == splits.y_test)
+    assert accuracy == pytest.approx(result["test_accuracy"])
+
+
+def test_compare_writes_a_report_with_a_row_per_method(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code = main(
+        [
+            "compare",
+            "--methods",
+            "softmax,arc,haseparator",
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "128",
+            "--no-figures",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [row["method"] for row in report["rows"]] == ["softmax", "arc", "haseparator"]
+    for row in report["rows"]:
+        assert row["runs"] == 2 and len(row["accuracies"]) == 2
+        assert row["accuracy_mean"] == pytest.approx(np.mean(row["accuracies"]))
+    arc = report["rows"][1]
+    baseline = report["rows"][0]["accuracies"]
+    assert arc["p_value"] == pytest.approx(welch_p_value(arc["accuracies"], baseline), nan_ok=True)
+    text = (out / "report.md").read_text()
+    assert "| haseparator |" in text and "p vs softmax" in text
+    assert os.path.exists(out / "kl_emd.png")
+    assert "| arc |" in capsys.readouterr().out
+
+
+def test_unknown_names_fail_with_one_clear_sentence(capsys):
+    assert main(["train", "--method", "nope"]) == 2
+    assert "Unknown method 'nope'" in capsys.readouterr().err
+    assert main(["compare", "--methods", "softmax,nope"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "arc",
+                "--dataset",
+                "no_such_dataset_xyz",
+                "--data-dir",
+                "/nonexistent",
+            ]
+        )
+        == 2
+    )
+    assert "no_such_dataset_xyz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "bench"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "--" in capsys.readouterr().out
