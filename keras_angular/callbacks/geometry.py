@@ -1,1 +1,446 @@
-__all__ = []
+"""Feature-geometry metrics in the Keras logs, and target-angle histograms in TensorBoard.
+
+Both callbacks follow the package's model convention: the penultimate
+embedding layer is named ``"embedding"`` and the classification head (a layer
+with a ``kernel`` of shape (D, C), e.g. :class:`keras_angular.layers.CosineDense`
+or ``keras.layers.Dense``) is named ``"head"``; both names are arguments. The
+model must be a Functional or Sequential model (a sub-model from its inputs to
+those layers is built once, at the first evaluated epoch).
+
+* :class:`GeometryMetrics` adds the Angular paper's W-Inter / C-Inter /
+  WC-Intra, HASeparator's pair-angle KL and EMD and AMC's homogeneity /
+  completeness of a held-out set to ``logs`` at the end of chosen epochs, so
+  they reach ``History``, ``CSVLogger``, ``TensorBoard`` and the progress bar.
+* :class:`AngleHistograms` writes, per class, the histogram of the angle
+  between each sample's embedding and its class weight to TensorBoard (the
+  Angular paper's Fig. 7).
+
+Keras runs callbacks in list order and ``History`` last, so place these
+before ``CSVLogger`` / ``TensorBoard`` in ``callbacks=[...]`` for those to see
+the keys. The held-out arrays are not part of ``get_config``: a callback made
+by ``from_config`` needs :meth:`set_data` before training.
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from keras_angular import metrics
+
+__all__ = ["AngleHistograms", "GeometryMetrics", "GEOMETRY_KEYS"]
+
+#: The keys :class:`GeometryMetrics` adds to ``logs`` (each after ``prefix``).
+GEOMETRY_KEYS = (
+    "w_inter",
+    "c_inter",
+    "cw_inter",
+    "wc_intra",
+    "kl",
+    "emd",
+    "homogeneity",
+    "completeness",
+    "prediction_homogeneity",
+    "prediction_completeness",
+)
+
+
+def _layer(model, name, role):
+    try:
+        return model.get_layer(name)
+    except ValueError as error:
+        names = [layer.name for layer in model.layers]
+        raise ValueError(
+            f"{role} layer {name!r} not found in model {model.name!r} (layers: {names}). "
+            f"Name the layer {name!r} or pass {role}_layer=... to the callback."
+        ) from error
+
+
+def _geometry_model(model, embedding_layer, head_layer):
+    """A sub-model mapping the model inputs to (embedding, head output)."""
+    embedding = _layer(model, embedding_layer, "embedding")
+    head = _layer(model, head_layer, "head")
+    if getattr(head, "kernel", None) is None:
+        raise ValueError(
+            f"head layer {head_layer!r} ({type(head).__name__}) has no `kernel`; the geometry "
+            f"callbacks need class weights of shape (D, C)."
+        )
+    try:
+        inputs = model.inputs
+        return keras.Model(inputs, [embedding.output, head.output])
+    except (AttributeError, ValueError) as error:
+        raise ValueError(
+            "the geometry callbacks need a Functional or Sequential model whose layers have "
+            f"symbolic outputs ({type(model).__name__} has none: {error}). Build the model "
+            "functionally, or call the metrics in keras_angular.metrics yourself."
+        ) from error
+
+
+def _kernel(model, head_layer):
+    head = _layer(model, head_layer, "head")
+    return np.asarray(keras.ops.convert_to_numpy(head.kernel), dtype=np.float64)
+
+
+def _labels(y):
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
+        y = y.argmax(axis=1)
+    return y.reshape(-1)
+
+
+class _GeometryCallback(keras.callbacks.Callback):
+    def __init__(self, x, y, embedding_layer, head_layer, batch_size):
+        super().__init__()
+        self.embedding_layer = embedding_layer
+        self.head_layer = head_layer
+        self.batch_size = int(batch_size)
+        self._submodel = None
+        self.set_data(x, y)
+
+    def set_data(self, x, y):
+        """Set the held-out inputs ``x`` and integer (or one-hot) labels ``y``."""
+        self.x = x
+        self.y = None if y is None else _labels(y)
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._submodel = None
+
+    def _require_data(self):
+        if self.x is None or self.y is None:
+            raise ValueError(
+                f"{type(self).__name__} has no data: it was built without x / y (e.g. by "
+                f"from_config). Call .set_data(x, y) before training."
+            )
+
+    def _embed(self, x):
+        if self._submodel is None:
+            self._submodel = _geometry_model(self.model, self.embedding_layer, self.head_layer)
+        embedding, scores = self._submodel.predict(x, batch_size=self.batch_size, verbose=0)
+        embedding = np.asarray(embedding, dtype=np.float64).reshape(len(embedding), -1)
+        return embedding, np.asarray(scores)
+
+
+@keras.saving.register_keras_serializable(package="keras_angular")
+class GeometryMetrics(_GeometryCallback):
+    """Adds feature-geometry metrics of a held-out set to the epoch ``logs``.
+
+    At the end of every ``every``-th epoch (epochs ``every-1, 2*every-1, ...``
+    counting from 0) the embeddings of ``x`` are computed by a sub-model up to
+    the layer ``embedding_layer``, the class weights are read from
+    ``model.get_layer(head_layer).kernel`` (D, C), and these keys, each after
+    ``prefix``, are written into ``logs``:
+
+    * ``w_inter``, ``c_inter``, ``cw_inter``, ``wc_intra`` - radians,
+      :func:`keras_angular.metrics.angle_statistics`;
+    * ``kl``, ``emd`` - D_KL (nats) and D_EM (degrees) of the positive / negative
+      pair-angle histograms, :func:`keras_angular.metrics.pair_angle_divergence`;
+    * ``homogeneity``, ``completeness`` (k-means on unit embeddings) and
+      ``prediction_homogeneity``, ``prediction_completeness`` (argmax of the
+      head's output) - :func:`keras_angular.metrics.clustering_scores`; left
+      out when ``clustering=False``.
+
+    On the other epochs the same keys are written as NaN, so ``History`` lists
+    stay one value per epoch and ``CSVLogger`` keeps a fixed set of columns.
+    With ``prefix="val_"`` Keras' ``TensorBoard`` callback files them under
+    validation.
+
+    Args:
+        x: held-out inputs (array or anything ``model.predict`` takes that
+            yields the samples in the order of ``y``; not a shuffled dataset).
+        y: their integer labels (N,) or one-hot labels (N, C).
+        embedding_layer: name of the penultimate embedding layer.
+        head_layer: name of the classification head (has ``kernel`` (D, C)).
+        every: evaluate every this many epochs.
+        prefix: prepended to every key.
+        batch_size: batch size of the embedding pass.
+        max_pairs: pair budget of :func:`keras_angular.metrics.pair_angles`.
+        clustering: compute the (slower, k-means) clustering scores.
+        seed: seed of the pair sampler and of k-means.
+
+    Example:
+        >>> cb = GeometryMetrics(x_val, y_val, prefix="val_")  # doctest: +SKIP
+        >>> model.fit(x, y, epochs=5, callbacks=[cb])  # doctest: +SKIP
+        >>> model.history.history["val_wc_intra"]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        x=None,
+        y=None,
+        embedding_layer="embedding",
+        head_layer="head",
+        every=1,
+        prefix="",
+        batch_size=256,
+        max_pairs=metrics.DEFAULT_MAX_PAIRS,
+        clustering=True,
+        seed=0,
+    ):
+        every = int(every)
+        if every < 1:
+            raise ValueError(f"every must be a positive integer, got {every}.")
+        super().__init__(x, y, embedding_layer, head_layer, batch_size)
+        self.every = every
+        self.prefix = str(prefix)
+        self.max_pairs = int(max_pairs)
+        self.clustering = bool(clustering)
+        self.seed = int(seed)
+
+    @property
+    def keys(self):
+        """The log keys this callback writes, with the prefix."""
+        keys = GEOMETRY_KEYS if self.clustering else GEOMETRY_KEYS[:6]
+        return [self.prefix + key for key in keys]
+
+    def compute(self):
+        """The metrics of the held-out set under the current weights, unprefixed."""
+        self._require_data()
+        embedding, scores = self._embed(self.x)
+        kernel = _kernel(self.model, self.head_layer)
+        result = metrics.angle_statistics(embedding, self.y, kernel)
+        result.update(
+            metrics.pair_angle_divergence(
+                embedding, self.y, max_pairs=self.max_pairs, seed=self.seed
+            )
+        )
+        if self.clustering:
+            predictions = scores.reshape(len(scores), -1)
+            result.update(metrics.clustering_scores(embedding, self.y, predictions, seed=self.seed))
+        return result
+
+    def on_train_begin(self, logs=None):
+        self._require_data()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        if (epoch + 1) % self.every == 0:
+            result = self.compute()
+            for key in self.keys:
+                logs[key] = float(result[key[len(self.prefix) :]])
+        else:
+            for key in self.keys:
+                logs[key] = math.nan
+
+    def get_config(self):
+        return {
+            "embedding_layer": self.embedding_layer,
+            "head_layer": self.head_layer,
+            "every": self.every,
+            "prefix": self.prefix,
+            "batch_size": self.batch_size,
+            "max_pairs": self.max_pairs,
+            "clustering": self.clustering,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_angular")
+class AngleHistograms(_GeometryCallback):
+    """Per-class histograms of the target angle in TensorBoard (Angular paper Fig. 7).
+
+    The target angle of a sample is the angle between its embedding and its
+    class's weight ``w_y`` (a column of the head's kernel),
+    :func:`keras_angular.metrics.target_angles`, here in degrees. At the end of
+    every ``every``-th epoch one TensorBoard histogram per class is written
+    to ``log_dir`` under ``"{name}/class_{c}"`` with ``step=epoch``;
+    TensorBoard's Histograms / Distributions tabs then show the slices moving
+    toward 0 as training proceeds.
+
+    The paper picks 200 random samples of class 0 each epoch; here up to
+    ``samples_per_class`` samples of each class in ``classes`` (default: every
+    class present in ``y``) are drawn once, with ``seed``, and followed through
+    training, so changes between slices come from the model, not the sample.
+
+    Args:
+        x, y: held-out inputs (an array, or a list / dict of arrays) and
+            integer (or one-hot) labels.
+        log_dir: TensorBoard log directory (a ``tf.summary`` file writer is
+            opened there at the start of training; use a subfolder such as
+            ``logs/run/angles`` to keep it apart from Keras' TensorBoard).
+        embedding_layer, head_layer: layer names, as in :class:`GeometryMetrics`.
+        classes: the class indices to follow (default all present).
+        samples_per_class: samples followed per class.
+        every: write every this many epochs.
+        buckets: histogram buckets.
+        name: summary name prefix.
+        batch_size: batch size of the embedding pass.
+        seed: seed of the sample choice.
+    """
+
+    def __init__(
+        self,
+        x=None,
+        y=None,
+        log_dir=None,
+        embedding_layer="embedding",
+        head_layer="head",
+        classes=None,
+        samples_per_class=200,
+        every=1,
+        buckets=30,
+        name="target_angle",
+        batch_size=256,
+        seed=0,
+    ):
+        every = int(every)
+        if every < 1:
+            raise ValueError(f"every must be a positive integer, got {every}.")
+        if int(samples_per_class) < 1:
+            raise ValueError(f"samples_per_class must be >= 1, got {samples_per_class}.")
+        if log_dir is None:
+            raise ValueError("AngleHistograms needs log_dir, the TensorBoard log directory.")
+        self.log_dir = str(log_dir)
+        self.classes = None if classes is None else [int(c) for c in classes]
+        self.samples_per_class = int(samples_per_class)
+        self.every = every
+        self.buckets = int(buckets)
+        self.name = str(name)
+        self.seed = int(seed)
+        self._writer = None
+        super().__init__(x, y, embedding_layer, head_layer, batch_size)
+
+    def set_data(self, x, y):
+        super().set_data(x, y)
+        self._selection = None
+        if x is None or y is None:
+            return
+        n = _num_samples(x)
+        if len(self.y) != n:
+            raise ValueError(f"x has {n} samples but y has {len(self.y)} labels.")
+        rng = np.random.default_rng(self.seed)
+        classes = np.unique(self.y) if self.classes is None else self.classes
+        selection = []
+        for c in classes:
+            idx = np.flatnonzero(self.y == c)
+            if idx.size == 0:
+                raise ValueError(f"class {c} has no sample in y.")
+            if idx.size > self.samples_per_class:
+                idx = np.sort(rng.choice(idx, size=self.samples_per_class, replace=False))
+            selection.append(idx)
+        self._selection = np.concatenate(selection)
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        self._require_data()
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+
+    def angles(self):
+        """Target angles (degrees) and labels of the followed samples, current weights."""
+        self._require_data()
+        idx = self._selection
+        x = self.x[idx] if not isinstance(self.x, (list, tuple, dict)) else _take(self.x, idx)
+        embedding, _ = self._embed(x)
+        kernel = _kernel(self.model, self.head_layer)
+        labels = self.y[idx]
+        return np.degrees(metrics.target_angles(embedding, labels, kernel)), labels
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        if self._writer is None:
+            self.on_train_begin()
+        theta, labels = self.angles()
+        with self._writer.as_default():
+            for c in np.unique(labels):
+                write_histogram(
+                    f"{self.name}/class_{int(c)}",
+                    theta[labels == c],
+                    step=epoch,
+                    buckets=self.buckets,
+                )
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def get_config(self):
+        return {
+            "log_dir": self.log_dir,
+            "embedding_layer": self.embedding_layer,
+            "head_layer": self.head_layer,
+            "classes": self.classes,
+            "samples_per_class": self.samples_per_class,
+            "every": self.every,
+            "buckets": self.buckets,
+            "name": self.name,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def histogram_buckets(data, buckets=30):
+    """TensorBoard's histogram tensor of ``data``: rows ``[left, right, count]``, (buckets, 3).
+
+    Equal-width buckets over ``[min, max]`` of the data, the maximum counted in
+    the last bucket; a constant sample puts all counts in the first bucket of
+    zero width; an empty one gives zeros - the layout the TensorBoard
+    histograms plugin reads (as ``tensorboard.summary.histogram`` writes it).
+    """
+    data = np.asarray(data, dtype=np.float64).reshape(-1)
+    buckets = int(buckets)
+    if buckets < 1:
+        raise ValueError(f"buckets must be >= 1, got {buckets}.")
+    out = np.zeros((buckets, 3))
+    if data.size == 0:
+        return out
+    low, high = float(data.min()), float(data.max())
+    if low == high:
+        out[:, 0] = out[:, 1] = low
+        out[0, 2] = data.size
+        return out
+    counts, edges = np.histogram(data, bins=buckets, range=(low, high))
+    out[:, 0], out[:, 1], out[:, 2] = edges[:-1], edges[1:], counts
+    return out
+
+
+def write_histogram(tag, data, step, buckets=30, description=None):
+    """Write ``data`` as a TensorBoard histogram to the default ``tf.summary`` writer.
+
+    ``tf.summary.histogram`` lives in the ``tensorboard`` package, which
+    TensorFlow no longer installs; this writes the same summary (the
+    ``"histograms"`` plugin's ``(buckets, 3)`` tensor, :func:`histogram_buckets`)
+    with ``tf.summary.write`` alone, so it works with or without TensorBoard.
+    """
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(
+        summary_description=description or "",
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="histograms"),
+    )
+    tensor = tf.constant(histogram_buckets(data, buckets), dtype=tf.float64)
+    return tf.summary.write(tag=tag, tensor=tensor, step=step, metadata=metadata)
+
+
+def _num_samples(x):
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    elif isinstance(x, (list, tuple)):
+        x = x[0]
+    if not hasattr(x, "shape"):
+        raise ValueError(
+            f"AngleHistograms needs x as an array (or a list / dict of arrays), got "
+            f"{type(x).__name__}."
+        )
+    return int(x.shape[0])
+
+
+def _take(x, idx):
+    """Index every array of a multi-input ``x`` (list, tuple or dict of arrays)."""
+    if isinstance(x, dict):
+        return {key: np.asarray(value)[idx] for key, value in x.items()}
+    return type(x)(np.asarray(value)[idx] for value in x)

@@ -1,0 +1,446 @@
+"""The papers' feature-geometry figures, as PNG files.
+
+Each function draws one figure with Matplotlib's object-oriented API on an Agg
+canvas (``matplotlib.figure.Figure``; ``pyplot`` and the global backend are
+never touched, so it is safe in notebooks, servers and tests), writes a PNG to
+``path`` (creating its folder) and returns the path as a string. All the
+numbers come from :mod:`keras_angular.metrics`; nothing here recomputes them.
+
+* :func:`plot_embedding` - raw 2-d features in the plane with the class
+  directions, or 3-d features on the unit sphere (AMC-Loss Fig. 1, Fig. 4);
+* :func:`plot_tsne` - a t-SNE map of high-dimensional features (AMC Fig. 5);
+* :func:`plot_pair_angle_histograms` - positive / negative pair angle
+  histograms with D_KL and D_EM in the title (HASeparator Fig. 4);
+* :func:`plot_class_mean_angles` - per-class mean angle to the class weight
+  (W-Softmax Fig. 5);
+* :func:`plot_cosine_similarity` - the class-sorted cosine-similarity matrix
+  (Angular paper Fig. 8, Eq. 15);
+* :func:`plot_kl_emd_scatter` - D_KL against D_EM over a hyper-parameter sweep
+  (HASeparator Fig. 6).
+"""
+
+import os
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from keras_angular import metrics
+
+__all__ = [
+    "plot_class_mean_angles",
+    "plot_cosine_similarity",
+    "plot_embedding",
+    "plot_kl_emd_scatter",
+    "plot_pair_angle_histograms",
+    "plot_tsne",
+]
+
+_DPI = 120
+
+
+def _save(fig, path):
+    path = os.fspath(path)
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, format="png", dpi=_DPI, bbox_inches="tight")
+    return path
+
+
+def _colors(num):
+    """``num`` distinct colours: tab10 up to 10 classes, then tab20, then hsv."""
+    from matplotlib import colormaps
+
+    if num <= 10:
+        return [colormaps["tab10"](i) for i in range(num)]
+    if num <= 20:
+        return [colormaps["tab20"](i) for i in range(num)]
+    return [colormaps["hsv"](i / num) for i in range(num)]
+
+
+def _class_name(c, class_names):
+    return str(class_names[c]) if class_names is not None else str(c)
+
+
+def _subsample(n, max_points, seed):
+    if max_points is None or n <= max_points:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=int(max_points), replace=False))
+
+
+def _check_xy(features, labels):
+    # Reuse the metrics' validation so plots and numbers agree on what is valid.
+    centers, present = metrics.class_centers(features, labels)
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    return x, y, centers, present
+
+
+def _legend(ax, num_classes):
+    if num_classes <= 20:
+        ax.legend(loc="best", fontsize=8, markerscale=2, framealpha=0.8)
+
+
+def plot_embedding(
+    features,
+    labels,
+    path,
+    kernel=None,
+    normalize=None,
+    class_names=None,
+    title=None,
+    max_points=5000,
+    seed=0,
+):
+    """Scatter 2-d features in the plane or 3-d features on the unit sphere.
+
+    * D = 2 (AMC-Loss Fig. 1): the raw features (or, with ``normalize=True``,
+      their projections on the unit circle, drawn dashed), each class in its
+      colour, with a ray from the origin along each class's mean direction
+      (:func:`keras_angular.metrics.class_centers`) - the "angular"
+      distribution of softmax features.
+    * D = 3 (AMC-Loss Fig. 4): unit-normalised features as points on a
+      wireframe unit sphere (``normalize`` must not be False).
+
+    With ``kernel`` (D, C) the class weight directions are drawn as black
+    arrows labelled ``w_c``. At most ``max_points`` points are drawn (a seeded
+    random subset). Higher dimensions: use :func:`plot_tsne`.
+
+    Returns the path of the PNG.
+    """
+    x, y, centers, present = _check_xy(features, labels)
+    dim = x.shape[1]
+    if dim not in (2, 3):
+        raise ValueError(
+            f"plot_embedding draws 2-d or 3-d features, got {dim}-d; use plot_tsne for more."
+        )
+    if dim == 3 and normalize is False:
+        raise ValueError(
+            "3-d features are drawn on the unit sphere; normalize=False is not supported for them."
+        )
+    normalize = dim == 3 if normalize is None else bool(normalize)
+    num_classes = max(len(centers), 0 if kernel is None else np.shape(kernel)[1])
+    colors = _colors(num_classes)
+    if normalize:
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    keep = _subsample(len(x), max_points, seed)
+    x_plot, y_plot = x[keep], y[keep]
+
+    fig = Figure(figsize=(6.4, 6.0))
+    if dim == 2:
+        ax = fig.add_subplot()
+        extent = float(np.max(np.abs(x))) * 1.08 or 1.0
+        if normalize:
+            t = np.linspace(0.0, 2 * np.pi, 361)
+            ax.plot(np.cos(t), np.sin(t), "--", color="0.6", lw=1, zorder=0)
+        for c in np.flatnonzero(present):
+            pts = x_plot[y_plot == c]
+            ax.scatter(
+                pts[:, 0],
+                pts[:, 1],
+                s=6,
+                alpha=0.6,
+                color=colors[c],
+                label=_class_name(c, class_names),
+                edgecolors="none",
+            )
+            direction = centers[c] / (np.linalg.norm(centers[c]) or 1.0)
+            ray = 1.0 if normalize else 0.95 * extent
+            ax.plot(
+                [0, ray * direction[0]],
+                [0, ray * direction[1]],
+                "-",
+                color=colors[c],
+                lw=1.5,
+                alpha=0.9,
+            )
+        if kernel is not None:
+            w = np.asarray(kernel, dtype=np.float64).T
+            for c, wc in enumerate(w):
+                wc = wc / (np.linalg.norm(wc) or 1.0) * extent * 0.9
+                ax.annotate(
+                    "",
+                    xy=(wc[0], wc[1]),
+                    xytext=(0, 0),
+                    arrowprops={"arrowstyle": "->", "color": "black", "lw": 1.2},
+                )
+                ax.text(wc[0] * 1.04, wc[1] * 1.04, f"$w_{{{c}}}$", fontsize=8)
+        ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+        ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+        ax.set_xlim(-extent, extent)
+        ax.set_ylim(-extent, extent)
+        ax.set_aspect("equal")
+        ax.set_xlabel("feature 1")
+        ax.set_ylabel("feature 2")
+        _legend(ax, num_classes)
+        ax.set_title(
+            title
+            or (
+                "2-d features on the unit circle"
+                if normalize
+                else "2-d features (rays: class mean directions)"
+            )
+        )
+    else:
+        import mpl_toolkits.mplot3d  # noqa: F401  (registers the 3-d projection)
+
+        ax = fig.add_subplot(projection="3d")
+        u, v = np.mgrid[0 : 2 * np.pi : 37j, 0 : np.pi : 19j]
+        ax.plot_wireframe(
+            np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.8", lw=0.4
+        )
+        for c in np.flatnonzero(present):
+            pts = x_plot[y_plot == c]
+            ax.scatter(
+                pts[:, 0],
+                pts[:, 1],
+                pts[:, 2],
+                s=6,
+                alpha=0.8,
+                color=colors[c],
+                label=_class_name(c, class_names),
+                depthshade=False,
+            )
+        if kernel is not None:
+            w = np.asarray(kernel, dtype=np.float64).T
+            for c, wc in enumerate(w):
+                wc = wc / (np.linalg.norm(wc) or 1.0) * 1.25
+                ax.plot([0, wc[0]], [0, wc[1]], [0, wc[2]], color="black", lw=1.2)
+                ax.text(wc[0], wc[1], wc[2], f"$w_{{{c}}}$", fontsize=8)
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(-1, 1)
+        ax.set_zlim(-1, 1)
+        ax.set_box_aspect((1, 1, 1))
+        ax.set_axis_off()
+        if num_classes <= 20:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 0.9), fontsize=8, markerscale=2)
+        ax.set_title(title or "3-d features on the unit sphere")
+    return _save(fig, path)
+
+
+def plot_tsne(
+    features,
+    labels,
+    path,
+    seed=0,
+    max_points=2000,
+    perplexity=30.0,
+    normalize=True,
+    class_names=None,
+    title=None,
+    tsne_kwargs=None,
+):
+    """t-SNE map of the features, one colour per class (AMC-Loss Fig. 5).
+
+    A seeded random subset of at most ``max_points`` samples (t-SNE is
+    quadratic), unit-normalised first when ``normalize`` (the angular geometry
+    these losses shape), embedded in 2-d by ``sklearn.manifold.TSNE`` with PCA
+    initialisation and ``random_state=seed``. ``perplexity`` is lowered to
+    ``(n - 1) / 3`` for small subsets; ``tsne_kwargs`` go to ``TSNE`` (e.g.
+    ``{"max_iter": 250}`` for a quick look).
+    """
+    from sklearn.manifold import TSNE
+
+    x, y, _, present = _check_xy(features, labels)
+    keep = _subsample(len(x), max_points, seed)
+    x, y = x[keep], y[keep]
+    if len(x) < 4:
+        raise ValueError(f"t-SNE needs at least 4 samples, got {len(x)}.")
+    if normalize:
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    perplexity = min(float(perplexity), (len(x) - 1) / 3.0)
+    options = {"perplexity": perplexity, "init": "pca", "random_state": seed}
+    options.update(tsne_kwargs or {})
+    xy = TSNE(n_components=2, **options).fit_transform(x)
+
+    colors = _colors(len(present))
+    fig = Figure(figsize=(6.4, 6.0))
+    ax = fig.add_subplot()
+    for c in np.unique(y):
+        pts = xy[y == c]
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            s=6,
+            alpha=0.7,
+            color=colors[c],
+            label=_class_name(c, class_names),
+            edgecolors="none",
+        )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    _legend(ax, len(present))
+    ax.set_title(title or f"t-SNE of {len(x)} features")
+    return _save(fig, path)
+
+
+def plot_pair_angle_histograms(
+    features,
+    labels,
+    path,
+    bins=180,
+    max_pairs=metrics.DEFAULT_MAX_PAIRS,
+    seed=0,
+    title=None,
+):
+    """Histograms of positive and negative pair angles, D_KL and D_EM in the title.
+
+    HASeparator Fig. 4: the angles (degrees) of same-class and different-class
+    pairs (:func:`keras_angular.metrics.pair_angles`), each histogram
+    normalised to sum 1 over ``bins`` bins on [0, 180]
+    (:func:`~keras_angular.metrics.pair_angle_histograms`), with
+    :func:`~keras_angular.metrics.angle_histogram_divergence`'s KL and EMD.
+    """
+    pos, neg = metrics.pair_angles(features, labels, max_pairs=max_pairs, seed=seed)
+    edges, p, q = metrics.pair_angle_histograms(pos, neg, bins=bins)
+    div = metrics.angle_histogram_divergence(pos, neg, bins=bins)
+    width = np.diff(edges)
+    fig = Figure(figsize=(7.0, 4.2))
+    ax = fig.add_subplot()
+    ax.bar(
+        edges[:-1],
+        p,
+        width=width,
+        align="edge",
+        alpha=0.6,
+        color="tab:blue",
+        label=f"positive pairs ({len(pos):,})",
+    )
+    ax.bar(
+        edges[:-1],
+        q,
+        width=width,
+        align="edge",
+        alpha=0.6,
+        color="tab:orange",
+        label=f"negative pairs ({len(neg):,})",
+    )
+    ax.set_xlim(0, 180)
+    ax.set_xticks(np.arange(0, 181, 30))
+    ax.set_xlabel("angle between the two features (degrees)")
+    ax.set_ylabel("fraction of pairs")
+    ax.legend(loc="upper right", fontsize=9)
+    head = f"{title}\n" if title else ""
+    ax.set_title(f"{head}$D_{{KL}}$ = {div['kl']:.3f}    $D_{{EM}}$ = {div['emd']:.2f}°")
+    return _save(fig, path)
+
+
+def plot_class_mean_angles(features, labels, kernel, path, class_names=None, title=None):
+    """Bars of each class's mean angle (degrees) to its class weight (W-Softmax Fig. 5).
+
+    :func:`keras_angular.metrics.class_mean_angles` (Eq. 14), one bar per
+    class, its value written above it; classes without samples are left empty.
+    """
+    theta = np.degrees(metrics.class_mean_angles(features, labels, kernel))
+    classes = np.arange(len(theta))
+    fig = Figure(figsize=(max(5.0, 0.45 * len(theta) + 2.0), 4.0))
+    ax = fig.add_subplot()
+    heights = np.nan_to_num(theta, nan=0.0)
+    bars = ax.bar(classes, heights, color="tab:blue", width=0.7)
+    if len(theta) <= 30:
+        for bar, value in zip(bars, theta, strict=True):
+            if np.isfinite(value):
+                ax.text(
+                    bar.get_x() + bar.get_width() / 2,
+                    bar.get_height(),
+                    f"{value:.1f}",
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                )
+        ax.set_xticks(classes, [_class_name(c, class_names) for c in classes])
+    ax.set_xlabel("class i")
+    ax.set_ylabel(r"mean angle $\bar\theta_i$ to $w_i$ (degrees)")
+    top = np.nanmax(theta) if np.any(np.isfinite(theta)) else 90.0
+    ax.set_ylim(0, max(top * 1.15, 1.0))
+    ax.set_title(title or "Mean angle between each class's features and its weight")
+    return _save(fig, path)
+
+
+def plot_cosine_similarity(
+    features, labels, path, samples_per_class=10, seed=0, class_names=None, title=None
+):
+    """The class-sorted cosine-similarity matrix of unit features (Angular paper Fig. 8).
+
+    ``CM_ij = x_i^T x_j`` (Eq. 15) over ``samples_per_class`` random samples
+    of each class (:func:`keras_angular.metrics.cosine_similarity_matrix`);
+    blocks on the diagonal are the classes, the colour scale is fixed to
+    [-1, 1].
+    """
+    cm, sorted_labels = metrics.cosine_similarity_matrix(
+        features, labels, samples_per_class=samples_per_class, seed=seed
+    )
+    fig = Figure(figsize=(6.4, 5.6))
+    ax = fig.add_subplot()
+    image = ax.imshow(cm, cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="cosine similarity")
+    classes, starts, counts = np.unique(sorted_labels, return_index=True, return_counts=True)
+    for start in starts[1:]:
+        ax.axhline(start - 0.5, color="black", lw=0.4)
+        ax.axvline(start - 0.5, color="black", lw=0.4)
+    if len(classes) <= 30:
+        centers = starts + (counts - 1) / 2.0
+        names = [_class_name(c, class_names) for c in classes]
+        ax.set_xticks(centers, names, fontsize=8)
+        ax.set_yticks(centers, names, fontsize=8)
+    ax.set_xlabel("sample (sorted by class)")
+    ax.set_ylabel("sample (sorted by class)")
+    ax.set_title(title or f"Cosine similarity of unit features ({len(cm)} samples)")
+    return _save(fig, path)
+
+
+def plot_kl_emd_scatter(results, path, title=None, annotate=True):
+    """D_KL (x) against D_EM (y) over a hyper-parameter sweep (HASeparator Fig. 6).
+
+    ``results`` is a list of dicts with ``"kl"``, ``"emd"`` (e.g. from
+    :func:`keras_angular.metrics.pair_angle_divergence`) and ``"label"`` (the
+    configuration, e.g. ``"s=3, m=0.9"``), and optionally ``"group"`` (the
+    method, e.g. ``"ArcFace"``, one colour and marker each). The upper right
+    is better on both axes.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("results is empty: nothing to plot.")
+    for i, r in enumerate(results):
+        missing = {"kl", "emd"} - set(r)
+        if missing:
+            raise ValueError(f"results[{i}] lacks {sorted(missing)}: each needs 'kl' and 'emd'.")
+        if not (np.isfinite(float(r["kl"])) and np.isfinite(float(r["emd"]))):
+            raise ValueError(f"results[{i}] has a non-finite kl or emd: {r}.")
+    groups = list(dict.fromkeys(str(r.get("group", "")) for r in results))
+    colors = _colors(len(groups))
+    markers = "osD^v<>ph*"
+    fig = Figure(figsize=(6.4, 4.8))
+    ax = fig.add_subplot()
+    for g, group in enumerate(groups):
+        members = [r for r in results if str(r.get("group", "")) == group]
+        ax.scatter(
+            [float(r["kl"]) for r in members],
+            [float(r["emd"]) for r in members],
+            s=40,
+            color=colors[g],
+            marker=markers[g % len(markers)],
+            label=group or None,
+            edgecolors="black",
+            linewidths=0.5,
+        )
+        if annotate:
+            for r in members:
+                if "label" in r:
+                    ax.annotate(
+                        str(r["label"]),
+                        (float(r["kl"]), float(r["emd"])),
+                        textcoords="offset points",
+                        xytext=(4, 4),
+                        fontsize=7,
+                    )
+    ax.set_xlabel("$D_{KL}$ (positive || negative), nats")
+    ax.set_ylabel("$D_{EM}$ (degrees)")
+    ax.grid(True, color="0.9")
+    if any(groups):
+        ax.legend(loc="best", fontsize=9)
+    ax.set_title(title or "Pair-angle separation: $D_{KL}$ vs $D_{EM}$")
+    return _save(fig, path)
