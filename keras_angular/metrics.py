@@ -49,6 +49,7 @@ __all__ = [
     "class_mean_angles",
     "clustering_scores",
     "cosine_similarity_matrix",
+    "feature_geometry",
     "minimum_units",
     "pair_angle_divergence",
     "pair_angle_histograms",
@@ -549,3 +550,31 @@ def simplex_weights(num_classes):
         bottom = np.hstack([np.full((1, k), -1.0 / k), np.ones((1, 1))])
         w = np.vstack([top, bottom])
     return w
+
+
+# --------------------------------------------------------------------------- #
+# All of the above for one model
+# --------------------------------------------------------------------------- #
+def feature_geometry(
+    features,
+    labels,
+    kernel,
+    predictions=None,
+    *,
+    max_pairs=DEFAULT_MAX_PAIRS,
+    seed=0,
+    clustering=True,
+):
+    """The papers' geometry figures of one set of features, as a flat dict of floats.
+
+    :func:`angle_statistics` (radians), :func:`pair_angle_divergence` (``kl``,
+    ``emd``) and, with ``clustering``, :func:`clustering_scores` (with the
+    ``prediction_*`` scores when ``predictions`` are given). What
+    :class:`keras_angular.callbacks.GeometryMetrics` logs per epoch and
+    ``keras-angular train`` writes to ``metrics.json``.
+    """
+    result = dict(angle_statistics(features, labels, kernel))
+    result.update(pair_angle_divergence(features, labels, max_pairs=max_pairs, seed=seed))
+    if clustering:
+        result.update(clustering_scores(features, labels, predictions, seed=seed))
+    return {key: float(value) for key, value in result.items()}

@@ -16,19 +16,8 @@ import numpy as np
 from scipy import stats
 
 from keras_angular import plots
+from keras_angular.callbacks.geometry import GEOMETRY_KEYS
 from keras_angular.training import run_method
-
-#: Geometry figures reported per method (means over seeds), in table order.
-GEOMETRY_KEYS = (
-    "w_inter",
-    "c_inter",
-    "cw_inter",
-    "wc_intra",
-    "kl",
-    "emd",
-    "homogeneity",
-    "completeness",
-)
 
 
 def compare_methods(methods, splits, seeds, *, out_dir, baseline=None, log=print, **run_kwargs):
@@ -168,4 +157,4 @@ def _is_plain(value):
     return isinstance(value, (int, float, str, bool, type(None)))
 
 
-__all__ = ["GEOMETRY_KEYS", "compare_methods", "markdown_table", "summarize", "welch_p_value"]
+__all__ = ["compare_methods", "markdown_table", "summarize", "welch_p_value"]

@@ -44,20 +44,13 @@ def embed(model, dataset):
 
 
 def geometry_metrics(embeddings, labels, kernel, predictions, seed=0):
-    """The papers' feature-geometry figures of one trained model, as plain floats.
-
-    ``angle_statistics`` (Angular paper Eq. 12-14, radians), the positive /
-    negative pair-angle KL and EMD (HASeparator Sec. IV-C), k-means and
-    prediction homogeneity / completeness (AMC Sec. 4.1), and the per-class
-    mean target angle (W-Softmax Eq. 14, radians).
-    """
-    result = dict(metrics.angle_statistics(embeddings, labels, kernel))
-    result.update(metrics.pair_angle_divergence(embeddings, labels, seed=seed))
-    result.update(metrics.clustering_scores(embeddings, labels, predictions, seed=seed))
+    """:func:`keras_angular.metrics.feature_geometry` plus the per-class mean target
+    angle (W-Softmax Eq. 14, radians) as a list."""
+    result = metrics.feature_geometry(embeddings, labels, kernel, predictions, seed=seed)
     result["class_mean_angles"] = [
         float(a) for a in metrics.class_mean_angles(embeddings, labels, kernel)
     ]
-    return {k: (v if isinstance(v, list) else float(v)) for k, v in result.items()}
+    return result
 
 
 def geometry_figures(embeddings, labels, kernel, folder, class_names=None, seed=0):

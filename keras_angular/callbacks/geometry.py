@@ -198,16 +198,15 @@ class GeometryMetrics(_GeometryCallback):
         self._require_data()
         embedding, scores = self._embed(self.x)
         kernel = _kernel(self.model, self.head_layer)
-        result = metrics.angle_statistics(embedding, self.y, kernel)
-        result.update(
-            metrics.pair_angle_divergence(
-                embedding, self.y, max_pairs=self.max_pairs, seed=self.seed
-            )
+        return metrics.feature_geometry(
+            embedding,
+            self.y,
+            kernel,
+            scores.reshape(len(scores), -1),
+            max_pairs=self.max_pairs,
+            seed=self.seed,
+            clustering=self.clustering,
         )
-        if self.clustering:
-            predictions = scores.reshape(len(scores), -1)
-            result.update(metrics.clustering_scores(embedding, self.y, predictions, seed=self.seed))
-        return result
 
     def on_train_begin(self, logs=None):
         self._require_data()
