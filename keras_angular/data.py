@@ -470,7 +470,7 @@ def augment_batch(images, seed, kind, pad_value=0.0):
 
 
 def train_dataset(splits, batch_size, augment=False, seed=0, shuffle=True,
-                  drop_remainder=False):
+                  drop_remainder=False, epoch=None):
     """A seeded ``tf.data`` pipeline of ``(images, labels)`` training batches.
 
     Args:
@@ -484,6 +484,11 @@ def train_dataset(splits, batch_size, augment=False, seed=0, shuffle=True,
         shuffle: reshuffle the whole training set every epoch.
         drop_remainder: drop the last incomplete batch (AMC pairs the two halves of a
             batch; the authors' code drops it).
+        epoch: optionally a scalar int64 ``tf.Variable`` holding the current epoch
+            (``keras_angular.training`` sets it in ``on_epoch_begin``). With it, epoch
+            ``e``'s order and augmentation are a pure function of ``(seed, e)``
+            (``tf.random.experimental.index_shuffle`` and stateless draws), so a run
+            resumed at epoch ``e`` sees exactly the batches an uninterrupted run would.
 
     Returns:
         ``tf.data.Dataset`` of ``(float32 (B, H, W, C), int32 (B,))``.
@@ -500,7 +505,10 @@ def train_dataset(splits, batch_size, augment=False, seed=0, shuffle=True,
     # Shuffle indices, not images, then gather whole batches: the shuffle buffer holds
     # n integers instead of a second copy of the images.
     index = tf.data.Dataset.range(n)
-    if shuffle:
+    if shuffle and epoch is not None:
+        index = index.map(lambda i: tf.random.experimental.index_shuffle(
+            i, tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)]), n - 1))
+    elif shuffle:
         index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     index = index.batch(batch_size, drop_remainder=drop_remainder)
     arrays = tf.data.Dataset.from_tensors((splits.x_train, splits.y_train)).repeat()
@@ -511,7 +519,14 @@ def train_dataset(splits, batch_size, augment=False, seed=0, shuffle=True,
         pad_value = 0.0
         if augment == "cifar" and splits.mean is not None and splits.std is not None:
             pad_value = (-splits.mean / splits.std).astype(np.float32)
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        if epoch is not None:  # stateless: batch b of epoch e draws from (seed, e, b)
+            def batch_seed(b):
+                key = tf.constant(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
+                return tf.random.experimental.stateless_split(tf.stack([key, b]), 1)[0]
+
+            seeds = tf.data.Dataset.range(1 << 62).map(batch_seed)
+        else:
+            seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
             lambda xy, s: (augment_batch(xy[0], s, augment, pad_value), xy[1]),
             num_parallel_calls=tf.data.AUTOTUNE)

@@ -21,6 +21,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_angular import metrics, plots
 from keras_angular.data import test_dataset, train_dataset
@@ -138,11 +139,12 @@ def run_method(
             keras.optimizers.Adam(learning_rate), loss=setup.pretrain_loss, jit_compile=jit_compile
         )
 
-    train = train_dataset(splits, batch_size, augment=augment, seed=seed).map(
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    train = train_dataset(splits, batch_size, augment=augment, seed=seed, epoch=epoch).map(
         lambda x, y: (x, targets(y))
     )
     test = test_dataset(splits, batch_size).map(lambda x, y: (x, targets(y)))
-    callbacks = [*setup.callbacks, *extra_callbacks]
+    callbacks = [_EpochCounter(epoch), *setup.callbacks, *extra_callbacks]
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
         callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")))
@@ -186,6 +188,18 @@ def run_method(
                 seed=seed,
             )
     return result
+
+
+class _EpochCounter(keras.callbacks.Callback):
+    """Keeps the data pipeline's epoch variable on the epoch Keras is running, so the
+    batches of epoch ``e`` depend only on ``(seed, e)`` - also after a resume."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
 
 
 def _write_outputs(model, result, out_dir):
