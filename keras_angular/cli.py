@@ -127,8 +127,13 @@ def _strategy(name):
     import tensorflow as tf
 
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.MultiWorkerMirroredStrategy()
+        strategy = tf.distribute.MirroredStrategy()
+    else:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    print(
+        f"keras-angular: {name} strategy, {strategy.num_replicas_in_sync} replicas", file=sys.stderr
+    )
+    return strategy
 
 
 def _run_kwargs(args):
