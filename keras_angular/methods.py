@@ -169,9 +169,13 @@ METHODS = {
             "wsoftmax",
             "W-Softmax: negatives normalize(alpha w_y + w_j); optional softmax pretraining",
             head="weights_biased",
-            logits_loss=lambda head, c, p: losses.WSoftmaxLoss(head, alpha=p["alpha"]),
+            logits_loss=lambda head, c, p: losses.WSoftmaxLoss(
+                head, alpha=p["alpha"], easy_margin=bool(p["easy_margin"])
+            ),
             pretrain_loss=lambda head, c, p: losses.WSoftmaxLoss(head, alpha=0.0),
-            defaults={"alpha": 1.5, "pretrain_epochs": 0},
+            # easy_margin: the paper's Eq. 13 collapses on digits (WSoftmaxLoss docstring);
+            # --set easy_margin=false runs it as printed.
+            defaults={"alpha": 1.5, "easy_margin": True, "pretrain_epochs": 0},
         ),
     ]
 }
@@ -198,6 +202,22 @@ def _params(method, overrides):
     return {**method.defaults, **overrides}
 
 
+def build_head_and_losses(name, num_classes, **overrides):
+    """The head layer and losses of ``name`` with its defaults updated by ``overrides``.
+
+    Returns:
+        ``(method, params, head, loss)``: ``loss`` is ``{"logits": Loss}``, plus
+        ``"embedding"`` for the methods with a feature loss.
+    """
+    method = get_method(name)
+    params = _params(method, overrides)
+    head = HEADS[method.head](num_classes)
+    loss = {"logits": method.logits_loss(head, num_classes, params)}
+    if method.embedding_loss is not None:
+        loss["embedding"] = method.embedding_loss(head, num_classes, params)
+    return method, params, head, loss
+
+
 def build_method(name, backbone, num_classes, epochs, **overrides):
     """Attach ``name``'s head to ``backbone`` and build its losses and callbacks.
 
@@ -212,22 +232,17 @@ def build_method(name, backbone, num_classes, epochs, **overrides):
         A :class:`MethodSetup`; call ``setup.compile(optimizer)`` and fit
         ``setup.model`` on ``targets(y)``.
     """
-    method = get_method(name)
-    params = _params(method, overrides)
-    head = HEADS[method.head](num_classes)
+    method, params, head, loss = build_head_and_losses(name, num_classes, **overrides)
     embedding = backbone.output
     model = keras.Model(
         backbone.input,
         {"logits": head(embedding), "embedding": embedding},
         name=f"{backbone.name}_{name}",
     )
-    loss = {"logits": method.logits_loss(head, num_classes, params)}
     callbacks = []
-    if method.embedding_loss is not None:
-        loss["embedding"] = method.embedding_loss(head, num_classes, params)
-        if method.ramp_embedding_loss:
-            ramp_up = max(1, math.ceil(RAMP_UP_FRACTION * epochs))
-            callbacks.append(LossWeightRamp(loss["embedding"], ramp_up=ramp_up))
+    if method.ramp_embedding_loss:
+        ramp_up = max(1, math.ceil(RAMP_UP_FRACTION * epochs))
+        callbacks.append(LossWeightRamp(loss["embedding"], ramp_up=ramp_up))
     pretrain = None
     if method.pretrain_loss is not None and params.get("pretrain_epochs", 0) > 0:
         pretrain = {**loss, "logits": method.pretrain_loss(head, num_classes, params)}
@@ -239,4 +254,13 @@ def targets(labels):
     return {"logits": labels, "embedding": labels}
 
 
-__all__ = ["HEADS", "METHODS", "Method", "MethodSetup", "build_method", "get_method", "targets"]
+__all__ = [
+    "HEADS",
+    "METHODS",
+    "Method",
+    "MethodSetup",
+    "build_head_and_losses",
+    "build_method",
+    "get_method",
+    "targets",
+]

@@ -3,6 +3,8 @@
 Everything here is label-free math on unit vectors:
 
 * :func:`l2_normalize` - unit rows (or columns) that never divide by zero;
+* :func:`checked_labels` / :func:`nan_where_invalid` - class indices checked
+  for shape and range (an assertion; under XLA, a NaN loss);
 * :func:`safe_acos` - an arccos whose value and gradient stay finite at exactly
   +1 and -1, in float32, float16 and bfloat16;
 * :func:`gram_rows` - ``G[b, j] = w_{y_b} . w_j`` for unit class weights;
@@ -16,6 +18,8 @@ Everything here is label-free math on unit vectors:
 Nothing in this module imports the rest of the package.
 """
 
+import keras
+import tensorflow as tf
 from keras import ops
 
 #: Floor under squared norms, as ``tf.math.l2_normalize`` uses: a zero vector
@@ -39,6 +43,10 @@ def l2_normalize(x, axis=-1):
         [[0.6000000238418579, 0.800000011920929], [0.0, 0.0]]
     """
     x = ops.convert_to_tensor(x)
+    if keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
+        # In float16 the 1e-12 floor rounds to 0 (a zero vector would give NaN) and
+        # squares above 65504 overflow: normalise in float32, return the input dtype.
+        return ops.cast(l2_normalize(ops.cast(x, "float32"), axis=axis), x.dtype)
     squared = ops.sum(ops.square(x), axis=axis, keepdims=True)
     return x * ops.rsqrt(ops.maximum(squared, ops.cast(NORM_EPSILON, x.dtype)))
 
@@ -67,6 +75,68 @@ def sparse_labels(y_true):
     return ops.cast(ops.reshape(y_true, (-1,)), "int32")
 
 
+def checked_labels(y_true, num_classes=None, owner="loss"):
+    """:func:`sparse_labels` after checking that ``y_true`` holds class indices.
+
+    What the losses call on ``y_true`` (Keras hands every loss its ``y_true`` cast
+    to float32, so integer-ness is a check on values, not on the dtype):
+
+    * at trace time: ``y_true`` has shape (B,) or (B, 1); one-hot labels (B, C)
+      with C > 1 and other ranks raise ``ValueError``;
+    * when the step runs (eagerly or in a ``tf.function``, so also in
+      ``model.fit``): every label is an integer in ``[0, num_classes)``
+      (``[0, inf)`` when ``num_classes`` is None), else
+      ``tf.errors.InvalidArgumentError`` naming ``owner``;
+    * under XLA (``jit_compile=True``, Keras' default on a GPU) TensorFlow drops
+      assertions. There an invalid label is replaced by 0 and flagged in
+      ``valid``; :func:`nan_where_invalid` makes that sample's loss NaN and
+      gives it no gradient - never a silently wrong finite value
+      (``keras.callbacks.TerminateOnNaN`` stops such a run).
+
+    Returns:
+        ``(labels, valid)``: (B,) int32 labels and a (B,) bool mask, all True
+        unless under XLA with an invalid label.
+    """
+    y_true = ops.convert_to_tensor(y_true)
+    shape = tuple(y_true.shape)
+    expected = "integer class indices of shape (batch,) or (batch, 1)"
+    if len(shape) == 2 and shape[-1] is not None and shape[-1] != 1:
+        raise ValueError(
+            f"{owner}: y_true must be {expected}, got shape {shape} - one-hot labels? "
+            f"Pass `argmax(y_true, axis=-1)` instead."
+        )
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{owner}: y_true must be {expected}, got shape {shape}.")
+    values = ops.reshape(y_true, (-1,))
+    valid = values >= 0
+    if not keras.backend.is_int_dtype(values.dtype):
+        valid = ops.logical_and(valid, ops.equal(values, ops.floor(values)))
+    if num_classes is not None:
+        valid = ops.logical_and(valid, values < ops.cast(num_classes, values.dtype))
+    bound = f" < {num_classes}" if isinstance(num_classes, int) else ""
+    message = f"{owner}: every label must be an integer class index, 0 <= label{bound}; got"
+    if tf.executing_eagerly():
+        if not bool(ops.all(valid)):
+            raise tf.errors.InvalidArgumentError(
+                None, None, f"{message} {ops.convert_to_numpy(values).tolist()[:16]}"
+            )
+        return ops.cast(values, "int32"), valid
+    check = tf.debugging.Assert(ops.all(valid), [message, values], summarize=16)
+    with tf.control_dependencies([check]):
+        labels = ops.where(valid, ops.cast(values, "int32"), 0)
+        return tf.identity(labels), tf.identity(valid)
+
+
+def nan_where_invalid(values, valid):
+    """Per-sample ``values`` with NaN where ``valid`` (from :func:`checked_labels`) is False.
+
+    Only under XLA can an invalid label get this far (elsewhere the assertion of
+    :func:`checked_labels` has raised): its sample's loss shows as NaN, with a
+    zero gradient, instead of a finite, wrong value.
+    """
+    return ops.where(valid, values, ops.cast(float("nan"), values.dtype))
+
+
 def target_values(values, onehot):
     """``values[b, y_b]`` for every row, from a one-hot mask of the same shape.
 
@@ -76,25 +146,41 @@ def target_values(values, onehot):
     return ops.sum(values * onehot, axis=-1)
 
 
-def gram_rows(unit_kernel, labels):
-    """Rows of the class-weight Gram matrix picked by ``labels``.
+def inverse_column_norms(kernel):
+    """``1 / ||w_j||`` for the columns of an (N, C) kernel (0-safe, as :func:`l2_normalize`).
+
+    Scaling a product by these instead of normalising the kernel first gives the
+    same numbers without an (N, C) normalised copy and its backward pass.
+    """
+    squared = ops.sum(ops.square(kernel), axis=0)
+    return ops.rsqrt(ops.maximum(squared, ops.cast(NORM_EPSILON, kernel.dtype)))
+
+
+def gram_rows(kernel, labels):
+    """Rows of the unit class weights' Gram matrix picked by ``labels``.
 
     Args:
-        unit_kernel: (N, C) class weights with unit columns.
+        kernel: (N, C) class weights; normalised here (a unit kernel is returned
+            as is, up to rounding).
         labels: (B,) integer classes.
 
     Returns:
-        (B, C) tensor ``G[b, j] = w_{labels[b]} . w_j``. When C is no larger
-        than the batch, the whole C x C Gram matrix is cheaper than B gathered
-        rows and is used instead; both give the same numbers.
+        (B, C) tensor ``G[b, j] = w_{labels[b]} . w_j / (||w_{labels[b]}|| ||w_j||)``.
+        When C is no larger than the batch, the whole C x C Gram matrix is
+        cheaper than B gathered rows and is used instead; both give the same
+        numbers. The column norms scale the product rather than the kernel.
     """
-    num_classes = unit_kernel.shape[-1]
+    inverse = inverse_column_norms(kernel)
+    num_classes = kernel.shape[-1]
     batch = labels.shape[0]
     if num_classes is not None and batch is not None and num_classes <= batch:
-        gram = ops.matmul(ops.transpose(unit_kernel), unit_kernel)
+        gram = ops.matmul(ops.transpose(kernel), kernel) * inverse[:, None] * inverse[None, :]
         return ops.take(gram, labels, axis=0)
-    targets = ops.take(ops.transpose(unit_kernel), labels, axis=0)  # (B, N)
-    return ops.matmul(targets, unit_kernel)
+    # Gather the B target columns, then transpose those: transposing the whole
+    # (N, C) kernel first costs an N x C copy (15% of this function's step on CPU).
+    targets = ops.take(kernel, labels, axis=1)  # (N, B)
+    rows = ops.matmul(ops.transpose(targets), kernel)
+    return rows * ops.take(inverse, labels, axis=0)[:, None] * inverse[None, :]
 
 
 def hyperplane_projections(cosines, kernel, labels):
@@ -122,11 +208,10 @@ def hyperplane_projections(cosines, kernel, labels):
         (B, C) float32 projections.
     """
     cosines = ops.cast(cosines, "float32")
-    unit_kernel = l2_normalize(ops.cast(kernel, "float32"), axis=0)
     labels = sparse_labels(labels)
     onehot = ops.one_hot(labels, ops.shape(cosines)[-1], dtype="float32")
     cos_target = target_values(cosines, onehot)
-    normal_sq = 2.0 - 2.0 * gram_rows(unit_kernel, labels)
+    normal_sq = 2.0 - 2.0 * gram_rows(ops.cast(kernel, "float32"), labels)
     projections = (cos_target[:, None] - cosines) * ops.rsqrt(ops.maximum(normal_sq, NORM_EPSILON))
     return projections * (1.0 - onehot)
 
@@ -191,7 +276,10 @@ def pair_values_to_samples(pair_values, batch_size):
 __all__ = [
     "ACOS_EPSILON",
     "NORM_EPSILON",
+    "checked_labels",
+    "nan_where_invalid",
     "gram_rows",
+    "inverse_column_norms",
     "half_pairs",
     "hyperplane_projections",
     "hyperplane_projections_einsum",

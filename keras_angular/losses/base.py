@@ -4,8 +4,8 @@ checks, the ramped ``weight`` variable and the reference to a head layer."""
 import keras
 from keras import ops
 
-from keras_angular.checks import check_range
-from keras_angular.ops import sparse_labels
+from keras_angular.checks import check_prediction_shape, check_range
+from keras_angular.ops import checked_labels, sparse_labels
 
 
 def softmax_cross_entropy(labels, logits):
@@ -13,6 +13,32 @@ def softmax_cross_entropy(labels, logits):
     return ops.sparse_categorical_crossentropy(
         labels, ops.cast(logits, "float32"), from_logits=True
     )
+
+
+def num_classes_of(y_pred):
+    """The class count C of (B, C) scores: static when known, else a scalar tensor."""
+    static = y_pred.shape[-1]
+    return static if static is not None else ops.shape(y_pred)[-1]
+
+
+def check_inputs(owner, y_true, y_pred, num_classes=None, layout=None, units=None):
+    """What every loss runs first: the shape checks of ``y_pred`` and ``y_true``.
+
+    Args:
+        owner: the loss's class name, which every message starts with.
+        num_classes: the exclusive upper bound of the labels; ``"scores"`` for C
+            of ``y_pred``; None for no bound.
+        layout: how ``y_pred``'s two axes read, for the message.
+        units: the head's ``units``, which ``y_pred``'s last axis must equal.
+
+    Returns:
+        ``(labels, valid)`` from :func:`keras_angular.ops.checked_labels`.
+    """
+    layout = layout or "(batch, num_classes)"
+    check_prediction_shape(owner, y_true, y_pred, layout, units)
+    if isinstance(num_classes, str):
+        num_classes = num_classes_of(y_pred)
+    return checked_labels(y_true, num_classes, owner)
 
 
 class WeightedLoss(keras.losses.Loss):
@@ -62,9 +88,17 @@ class HeadReference:
         self._head = head
 
     def bind(self, model):
-        """Resolve a head stored by name to ``model.get_layer(name)``; returns ``self``."""
+        """Resolve a head stored by name to ``model.get_layer(name)``; returns ``self``.
+
+        Also drops the train / test steps ``model`` may have traced before (a
+        ``fit`` that failed on the unbound loss leaves one Keras cannot reuse),
+        so the next ``fit`` / ``evaluate`` traces again with the head.
+        """
         if isinstance(self._head, str):
             self._set_head(model.get_layer(self._head))
+            for step in ("train_function", "test_function"):
+                if getattr(model, step, None) is not None:
+                    setattr(model, step, None)
         return self
 
     def _resolved_head(self):
@@ -85,6 +119,8 @@ class HeadReference:
 __all__ = [
     "HeadReference",
     "WeightedLoss",
+    "check_inputs",
+    "num_classes_of",
     "softmax_cross_entropy",
     "sparse_labels",
 ]

@@ -5,8 +5,8 @@ import tensorflow as tf
 from keras import ops
 
 from keras_angular.checks import check_int, check_range
-from keras_angular.losses.base import WeightedLoss
-from keras_angular.ops import sparse_labels
+from keras_angular.losses.base import WeightedLoss, check_inputs
+from keras_angular.ops import nan_where_invalid
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
@@ -26,6 +26,12 @@ class CenterLoss(WeightedLoss):
     centres. It therefore needs the TensorFlow backend. The centres are not
     weights of the model: they are not saved with it (``get_config`` keeps the
     hyper-parameters; training resumes with fresh centres).
+
+    Under a ``tf.distribute`` strategy (``MirroredStrategy``) the per-class counts
+    and feature sums are summed over the replicas before the update, so the
+    centres move exactly as on one device with the global batch; every replica
+    then holds the same centres (a variable with ``only_first_replica``
+    aggregation).
 
     Args:
         num_classes: number of classes C.
@@ -55,11 +61,16 @@ class CenterLoss(WeightedLoss):
     def _ensure_centers(self, feature_dim):
         if self.centers is None:
             with tf.init_scope():
+                # A callable initializer lets Keras defer the creation when the first
+                # call is a shape inference in a stateless scope (``model.fit`` under
+                # a distribution strategy builds the compiled loss that way).
                 self.centers = keras.Variable(
-                    ops.zeros((self.num_classes, feature_dim)),
+                    initializer="zeros",
+                    shape=(self.num_classes, feature_dim),
                     dtype="float32",
                     trainable=False,
                     name=f"{self.name}_centers",
+                    aggregation="only_first_replica",
                 )
         elif self.centers.shape[-1] != feature_dim:
             raise ValueError(
@@ -68,21 +79,30 @@ class CenterLoss(WeightedLoss):
             )
 
     def call(self, y_true, y_pred):
+        labels, valid = check_inputs(
+            "CenterLoss", y_true, y_pred, self.num_classes, "(batch, features)"
+        )
         features = ops.cast(y_pred, "float32")
         self._ensure_centers(features.shape[-1])
-        onehot = ops.one_hot(sparse_labels(y_true), self.num_classes, dtype="float32")
+        # a flagged label (XLA only, see checked_labels) is assigned to no centre
+        assigned = ops.cast(valid, "float32")
         centers = self.centers
         alpha = self.alpha
+        num_classes = self.num_classes
 
+        # A gather and segment sums, O(B*D + C*D); a one-hot matmul would be O(B*C*D).
         @tf.custom_gradient
         def half_squared_distance(x, assignment, current_centers):
-            offset = x - ops.matmul(assignment, current_centers)
+            offset = x - ops.take(current_centers, labels, axis=0) * assignment[:, None]
 
             def gradient(upstream):
-                counts = ops.sum(assignment, axis=0)
-                pulled = counts[:, None] * current_centers - ops.matmul(
-                    ops.transpose(assignment), x
-                )
+                counts = tf.math.unsorted_segment_sum(assignment, labels, num_classes)
+                sums = tf.math.unsorted_segment_sum(x * assignment[:, None], labels, num_classes)
+                replica = tf.distribute.get_replica_context()
+                if replica is not None and replica.num_replicas_in_sync > 1:
+                    # Wen et al.'s update over the global batch, not each replica's.
+                    counts, sums = replica.all_reduce("sum", [counts, sums])
+                pulled = counts[:, None] * current_centers - sums
                 update = centers.assign_sub(alpha * pulled / (1.0 + counts[:, None]))
                 with tf.control_dependencies([update]):
                     return tf.identity(upstream[:, None] * offset), None, None
@@ -90,7 +110,8 @@ class CenterLoss(WeightedLoss):
             return 0.5 * ops.sum(ops.square(offset), axis=-1), gradient
 
         current = ops.convert_to_tensor(centers)
-        return self.weight * half_squared_distance(features, onehot, current)
+        values = self.weight * half_squared_distance(features, assigned, current)
+        return nan_where_invalid(values, valid)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "alpha": self.alpha}

@@ -8,21 +8,28 @@ label otherwise. Each pair's value goes to both its members, so Keras'
 ``sample_weight`` and reductions apply per sample and the default reduction
 is the mean over pairs (:func:`keras_angular.ops.pair_values_to_samples`).
 
-With ``tf.distribute`` each replica pairs the halves of its own per-replica batch.
+With ``tf.distribute`` each replica pairs the halves of its own per-replica batch:
+under ``MirroredStrategy`` with R replicas and a global batch of B rows, replica r
+holds rows ``[r B/R, (r + 1) B/R)`` and pairs row ``i`` of that slice with row
+``i + B/(2R)``; the loss is the mean of the replicas' pair means, not the global
+halves' pairing ``(i, i + B/2)`` of one device (tests/test_distributed.py).
+
+``y_true`` is checked (integer labels >= 0, shape (B,) or (B, 1)) only when it
+defines ``S_ij``; with a ``classifier`` it is not read and any placeholder will do.
 """
 
 import keras
 from keras import ops
 
-from keras_angular.checks import check_positive
-from keras_angular.losses.base import HeadReference, WeightedLoss
+from keras_angular.checks import check_positive, check_prediction_shape
+from keras_angular.losses.base import HeadReference, WeightedLoss, check_inputs
 from keras_angular.ops import (
     NORM_EPSILON,
     half_pairs,
     l2_normalize,
+    nan_where_invalid,
     pair_values_to_samples,
     safe_acos,
-    sparse_labels,
 )
 
 
@@ -78,14 +85,17 @@ class _PairContrastiveLoss(HeadReference, WeightedLoss):
         """The head whose argmax defines ``S_ij``, or None for true labels."""
         return self._head
 
-    def _labels(self, y_true, embeddings):
-        if self._head is None:
-            return sparse_labels(y_true)
-        scores = ops.stop_gradient(self._resolved_head()(embeddings))
-        return ops.cast(ops.argmax(scores, axis=-1), "int32")
-
     def call(self, y_true, y_pred):
-        labels = self._labels(y_true, y_pred)
+        owner = type(self).__name__
+        if self._head is None:
+            # S_ij from y_true: integer labels >= 0 (any number of classes).
+            labels, valid = check_inputs(owner, y_true, y_pred, None, "(batch, features)")
+            values = type(self)._pair_loss(labels, y_pred, self.margin)
+            return self.weight * nan_where_invalid(values, valid)
+        # S_ij from the classifier's argmax: y_true is not read (any placeholder will do).
+        check_prediction_shape(owner, y_true, y_pred, "(batch, features)")
+        scores = ops.stop_gradient(self._resolved_head()(y_pred))
+        labels = ops.cast(ops.argmax(scores, axis=-1), "int32")
         return self.weight * type(self)._pair_loss(labels, y_pred, self.margin)
 
     def get_config(self):

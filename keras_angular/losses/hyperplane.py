@@ -7,9 +7,10 @@ from keras_angular.checks import check_positive, check_range
 from keras_angular.layers import CosineDense
 from keras_angular.losses.base import (
     HeadReference,
+    check_inputs,
     softmax_cross_entropy,
 )
-from keras_angular.ops import hyperplane_projections, sparse_labels
+from keras_angular.ops import hyperplane_projections, nan_where_invalid, sparse_labels
 
 
 def haseparator_loss(y_true, cosines, kernel, scale=3.0, margin=0.9):
@@ -25,10 +26,15 @@ def haseparator_loss(y_true, cosines, kernel, scale=3.0, margin=0.9):
     labels = sparse_labels(y_true)
     cosines = ops.cast(cosines, "float32")
     cross_entropy = softmax_cross_entropy(labels, scale * cosines)
-    projections = hyperplane_projections(cosines, kernel, labels)
-    off_target = 1.0 - ops.one_hot(labels, ops.shape(cosines)[-1], dtype="float32")
-    hinge = ops.sum((margin - ops.minimum(projections, margin)) * off_target, axis=-1)
-    return cross_entropy + hinge
+    return cross_entropy + projection_hinge(
+        hyperplane_projections(cosines, kernel, labels), labels, margin
+    )
+
+
+def projection_hinge(projections, labels, margin):
+    """Per-sample ``sum_{j != y} (m - min(p_j, m))`` (Eq. 7, summed over classes as in Eq. 8)."""
+    off_target = 1.0 - ops.one_hot(labels, ops.shape(projections)[-1], dtype="float32")
+    return ops.sum((margin - ops.minimum(projections, margin)) * off_target, axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
@@ -71,8 +77,12 @@ class HASeparatorLoss(HeadReference, keras.losses.Loss):
         self.margin = check_range(type(self).__name__, "margin", margin, 0.0, 1.0, low_open=True)
 
     def call(self, y_true, y_pred):
-        kernel = self._resolved_head().kernel
-        return haseparator_loss(y_true, y_pred, kernel, self.scale, self.margin)
+        head = self._resolved_head()
+        labels, valid = check_inputs(
+            "HASeparatorLoss", y_true, y_pred, head.units, "(batch, num_classes)", head.units
+        )
+        values = haseparator_loss(labels, y_pred, head.kernel, self.scale, self.margin)
+        return nan_where_invalid(values, valid)
 
     def get_config(self):
         return {
@@ -83,4 +93,4 @@ class HASeparatorLoss(HeadReference, keras.losses.Loss):
         }
 
 
-__all__ = ["HASeparatorLoss", "haseparator_loss"]
+__all__ = ["HASeparatorLoss", "haseparator_loss", "projection_hinge"]

@@ -20,8 +20,8 @@ import keras
 from keras import ops
 
 from keras_angular.checks import check_int, check_positive, check_range
-from keras_angular.losses.base import softmax_cross_entropy
-from keras_angular.ops import safe_acos, sparse_labels, target_values
+from keras_angular.losses.base import check_inputs, softmax_cross_entropy
+from keras_angular.ops import nan_where_invalid, safe_acos, sparse_labels, target_values
 
 
 def margin_logits(y_true, cosines, scale, target_fn):
@@ -111,6 +111,11 @@ class _CosineMarginLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.scale = check_positive(type(self).__name__, "scale", scale)
 
+    def _checked(self, loss_fn, y_true, y_pred, *args):
+        """``loss_fn(labels, y_pred, *args)`` after the checks of ``check_inputs``."""
+        labels, valid = check_inputs(type(self).__name__, y_true, y_pred, "scores")
+        return nan_where_invalid(loss_fn(labels, y_pred, *args), valid)
+
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}
 
@@ -136,7 +141,7 @@ class NormFaceLoss(_CosineMarginLoss):
         super().__init__(scale, name, reduction, dtype)
 
     def call(self, y_true, y_pred):
-        return normface_loss(y_true, y_pred, self.scale)
+        return self._checked(normface_loss, y_true, y_pred, self.scale)
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
@@ -165,7 +170,7 @@ class CosFaceLoss(_CosineMarginLoss):
         self.margin = check_range(type(self).__name__, "margin", margin, 0.0, 2.0)
 
     def call(self, y_true, y_pred):
-        return cosface_loss(y_true, y_pred, self.scale, self.margin)
+        return self._checked(cosface_loss, y_true, y_pred, self.scale, self.margin)
 
     def get_config(self):
         return {**super().get_config(), "margin": self.margin}
@@ -204,7 +209,9 @@ class ArcFaceLoss(_CosineMarginLoss):
         self.easy_margin = bool(easy_margin)
 
     def call(self, y_true, y_pred):
-        return arcface_loss(y_true, y_pred, self.scale, self.margin, self.easy_margin)
+        return self._checked(
+            arcface_loss, y_true, y_pred, self.scale, self.margin, self.easy_margin
+        )
 
     def get_config(self):
         return {**super().get_config(), "margin": self.margin, "easy_margin": self.easy_margin}
@@ -239,7 +246,7 @@ class SphereFaceLoss(_CosineMarginLoss):
         self.margin = check_int(type(self).__name__, "margin", margin, 1, 8)
 
     def call(self, y_true, y_pred):
-        return sphereface_loss(y_true, y_pred, self.scale, self.margin)
+        return self._checked(sphereface_loss, y_true, y_pred, self.scale, self.margin)
 
     def get_config(self):
         return {**super().get_config(), "margin": self.margin}
@@ -268,7 +275,7 @@ class AngularLoss(_CosineMarginLoss):
         super().__init__(scale, name, reduction, dtype)
 
     def call(self, y_true, y_pred):
-        return angular_loss(y_true, y_pred, self.scale)
+        return self._checked(angular_loss, y_true, y_pred, self.scale)
 
 
 __all__ = [

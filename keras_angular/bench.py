@@ -1,0 +1,683 @@
+"""Head + loss micro-benchmark: every method's train step against a plain softmax head.
+
+``keras-angular bench`` / ``python -m keras_angular.bench`` times, in one process,
+the forward + backward step of each classification head and its loss on a random
+(B, N) embedding with C classes, and the papers' literal formulations against our
+closed forms (DESIGN.md, "Closed forms"):
+
+* a **step** is one ``tf.function`` (``jit_compile`` with ``--jit``) that computes
+  the head output, the loss (through the ``keras.losses.Loss`` object, as
+  ``model.compile`` would call it) and the gradients with respect to the embedding
+  and the head's variables - the part of a training step that the method changes.
+  No optimizer update (it is the same for every method);
+* **interleaved**: each repeat visits every candidate of a shape once, in an order
+  rotated from repeat to repeat, and times ``number`` back-to-back steps; the
+  figure is the median over repeats of the mean step time. Machine noise (other
+  processes, frequency changes) hits all candidates alike and the ratios cancel it;
+* **ratio**: median step time over the softmax baseline's (``Dense`` with bias +
+  sparse cross-entropy, float32 like our heads) in the same run; for the literal
+  forms, literal time over closed time (the speed-up);
+* **peak memory**: the TensorFlow allocator's peak during one step minus what it
+  held before (``tf.config.experimental.get_memory_info``, on the GPU if there is
+  one, else on the CPU allocator; oneDNN scratch space on CPU is not counted), and,
+  independent of the device, the **largest tensor** in the step's graph (forward
+  and backward, before any XLA fusion) from its static shapes - this is what
+  shows that the closed forms never build the B x N x C tensor.
+
+A literal form whose B x N x C float32 tensor would exceed ``--memory-cap-mb`` is
+not run at that shape (the table says so); its largest tensor is still reported
+from the traced graph, which allocates nothing.
+
+``--mixed-precision float16|bfloat16`` runs under the ``mixed_*`` global policy:
+the embedding is in the compute dtype, the heads (ours and the baseline) compute
+in float32. ``--clock cpu --threads 1`` measures the work done rather than the
+time waited, the steadiest figures on a machine shared with other jobs.
+The table ends with issue 5's targets that the measured shapes cover.
+
+Example::
+
+    python -m keras_angular.bench --quick
+    python -m keras_angular.bench --jit --json bench.json
+    python -m keras_angular.bench --shapes 128x512x1000 --repeats 15
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+from keras_angular.methods import METHODS as REGISTRY
+from keras_angular.methods import build_head_and_losses
+
+#: (B, N, C): batch, embedding width, classes - the shapes of issue 5.
+DEFAULT_SHAPES = ((128, 128, 10), (128, 512, 100), (128, 512, 1000), (256, 512, 10000))
+#: ``--quick``: the three shapes with C <= 1000, where issue 5 sets its targets.
+QUICK_SHAPES = ((128, 128, 10), (128, 512, 100), (128, 512, 1000))
+
+#: The heads and losses, in table order (the method registry's names); "softmax" is the
+#: baseline.
+METHODS = tuple(REGISTRY)
+MARGIN_METHODS = ("normface", "cosface", "arcface", "sphereface", "arc")
+#: Registry overrides that time the papers' own forms, which the literal forms compute.
+PAPER_FORMS = {"wsoftmax": {"easy_margin": False}}
+#: Literal (paper) form -> the closed-form method it is compared with.
+LITERAL_FORMS = {"haseparator_einsum": "haseparator", "wsoftmax_per_sample": "wsoftmax"}
+
+#: Issue 5's targets; ratios at C <= TARGET_MAX_CLASSES.
+TARGET_MAX_CLASSES = 1000
+MARGIN_RATIO_TARGET = 1.15
+GRAM_RATIO_TARGET = 2.0
+LITERAL_TARGETS = {
+    "haseparator_einsum": ((128, 512, 1000), 30.0),
+    "wsoftmax_per_sample": ((128, 512, 100), 20.0),
+}
+
+POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _literal_haseparator_loss(head, scale=3.0, margin=0.9):
+    """HASeparator's loss with the paper's einsum projections (Eq. 5-6), same math."""
+    from keras import ops
+
+    from keras_angular.losses.base import softmax_cross_entropy
+    from keras_angular.losses.hyperplane import projection_hinge
+    from keras_angular.ops import hyperplane_projections_einsum, sparse_labels
+
+    def loss(y_true, cosines, embeddings):
+        labels = sparse_labels(y_true)
+        cosines = ops.cast(cosines, "float32")
+        cross_entropy = softmax_cross_entropy(labels, scale * cosines)
+        projections = hyperplane_projections_einsum(embeddings, head.kernel, labels)
+        return ops.mean(cross_entropy + projection_hinge(projections, labels, margin))
+
+    return loss
+
+
+def _literal_wsoftmax_loss(head, alpha=1.5):
+    """W-Softmax with Algorithm 1's per-sample biased weight matrices, same math."""
+    from keras import ops
+
+    from keras_angular.losses import weights_biased_logits_per_sample
+    from keras_angular.losses.base import softmax_cross_entropy
+    from keras_angular.ops import sparse_labels
+
+    def loss(y_true, outputs, embeddings):
+        del outputs  # the literal form multiplies the raw features itself
+        labels = sparse_labels(y_true)
+        logits = weights_biased_logits_per_sample(embeddings, head.kernel, labels, alpha)
+        return ops.mean(softmax_cross_entropy(labels, logits))
+
+    return loss
+
+
+def method_head_and_loss(name, num_classes):
+    """The head layer and loss of one registered method, with its default hyper-parameters.
+
+    Returns ``(head, loss)``: ``loss`` is the ``{"logits": ..., ["embedding": ...]}``
+    dict of :func:`keras_angular.methods.build_head_and_losses`, the form
+    ``model.compile(loss=...)`` takes for the two-output model. Also used by
+    ``benchmarks/amc_cnn_epoch.py``.
+    """
+    if name not in METHODS:
+        raise ValueError(f"bench: unknown method {name!r}; use one of {list(METHODS)}.")
+    _, _, head, loss = build_head_and_losses(name, num_classes, **PAPER_FORMS.get(name, {}))
+    return head, loss
+
+
+def build_candidate(name, num_classes):
+    """Return ``(head, forward)`` for one method or literal form.
+
+    ``forward(embeddings, labels)`` returns the scalar loss of the method's head
+    on the embeddings, as ``model.compile`` would compute it.
+    """
+    from keras_angular import layers
+
+    if name in LITERAL_FORMS:
+        if name == "haseparator_einsum":
+            head = layers.CosineDense(num_classes, name="head")
+            literal = _literal_haseparator_loss(head)
+        else:
+            head = layers.WeightsBiasedDense(num_classes, name="head")
+            literal = _literal_wsoftmax_loss(head)
+
+        def forward(x, y):
+            return literal(y, head(x), x)
+
+        return head, forward
+
+    head, loss = method_head_and_loss(name, num_classes)
+
+    def forward(x, y):
+        value = loss["logits"](y, head(x))
+        return value + loss["embedding"](y, x) if "embedding" in loss else value
+
+    return head, forward
+
+
+def make_step(forward, head, jit_compile=False):
+    """The timed step: loss and its gradients w.r.t. the embedding and head variables."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=jit_compile, autograph=False)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = forward(x, y)
+        gradients = tape.gradient(loss, [x, *head.trainable_variables])
+        return loss, gradients
+
+    return step
+
+
+def largest_tensor(step, x, y):
+    """``(bytes, op name)`` of the largest statically shaped tensor in the step's graph.
+
+    Covers forward and backward (the gradient ops live in the same graph);
+    tracing allocates no tensor, so this also works where running would not fit.
+    """
+    graph = step.get_concrete_function(x, y).graph
+    best, where = 0, ""
+
+    def visit(graph):
+        nonlocal best, where
+        for op in graph.get_operations():
+            for output in op.outputs:
+                shape = output.shape
+                if shape.rank is None or not shape.is_fully_defined():
+                    continue
+                try:
+                    size = output.dtype.size
+                except Exception:  # noqa: BLE001 - resource / variant tensors
+                    continue
+                nbytes = math.prod(shape.as_list()) * size
+                if nbytes > best:
+                    best, where = nbytes, f"{op.type} {shape.as_list()}"
+
+    visit(graph)
+    nested = getattr(graph, "_functions", {})  # nested function bodies (private API)
+    for function in nested.values():
+        inner = getattr(function, "graph", None)
+        if inner is not None:
+            visit(inner)
+    return best, where
+
+
+def _memory_device():
+    import tensorflow as tf
+
+    return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
+
+
+def _sync():
+    import tensorflow as tf
+
+    try:
+        tf.test.experimental.sync_devices()
+    except Exception:  # noqa: BLE001 - CPU-only builds run synchronously anyway
+        pass
+
+
+def peak_step_memory(step, x, y):
+    """Bytes the allocator's peak rose above its level before one step, or None."""
+    import tensorflow as tf
+
+    device = _memory_device()
+    try:
+        _sync()
+        tf.config.experimental.reset_memory_stats(device)
+        before = tf.config.experimental.get_memory_info(device)["current"]
+        outputs = step(x, y)
+        float(outputs[0])
+        _sync()
+        peak = tf.config.experimental.get_memory_info(device)["peak"]
+    except Exception:  # noqa: BLE001 - allocator without statistics
+        return None
+    return max(peak - before, 0)
+
+
+#: ``--clock``: wall time (what a user waits) or the process's CPU time (all threads).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _time_block(step, x, y, number, clock=time.perf_counter):
+    start = clock()
+    for _ in range(number):
+        outputs = step(x, y)
+    float(outputs[0])
+    _sync()
+    return (clock() - start) / number
+
+
+def literal_bytes(shape):
+    """Size in bytes of a literal form's B x N x C float32 tensor at ``shape``."""
+    batch, width, classes = shape
+    return batch * width * classes * 4
+
+
+# --------------------------------------------------------------------------- running
+
+
+def candidate_names(methods=None, literal=True):
+    """The candidates to time: softmax first, the methods, then their literal forms."""
+    methods = list(METHODS) if methods is None else list(methods)
+    unknown = [name for name in methods if name not in METHODS]
+    if unknown:
+        raise ValueError(f"bench: unknown method(s) {unknown}; use some of {list(METHODS)}.")
+    names = [name for name in METHODS if name == "softmax" or name in methods]
+    if literal:
+        names += [form for form, closed in LITERAL_FORMS.items() if closed in names]
+    return names
+
+
+def bench_shape(
+    shape,
+    *,
+    repeats,
+    min_sample_s,
+    jit_compile,
+    memory_cap_bytes,
+    literal=True,
+    methods=None,
+    clock="wall",
+):
+    """Time the candidates at one (B, N, C); return a list of row dicts."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    batch, width, classes = shape
+    rng = np.random.default_rng(0)
+    compute_dtype = keras.config.dtype_policy().compute_dtype
+    x = tf.constant(rng.standard_normal((batch, width)).astype("float32"), dtype=compute_dtype)
+    y = tf.constant(rng.integers(0, classes, size=batch).astype("int32"))
+
+    names = candidate_names(methods, literal)
+    rows, live = {}, []
+    for name in names:
+        keras.utils.set_random_seed(0)
+        head, forward = build_candidate(name, classes)
+        head.build((batch, width))
+        step = make_step(forward, head, jit_compile)
+        row = {
+            "shape": list(shape),
+            "method": name,
+            "kind": "literal" if name in LITERAL_FORMS else "method",
+            "ms": None,
+            "ms_min": None,
+            "samples": 0,
+            "ratio": None,
+            "peak_bytes": None,
+            "largest_tensor_bytes": None,
+            "largest_tensor": None,
+            "skipped": None,
+        }
+        row["largest_tensor_bytes"], row["largest_tensor"] = largest_tensor(step, x, y)
+        rows[name] = row
+        if name in LITERAL_FORMS and literal_bytes(shape) > memory_cap_bytes:
+            row["skipped"] = (
+                f"B*N*C tensor {literal_bytes(shape) / 2**20:.0f} MiB > "
+                f"cap {memory_cap_bytes / 2**20:.0f} MiB"
+            )
+            continue
+        # Warm up (trace / compile), check the step is finite, measure memory.
+        loss, _ = step(x, y)
+        if not np.isfinite(float(loss)):
+            raise FloatingPointError(f"{name} at {shape}: non-finite loss {float(loss)}")
+        row["peak_bytes"] = peak_step_memory(step, x, y)
+        once = _time_block(step, x, y, 1, CLOCKS[clock])
+        number = max(1, int(math.ceil(min_sample_s / max(once, 1e-6))))
+        live.append((name, step, number, []))
+
+    for repeat in range(repeats):
+        shift = repeat % len(live)
+        for _, step, number, samples in live[shift:] + live[:shift]:
+            samples.append(_time_block(step, x, y, number, CLOCKS[clock]))
+
+    for name, _, number, samples in live:
+        rows[name].update(
+            ms=1e3 * statistics.median(samples),
+            ms_min=1e3 * min(samples),
+            samples=len(samples),
+            number=number,
+        )
+    base = rows["softmax"]["ms"]
+    for name, row in rows.items():
+        if row["ms"] is None:
+            continue
+        if name in LITERAL_FORMS:
+            closed = rows[LITERAL_FORMS[name]]["ms"]
+            row["closed_form"] = LITERAL_FORMS[name]
+            row["ratio"] = row["ms"] / closed  # speed-up of the closed form
+        else:
+            row["ratio"] = row["ms"] / base
+    return list(rows.values())
+
+
+def evaluate_targets(rows):
+    """Issue 5's targets that the measured rows cover: a list of dicts with ``met``."""
+    targets = []
+    for row in rows:
+        shape = tuple(row["shape"])
+        name, ratio = row["method"], row["ratio"]
+        if ratio is None:
+            continue
+        if name in MARGIN_METHODS and shape[2] <= TARGET_MAX_CLASSES:
+            targets.append(_target(f"{name} / softmax", shape, ratio, "<=", MARGIN_RATIO_TARGET))
+        elif name in ("haseparator", "wsoftmax") and shape[2] <= TARGET_MAX_CLASSES:
+            targets.append(_target(f"{name} / softmax", shape, ratio, "<=", GRAM_RATIO_TARGET))
+        elif name in LITERAL_TARGETS and shape == LITERAL_TARGETS[name][0]:
+            targets.append(
+                _target(f"{name} / closed", shape, ratio, ">=", LITERAL_TARGETS[name][1])
+            )
+    return targets
+
+
+def _target(what, shape, value, sense, bound):
+    met = value <= bound if sense == "<=" else value >= bound
+    return {
+        "what": what,
+        "shape": list(shape),
+        "value": value,
+        "target": f"{sense} {bound}",
+        "met": bool(met),
+    }
+
+
+def environment(jit_compile, policy):
+    """What the figures depend on: versions, device, threads, load average."""
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = "CPU"
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        device = details.get("device_name", "GPU")
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "device": device,
+        "cpu_count": os.cpu_count(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "jit_compile": bool(jit_compile),
+        "policy": policy,
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def run(
+    shapes=DEFAULT_SHAPES,
+    *,
+    repeats=7,
+    min_sample_s=0.05,
+    jit_compile=False,
+    mixed_precision=None,
+    memory_cap_mb=1024,
+    literal=True,
+    methods=None,
+    clock="wall",
+):
+    """Run the benchmark and return ``{"environment", "rows", "targets"}``.
+
+    Args:
+        shapes: (B, N, C) triples.
+        repeats: interleaved rounds; each candidate's figure is the median of these.
+        min_sample_s: each timed sample runs enough steps to last at least this long.
+        jit_compile: compile every step with XLA.
+        mixed_precision: None, "float16" or "bfloat16" (``mixed_*`` global policy for
+            the run; the previous policy is restored afterwards).
+        memory_cap_mb: literal forms whose B x N x C float32 tensor exceeds this are
+            skipped at that shape.
+        literal: also time the paper-literal forms (of the closed forms timed).
+        methods: the methods to time (default: all of ``METHODS``); the softmax
+            baseline is always timed.
+        clock: "wall" (``time.perf_counter``) or "cpu" (``time.process_time``: CPU
+            time of all the process's threads; with one thread, the steadiest
+            measure of work on a busy machine, blind to time spent waiting).
+    """
+    import keras
+
+    candidate_names(methods, literal)  # fail early on an unknown name
+    if clock not in CLOCKS:
+        raise ValueError(f"bench: `clock` must be one of {sorted(CLOCKS)}, got {clock!r}.")
+    if repeats < 1:
+        raise ValueError(f"bench: `repeats` must be >= 1, got {repeats}.")
+    if mixed_precision not in (None, *POLICIES):
+        raise ValueError(
+            f"bench: `mixed_precision` must be one of {sorted(POLICIES)} or None, "
+            f"got {mixed_precision!r}."
+        )
+    policy = POLICIES.get(mixed_precision, "float32")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        env = environment(jit_compile, policy)
+        env["clock"] = clock
+        rows = []
+        for shape in shapes:
+            rows.extend(
+                bench_shape(
+                    tuple(int(d) for d in shape),
+                    repeats=repeats,
+                    min_sample_s=min_sample_s,
+                    jit_compile=jit_compile,
+                    memory_cap_bytes=memory_cap_mb * 2**20,
+                    literal=literal,
+                    methods=methods,
+                    clock=clock,
+                )
+            )
+        env["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    finally:
+        keras.config.set_dtype_policy(previous)
+    return {"environment": env, "rows": rows, "targets": evaluate_targets(rows)}
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _mib(nbytes):
+    return "-" if nbytes is None else f"{nbytes / 2**20:.1f}"
+
+
+def format_markdown(results):
+    """The results as markdown: one table of methods, one of literal forms, the targets."""
+    env = results["environment"]
+    load = env.get("load_average") or []
+    lines = [
+        f"keras_angular bench - TF {env['tensorflow']}, Keras {env['keras']}, {env['device']}, "
+        f"{env['cpu_count']} CPUs ({env['intra_op_threads'] or 'default'} intra-op threads), "
+        f"{env.get('clock', 'wall')} clock, policy {env['policy']}, "
+        f"jit_compile={env['jit_compile']}, "
+        f"load average {' '.join(f'{v:.2f}' for v in load)} (before) / "
+        f"{' '.join(f'{v:.2f}' for v in env.get('load_average_after') or [])} (after)",
+        "",
+        "Step = head + loss + gradients (embedding and head variables); median of interleaved "
+        "repeats. Peak = allocator peak above its level before the step; largest = largest "
+        "tensor in the step's graph.",
+        "",
+        "| B x N x C | method | ms | x softmax | peak MiB | largest MiB | largest tensor |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    rows = results["rows"]
+    for row in rows:
+        if row["kind"] != "method":
+            continue
+        lines.append(_row_line(row, row["ratio"]))
+    literal = [row for row in rows if row["kind"] == "literal"]
+    if literal:
+        lines += [
+            "",
+            "Paper-literal forms vs closed forms (same loss, same gradients):",
+            "",
+            "| B x N x C | literal form | ms | closed-form speed-up | peak MiB | largest MiB "
+            "| largest tensor |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
+        for row in literal:
+            lines.append(_row_line(row, row["ratio"], suffix="x"))
+    if results["targets"]:
+        lines += [
+            "",
+            "Targets (issue 5):",
+            "",
+            "| check | B x N x C | measured | target | met |",
+            "|---|---|---:|---|---|",
+        ]
+        for target in results["targets"]:
+            shape = "x".join(str(d) for d in target["shape"])
+            lines.append(
+                f"| {target['what']} | {shape} | {target['value']:.2f} | {target['target']} | "
+                f"{'yes' if target['met'] else 'NO'} |"
+            )
+    return "\n".join(lines)
+
+
+def _row_line(row, ratio, suffix=""):
+    shape = "x".join(str(d) for d in row["shape"])
+    largest = _mib(row["largest_tensor_bytes"])
+    if row["skipped"]:
+        return (
+            f"| {shape} | {row['method']} | skipped: {row['skipped']} | - | - | {largest} "
+            f"| {row['largest_tensor']} |"
+        )
+    ratio_text = "-" if ratio is None else f"{ratio:.2f}{suffix}"
+    return (
+        f"| {shape} | {row['method']} | {row['ms']:.3f} | {ratio_text} | "
+        f"{_mib(row['peak_bytes'])} | {largest} | {row['largest_tensor']} |"
+    )
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def set_threads(threads):
+    """Set TensorFlow's intra- and inter-op thread pools (before TF runs its first op)."""
+    import tensorflow as tf
+
+    if threads < 1:
+        raise ValueError(f"bench: `threads` must be >= 1, got {threads}.")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError as error:  # TensorFlow already initialised in this process
+        print(f"bench: --threads ignored ({error})", file=sys.stderr)
+
+
+def parse_shape(text):
+    """``"128x512x1000"`` -> (128, 512, 1000)."""
+    parts = text.lower().replace(",", "x").split("x")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"a shape is BxNxC with three positive integers (e.g. 128x512x1000), got {text!r}"
+        )
+    return tuple(int(p) for p in parts)
+
+
+def add_arguments(parser):
+    """Add the bench's options to an ``argparse`` parser (``keras-angular bench``)."""
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"three shapes ({', '.join('x'.join(map(str, s)) for s in QUICK_SHAPES)}), "
+        "5 repeats, short samples: under a minute on a laptop CPU",
+    )
+    parser.add_argument(
+        "--shapes",
+        type=parse_shape,
+        nargs="+",
+        metavar="BxNxC",
+        help="shapes to time (default: "
+        + " ".join("x".join(map(str, s)) for s in DEFAULT_SHAPES)
+        + ")",
+    )
+    parser.add_argument("--repeats", type=int, help="interleaved rounds (default 7, quick 5)")
+    parser.add_argument(
+        "--min-sample-ms",
+        type=float,
+        help="each timed sample lasts at least this long (default 50, quick 10)",
+    )
+    parser.add_argument("--jit", action="store_true", help="compile every step with XLA")
+    parser.add_argument(
+        "--mixed-precision",
+        choices=sorted(POLICIES),
+        help="run under the mixed_float16 / mixed_bfloat16 global policy",
+    )
+    parser.add_argument(
+        "--memory-cap-mb",
+        type=float,
+        default=1024,
+        help="skip literal forms whose B x N x C float32 tensor exceeds this (default 1024)",
+    )
+    parser.add_argument("--no-literal", action="store_true", help="skip the paper-literal forms")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        metavar="METHOD",
+        help=f"time only these (softmax is always timed): {' '.join(METHODS)}",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall time (default) or process CPU time (steadier on a busy machine with "
+        "--threads 1)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="TensorFlow intra- and inter-op threads (default: TensorFlow's choice); "
+        "1 gives the steadiest figures on a busy machine",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    return parser
+
+
+def main(args):
+    """Run the bench from parsed ``args``; print the markdown table; return the results."""
+    if getattr(args, "threads", None):
+        set_threads(args.threads)
+    shapes = args.shapes or (QUICK_SHAPES if args.quick else DEFAULT_SHAPES)
+    repeats = args.repeats or (5 if args.quick else 7)
+    min_sample_ms = args.min_sample_ms or (10.0 if args.quick else 50.0)
+    results = run(
+        shapes,
+        repeats=repeats,
+        min_sample_s=min_sample_ms / 1e3,
+        jit_compile=args.jit,
+        mixed_precision=args.mixed_precision,
+        memory_cap_mb=args.memory_cap_mb,
+        literal=not args.no_literal,
+        methods=args.methods,
+        clock=args.clock,
+    )
+    print(format_markdown(results))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+def _cli(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_angular.bench", description=__doc__.split("\n\n")[0]
+    )
+    add_arguments(parser)
+    main(parser.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.exit(_cli())

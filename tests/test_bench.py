@@ -1,0 +1,165 @@
+"""The bench runs end to end at tiny shapes and returns well-formed results (no timing checks)."""
+
+import argparse
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_angular import bench
+
+SMALL = (4, 8, 3)
+TINY = (6, 32, 24)  # B*N*C = 4608 elements: far above B*N, N*C and B*C
+CAP_MB = 2 * bench.literal_bytes(SMALL) / 2**20  # SMALL's literal forms run, TINY's not
+
+
+@pytest.fixture(scope="module")
+def results():
+    policy = keras.config.dtype_policy()
+    out = bench.run([SMALL, TINY], repeats=2, min_sample_s=0.0, memory_cap_mb=CAP_MB)
+    assert keras.config.dtype_policy().name == policy.name
+    return out
+
+
+def _rows(results, shape):
+    return {row["method"]: row for row in results["rows"] if tuple(row["shape"]) == shape}
+
+
+def test_every_candidate_is_timed(results):
+    rows = _rows(results, SMALL)
+    assert set(rows) == {*bench.METHODS, *bench.LITERAL_FORMS}
+    for name, row in rows.items():
+        assert row["skipped"] is None, name
+        assert row["ms"] > 0 and row["ms_min"] <= row["ms"], name
+        assert row["samples"] == 2, name
+        assert row["ratio"] > 0, name
+        assert row["peak_bytes"] is None or row["peak_bytes"] >= 0, name
+    assert rows["softmax"]["ratio"] == pytest.approx(1.0)
+    assert rows["haseparator_einsum"]["closed_form"] == "haseparator"
+    assert rows["haseparator_einsum"]["ratio"] == pytest.approx(
+        rows["haseparator_einsum"]["ms"] / rows["haseparator"]["ms"]
+    )
+
+
+def test_closed_forms_never_build_the_bxnxc_tensor(results):
+    rows = _rows(results, TINY)
+    batch_width_classes = bench.literal_bytes(TINY)
+    for literal, closed in bench.LITERAL_FORMS.items():
+        assert rows[literal]["largest_tensor_bytes"] == batch_width_classes
+        assert rows[closed]["largest_tensor_bytes"] < batch_width_classes / 4
+
+
+def test_literal_forms_over_the_cap_are_skipped(results):
+    for row in _rows(results, TINY).values():
+        if row["method"] in bench.LITERAL_FORMS:
+            assert row["skipped"].startswith("B*N*C tensor") and row["ms"] is None
+            assert row["ratio"] is None
+        else:
+            assert row["skipped"] is None and row["ms"] > 0
+    assert "| 6x32x24 | haseparator_einsum | skipped: B*N*C tensor" in bench.format_markdown(
+        results
+    )
+
+
+def test_environment_and_markdown(results):
+    env = results["environment"]
+    for key in ("tensorflow", "keras", "device", "cpu_count", "load_average", "jit_compile"):
+        assert key in env
+    assert env["policy"] == "float32" and env["jit_compile"] is False
+    text = bench.format_markdown(results)
+    assert "| B x N x C | method | ms | x softmax |" in text
+    assert "closed-form speed-up" in text
+    for shape in ("4x8x3", "6x32x24"):
+        assert text.count(f"\n| {shape} |") == len(bench.METHODS) + len(bench.LITERAL_FORMS)
+
+
+def test_targets_are_checked_where_the_shape_is_measured():
+    rows = [
+        {"shape": [128, 512, 1000], "method": "arcface", "ratio": 1.1},
+        {"shape": [128, 512, 1000], "method": "wsoftmax", "ratio": 2.5},
+        {"shape": [128, 512, 1000], "method": "haseparator_einsum", "ratio": 40.0},
+        {"shape": [256, 512, 10000], "method": "arcface", "ratio": 3.0},
+        {"shape": [128, 512, 1000], "method": "amc", "ratio": 1.5},
+    ]
+    targets = bench.evaluate_targets(rows)
+    assert [(t["what"], t["met"]) for t in targets] == [
+        ("arcface / softmax", True),
+        ("wsoftmax / softmax", False),
+        ("haseparator_einsum / closed", True),
+    ]
+
+
+def test_command_line_main_writes_json(tmp_path, capsys):
+    parser = bench.add_arguments(argparse.ArgumentParser())
+    path = tmp_path / "bench.json"
+    args = parser.parse_args(
+        [
+            "--shapes",
+            "4x8x3",
+            "--repeats",
+            "1",
+            "--min-sample-ms",
+            "0.01",
+            "--jit",
+            "--methods",
+            "wsoftmax",
+            "--json",
+            str(path),
+        ]
+    )
+    results = bench.main(args)
+    printed = capsys.readouterr().out
+    assert "| 4x8x3 | softmax |" in printed and "| 4x8x3 | wsoftmax_per_sample |" in printed
+    saved = json.loads(path.read_text())
+    assert saved["environment"]["jit_compile"] is True
+    names = ["softmax", "wsoftmax", "wsoftmax_per_sample"]
+    assert [row["method"] for row in saved["rows"]] == names
+    assert [row["method"] for row in results["rows"]] == names
+
+
+def test_mixed_precision_run_restores_the_policy():
+    before = keras.config.dtype_policy().name
+    out = bench.run(
+        [SMALL],
+        repeats=1,
+        min_sample_s=0.0,
+        mixed_precision="bfloat16",
+        methods=["arcface", "amc"],
+        literal=False,
+    )
+    assert out["environment"]["policy"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == before
+    assert [row["method"] for row in out["rows"]] == ["softmax", "arcface", "amc"]
+    assert all(row["ms"] > 0 for row in out["rows"])
+
+
+def test_bad_arguments():
+    with pytest.raises(argparse.ArgumentTypeError, match="BxNxC"):
+        bench.parse_shape("128x512")
+    assert bench.parse_shape("128x512x1000") == (128, 512, 1000)
+    with pytest.raises(ValueError, match="mixed_precision"):
+        bench.run([SMALL], mixed_precision="float8")
+    with pytest.raises(ValueError, match="repeats"):
+        bench.run([SMALL], repeats=0)
+    with pytest.raises(ValueError, match="unknown method"):
+        bench.method_head_and_loss("softmaxx", 3)
+    with pytest.raises(ValueError, match="unknown method"):
+        bench.run([SMALL], methods=["arcfase"])
+
+
+@pytest.mark.parametrize("literal", sorted(bench.LITERAL_FORMS))
+def test_literal_candidate_computes_the_closed_candidates_loss(literal):
+    """The timed pairs are the same loss with the same gradients, so the ratio is fair."""
+    x = tf.constant(np.random.default_rng(0).normal(size=(6, 8)).astype("float32"))
+    y = tf.constant([0, 1, 2, 3, 4, 2], dtype="int32")
+    outputs = []
+    for name in (literal, bench.LITERAL_FORMS[literal]):
+        keras.utils.set_random_seed(0)
+        head, forward = bench.build_candidate(name, 5)
+        head.build(x.shape)
+        loss, gradients = bench.make_step(forward, head)(x, y)
+        outputs.append([loss, *gradients])
+    for got, expected in zip(*outputs, strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
