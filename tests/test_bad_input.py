@@ -1,0 +1,368 @@
+"""Misuse fails loudly, with one message that names the loss (or layer) and the problem.
+
+* invalid hyper-parameters fail at construction (``keras_angular.checks``);
+* labels that are not class indices in ``[0, C)`` - too large, negative, fractional -
+  raise eagerly and inside ``tf.function`` / ``model.fit``; under XLA (where TensorFlow
+  drops assertions) the sample's loss is NaN with a zero gradient, never a finite lie;
+* one-hot ``y_true`` given to a sparse loss, wrong ranks, mismatched batch sizes;
+* a head and a loss that do not belong together.
+"""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_angular import layers
+from keras_angular import losses as L
+
+B, C, D = 6, 4, 5
+
+
+def _heads():
+    cosine = layers.CosineDense(C, name="cosine_head")
+    cosine.build((None, D))
+    biased = layers.WeightsBiasedDense(C, name="biased_head")
+    biased.build((None, D))
+    return {"cosine": cosine, "biased": biased}
+
+
+#: name -> (factory(heads), labels bounded by C?)
+LOSSES = {
+    "NormFaceLoss": (lambda h: L.NormFaceLoss(), True),
+    "CosFaceLoss": (lambda h: L.CosFaceLoss(), True),
+    "ArcFaceLoss": (lambda h: L.ArcFaceLoss(), True),
+    "SphereFaceLoss": (lambda h: L.SphereFaceLoss(), True),
+    "AngularLoss": (lambda h: L.AngularLoss(), True),
+    "HASeparatorLoss": (lambda h: L.HASeparatorLoss(h["cosine"]), True),
+    "WSoftmaxLoss": (lambda h: L.WSoftmaxLoss(h["biased"]), True),
+    "AMCLoss": (lambda h: L.AMCLoss(), False),
+    "EuclideanContrastiveLoss": (lambda h: L.EuclideanContrastiveLoss(), False),
+    "CenterLoss": (lambda h: L.CenterLoss(C), True),
+}
+
+
+def _make(name):
+    return LOSSES[name][0](_heads())
+
+
+def _y_pred(rng, shape=(B, C)):
+    """Scores / embeddings in [-1, 1] (valid cosines, fine as embeddings too)."""
+    return rng.uniform(-0.9, 0.9, size=shape).astype(np.float32)
+
+
+def _call(loss, y_true, y_pred, mode):
+    y_true, y_pred = tf.constant(y_true), tf.constant(y_pred)
+    if mode == "eager":
+        return loss(y_true, y_pred)
+    fn = tf.function(loss.__call__, jit_compile=(mode == "xla"))
+    return fn(y_true, y_pred)
+
+
+# ---------------------------------------------------------------------------------------
+# hyper-parameters at construction
+# ---------------------------------------------------------------------------------------
+def _cosine_head():
+    return layers.CosineDense(C)
+
+
+HYPER_PARAMETERS = [
+    # (owner, argument, factory)
+    *[
+        (owner, "scale", lambda v, o=owner: getattr(L, o)(scale=v))
+        for owner in ["NormFaceLoss", "CosFaceLoss", "ArcFaceLoss", "SphereFaceLoss", "AngularLoss"]
+    ],
+    ("HASeparatorLoss", "scale", lambda v: L.HASeparatorLoss(_cosine_head(), scale=v)),
+]
+BAD_SCALES = [0.0, -1.0, float("nan"), float("inf"), "3", True, None]
+
+BAD_VALUES = [
+    # (owner, argument, factory, bad value)
+    ("CosFaceLoss", "margin", lambda v: L.CosFaceLoss(margin=v), -0.01),
+    ("CosFaceLoss", "margin", lambda v: L.CosFaceLoss(margin=v), 2.01),
+    ("CosFaceLoss", "margin", lambda v: L.CosFaceLoss(margin=v), float("nan")),
+    ("ArcFaceLoss", "margin", lambda v: L.ArcFaceLoss(margin=v), -0.01),
+    ("ArcFaceLoss", "margin", lambda v: L.ArcFaceLoss(margin=v), math.pi / 2 + 1e-3),
+    ("SphereFaceLoss", "margin", lambda v: L.SphereFaceLoss(margin=v), 0),
+    ("SphereFaceLoss", "margin", lambda v: L.SphereFaceLoss(margin=v), 9),
+    ("SphereFaceLoss", "margin", lambda v: L.SphereFaceLoss(margin=v), 2.5),
+    ("SphereFaceLoss", "margin", lambda v: L.SphereFaceLoss(margin=v), True),
+    ("HASeparatorLoss", "margin", lambda v: L.HASeparatorLoss(_cosine_head(), margin=v), 0.0),
+    ("HASeparatorLoss", "margin", lambda v: L.HASeparatorLoss(_cosine_head(), margin=v), 1.01),
+    ("HASeparatorLoss", "margin", lambda v: L.HASeparatorLoss(_cosine_head(), margin=v), -0.5),
+    (
+        "WSoftmaxLoss",
+        "alpha",
+        lambda v: L.WSoftmaxLoss(layers.WeightsBiasedDense(C), alpha=v),
+        -0.01,
+    ),
+    (
+        "WSoftmaxLoss",
+        "alpha",
+        lambda v: L.WSoftmaxLoss(layers.WeightsBiasedDense(C), alpha=v),
+        float("nan"),
+    ),
+    ("AMCLoss", "margin", lambda v: L.AMCLoss(margin=v), 0.0),
+    ("AMCLoss", "margin", lambda v: L.AMCLoss(margin=v), -0.5),
+    ("AMCLoss", "weight", lambda v: L.AMCLoss(weight=v), -0.1),
+    ("AMCLoss", "weight", lambda v: L.AMCLoss(weight=v), float("nan")),
+    ("EuclideanContrastiveLoss", "margin", lambda v: L.EuclideanContrastiveLoss(margin=v), 0.0),
+    ("EuclideanContrastiveLoss", "weight", lambda v: L.EuclideanContrastiveLoss(weight=v), -1),
+    ("CenterLoss", "num_classes", lambda v: L.CenterLoss(v), 0),
+    ("CenterLoss", "num_classes", lambda v: L.CenterLoss(v), 2.5),
+    ("CenterLoss", "alpha", lambda v: L.CenterLoss(C, alpha=v), -0.1),
+    ("CenterLoss", "alpha", lambda v: L.CenterLoss(C, alpha=v), 1.1),
+    ("CenterLoss", "weight", lambda v: L.CenterLoss(C, weight=v), -0.003),
+    ("CosineDense", "units", lambda v: layers.CosineDense(v), 0),
+    ("CosineDense", "units", lambda v: layers.CosineDense(v), 2.5),
+    ("CosineDense", "units", lambda v: layers.CosineDense(v), True),
+    ("WeightsBiasedDense", "units", lambda v: layers.WeightsBiasedDense(v), -3),
+]
+
+
+@pytest.mark.parametrize("value", BAD_SCALES, ids=repr)
+@pytest.mark.parametrize(
+    "owner, argument, factory", HYPER_PARAMETERS, ids=[o for o, _, _ in HYPER_PARAMETERS]
+)
+def test_bad_scale_fails_at_construction(owner, argument, factory, value):
+    with pytest.raises(ValueError, match=rf"^{owner}: `{argument}` must"):
+        factory(value)
+
+
+@pytest.mark.parametrize(
+    "owner, argument, factory, value",
+    BAD_VALUES,
+    ids=[f"{o}-{a}-{v!r}" for o, a, _, v in BAD_VALUES],
+)
+def test_bad_hyper_parameter_fails_at_construction(owner, argument, factory, value):
+    with pytest.raises(ValueError, match=rf"^{owner}: `{argument}` must"):
+        factory(value)
+
+
+def test_limits_themselves_are_accepted():
+    """The documented limits are inclusive where the docstrings say so."""
+    L.CosFaceLoss(margin=0.0)
+    L.CosFaceLoss(margin=2.0)
+    L.ArcFaceLoss(margin=0.0)
+    L.ArcFaceLoss(margin=math.pi / 2)
+    L.SphereFaceLoss(margin=1)
+    L.SphereFaceLoss(margin=8)
+    L.HASeparatorLoss(_cosine_head(), margin=1.0)
+    L.WSoftmaxLoss(layers.WeightsBiasedDense(C), alpha=0.0)
+    L.CenterLoss(1, alpha=0.0, weight=0.0)
+    L.CenterLoss(1, alpha=1.0)
+    L.AMCLoss(weight=0.0)
+
+
+def test_head_needs_a_known_input_dimension():
+    head = layers.CosineDense(C)
+    with pytest.raises(ValueError, match="CosineDense needs a known last input dimension"):
+        head.build((None, None))
+
+
+# ---------------------------------------------------------------------------------------
+# labels that are not class indices
+# ---------------------------------------------------------------------------------------
+BAD_LABELS = {
+    "too_large": C,  # only where C bounds the labels
+    "negative": -1,
+    "fractional": 1.5,
+}
+
+
+def _bad_label_cases():
+    for name, (_, bounded) in LOSSES.items():
+        for kind in BAD_LABELS:
+            if kind == "too_large" and not bounded:
+                continue
+            yield name, kind
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+@pytest.mark.parametrize("name, kind", list(_bad_label_cases()))
+def test_bad_labels_raise_naming_the_loss(name, kind, mode, rng):
+    loss = _make(name)
+    y_true = np.array([0, 1, 2, 3, 0, 1], np.float32)
+    y_true[3] = BAD_LABELS[kind]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"{name}: every label must be"):
+        np.asarray(_call(loss, y_true, _y_pred(rng), mode))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_bad_labels_under_xla_give_nan_loss_and_finite_gradient(name, rng):
+    """XLA drops assertions: the bad sample's loss is NaN and it sends no gradient."""
+    loss = _make(name)
+    y_true = tf.constant([0, 1, 2, 3, 0, -1], tf.float32)
+    y_pred = tf.constant(_y_pred(rng))
+
+    @tf.function(jit_compile=True)
+    def value_and_gradient(y_true, y_pred):
+        with tf.GradientTape() as tape:
+            tape.watch(y_pred)
+            value = loss(y_true, y_pred)
+        return value, tape.gradient(value, y_pred)
+
+    value, gradient = value_and_gradient(y_true, y_pred)
+    assert np.isnan(float(value))
+    assert np.all(np.isfinite(gradient.numpy()))
+    if name not in ("AMCLoss", "EuclideanContrastiveLoss"):
+        # the flagged row sends nothing back (a pair's other member still does)
+        np.testing.assert_array_equal(gradient.numpy()[5], 0.0)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_good_labels_in_every_form_are_accepted(name, rng):
+    """int or float dtypes, shape (B,) or (B, 1), eager and XLA."""
+    loss = _make(name)
+    y_pred = _y_pred(rng)
+    labels = np.array([0, 1, 2, 3, 0, 1])
+    values = [
+        float(_call(loss, labels.astype(np.int32), y_pred, "eager")),
+        float(_call(loss, labels.astype(np.float32)[:, None], y_pred, "graph")),
+        float(_call(loss, labels.astype(np.int64), y_pred, "xla")),
+    ]
+    assert np.all(np.isfinite(values)), values
+    np.testing.assert_allclose(values, values[0], rtol=1e-5)
+
+
+def _fit_model(jit_compile):
+    inp = keras.Input((D,))
+    head = layers.CosineDense(C, name="head")
+    model = keras.Model(inp, head(keras.layers.Dense(3)(inp)))
+    model.compile("sgd", loss=L.NormFaceLoss(), jit_compile=jit_compile)
+    return model
+
+
+def test_bad_label_in_model_fit_raises(rng):
+    model = _fit_model(jit_compile=False)
+    x = rng.normal(size=(8, D)).astype(np.float32)
+    y = np.array([0, 1, 2, 3, 0, 1, 2, C])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NormFaceLoss: every label must be"):
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+
+
+def test_bad_label_in_model_fit_under_xla_reports_nan_and_keeps_weights_finite(rng):
+    model = _fit_model(jit_compile=True)
+    x = rng.normal(size=(8, D)).astype(np.float32)
+    y = np.array([0, 1, 2, 3, 0, 1, 2, C])
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isnan(history.history["loss"][0])
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_pair_loss_with_classifier_does_not_read_y_true(rng):
+    """With a classifier, S_ij comes from its argmax: any placeholder y_true will do."""
+    head = layers.CosineDense(C)
+    head.build((None, D))
+    loss = L.AMCLoss(classifier=head)
+    embeddings = _y_pred(rng, (B, D))
+    placeholder = np.full((B,), -7.5, np.float32)
+    assert np.isfinite(float(_call(loss, placeholder, embeddings, "graph")))
+
+
+# ---------------------------------------------------------------------------------------
+# shapes: one-hot labels, ranks, batch sizes
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_one_hot_labels_are_refused(name, rng):
+    loss = _make(name)
+    one_hot = np.eye(C, dtype=np.float32)[[0, 1, 2, 3, 0, 1]]
+    with pytest.raises(ValueError, match=rf"^{name}: y_true must be .* one-hot labels\?"):
+        _call(loss, one_hot, _y_pred(rng), "eager")
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_y_true_of_wrong_rank_is_refused(name, rng):
+    loss = _make(name)
+    with pytest.raises(ValueError, match=rf"^{name}: y_true must be integer class indices"):
+        _call(loss, np.zeros((B, 1, 1), np.float32), _y_pred(rng), "eager")
+
+
+@pytest.mark.parametrize("shape", [(B,), (B, C, 1)], ids=["rank1", "rank3"])
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_y_pred_of_wrong_rank_is_refused(name, shape, rng):
+    loss = _make(name)
+    with pytest.raises(ValueError, match=rf"^{name}: y_pred must have shape \(batch, "):
+        _call(loss, np.zeros((B,), np.float32), _y_pred(rng, shape), "eager")
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_batch_size_mismatch_is_refused(name, rng):
+    loss = _make(name)
+    with pytest.raises(ValueError, match=rf"^{name}: y_true has {B - 1} samples but y_pred"):
+        _call(loss, np.zeros((B - 1,), np.float32), _y_pred(rng), "eager")
+
+
+# ---------------------------------------------------------------------------------------
+# a head and a loss that do not belong together
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (
+            lambda: L.WSoftmaxLoss(layers.CosineDense(C)),
+            "WSoftmaxLoss: `head` must be a WeightsBiasedDense layer .* got CosineDense",
+        ),
+        (
+            lambda: L.HASeparatorLoss(layers.WeightsBiasedDense(C)),
+            "HASeparatorLoss: `head` must be a CosineDense layer .* got WeightsBiasedDense",
+        ),
+        (
+            lambda: L.HASeparatorLoss(keras.layers.Dense(C)),
+            "HASeparatorLoss: `head` must be a CosineDense layer .* got Dense",
+        ),
+        (
+            lambda: L.HASeparatorLoss(None),
+            "HASeparatorLoss: `head` must be a CosineDense layer .* got NoneType",
+        ),
+        (
+            lambda: L.AMCLoss(classifier=np.ones((D, C))),
+            "AMCLoss: `classifier` must be a Layer layer .* got ndarray",
+        ),
+    ],
+    ids=["wsoftmax-cosine", "haseparator-biased", "haseparator-dense", "no-head", "amc-array"],
+)
+def test_wrong_head_type_is_refused(make, match):
+    with pytest.raises(TypeError, match=match):
+        make()
+
+
+def _two_head_model():
+    inp = keras.Input((D,))
+    emb = keras.layers.Dense(3)(inp)
+    cosine = layers.CosineDense(C, name="cosine_head")(emb)
+    biased = layers.WeightsBiasedDense(C, name="biased_head")(emb)
+    return keras.Model(inp, [cosine, biased])
+
+
+def test_binding_by_name_to_a_layer_of_the_wrong_type_is_refused():
+    model = _two_head_model()
+    loss = L.HASeparatorLoss("biased_head")  # a name, as from_config rebuilds it
+    with pytest.raises(TypeError, match="HASeparatorLoss: `head` must be a CosineDense"):
+        loss.bind(model)
+    loss = L.WSoftmaxLoss("cosine_head")
+    with pytest.raises(TypeError, match="WSoftmaxLoss: `head` must be a WeightsBiasedDense"):
+        loss.bind(model)
+
+
+def test_binding_to_a_missing_layer_name_is_refused():
+    loss = L.HASeparatorLoss("no_such_layer")
+    with pytest.raises(ValueError, match="no_such_layer"):
+        loss.bind(_two_head_model())
+
+
+@pytest.mark.parametrize("name", ["HASeparatorLoss", "WSoftmaxLoss"])
+def test_y_pred_not_from_the_given_head_is_refused(name, rng):
+    loss = _make(name)
+    with pytest.raises(ValueError, match=rf"^{name}: y_pred has {C + 1} classes but the head"):
+        _call(loss, np.zeros((B,), np.float32), _y_pred(rng, (B, C + 1)), "eager")
+
+
+def test_amc_classifier_on_an_embedding_of_the_wrong_size_is_refused(rng):
+    head = layers.CosineDense(C)
+    head.build((None, D))
+    loss = L.AMCLoss(classifier=head)
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 5"):
+        _call(loss, np.zeros((B,), np.float32), _y_pred(rng, (B, D + 2)), "eager")

@@ -1,0 +1,272 @@
+"""Save, load, export and resume.
+
+* every public layer and loss round-trips through ``get_config`` / ``from_config`` and
+  ``keras.saving.serialize_keras_object`` / ``deserialize_keras_object`` (through JSON);
+* the ramped ``weight`` variable's value survives ``get_config``;
+* a model with each head saves to ``.keras`` and loads with bit-identical predictions;
+* ``model.export()`` serves the same outputs after ``tf.saved_model.load``;
+* training continues after ``keras.saving.load_model``: head-free losses as they are;
+  losses that hold a head (HASeparator, W-Softmax, AMC / Euclidean with a classifier)
+  know it only by name after loading - they raise the ``RuntimeError`` that says to call
+  ``loss.bind(model)``, and after ``bind`` continue exactly like the original model.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_angular import layers
+from keras_angular import losses as L
+from keras_angular.losses.base import HeadReference
+
+D, C, B = 6, 4, 8
+
+
+def _built(head):
+    head.build((None, D))
+    return head
+
+
+def _cosine():
+    return _built(layers.CosineDense(C, name="cos_head", kernel_regularizer="l2"))
+
+
+def _biased():
+    return _built(layers.WeightsBiasedDense(C, name="wb_head", kernel_initializer="he_normal"))
+
+
+LAYERS = {
+    "CosineDense": _cosine,
+    "WeightsBiasedDense": _biased,
+}
+
+#: name -> (factory(head), kind of y_pred, head factory or None)
+LOSSES = {
+    "NormFaceLoss": (lambda h: L.NormFaceLoss(scale=5.0, name="nf"), "cosines", None),
+    "CosFaceLoss": (lambda h: L.CosFaceLoss(scale=11.0, margin=0.25), "cosines", None),
+    "ArcFaceLoss": (lambda h: L.ArcFaceLoss(9.0, 0.3, easy_margin=True), "cosines", None),
+    "SphereFaceLoss": (lambda h: L.SphereFaceLoss(scale=6.0, margin=3), "cosines", None),
+    "AngularLoss": (lambda h: L.AngularLoss(scale=2.5, reduction="sum"), "cosines", None),
+    "HASeparatorLoss": (lambda h: L.HASeparatorLoss(h, 2.0, 0.5), "cosines", _cosine),
+    "WSoftmaxLoss": (lambda h: L.WSoftmaxLoss(h, alpha=0.7), "outputs", _biased),
+    "AMCLoss": (lambda h: L.AMCLoss(margin=0.7, weight=0.3), "embedding", None),
+    "AMCLoss-classifier": (lambda h: L.AMCLoss(0.6, 0.2, classifier=h), "embedding", _cosine),
+    "EuclideanContrastiveLoss": (
+        lambda h: L.EuclideanContrastiveLoss(margin=1.5, weight=0.2),
+        "embedding",
+        None,
+    ),
+    "EuclideanContrastiveLoss-classifier": (
+        lambda h: L.EuclideanContrastiveLoss(classifier=h),
+        "embedding",
+        _biased,
+    ),
+    "CenterLoss": (lambda h: L.CenterLoss(C, alpha=0.3, weight=0.01), "embedding", None),
+}
+
+
+def _inputs(kind, head, rng):
+    labels = rng.integers(0, C, size=B).astype(np.int32)
+    x = rng.normal(size=(B, D)).astype(np.float32)
+    if kind == "embedding":
+        return labels, x
+    return labels, np.asarray(head(x) if head is not None else _cosine()(x))
+
+
+def _holder_model(head):
+    """A model holding ``head`` under its name, to bind rebuilt losses to."""
+    inputs = keras.Input((D,))
+    return keras.Model(inputs, head(inputs))
+
+
+# ---------------------------------------------------------------------------------------
+# get_config / from_config and serialize / deserialize
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_layer_config_round_trip(name, rng):
+    layer = LAYERS[name]()
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    restored = keras.saving.deserialize_keras_object(
+        json.loads(json.dumps(keras.saving.serialize_keras_object(layer)))
+    )
+    assert type(restored) is type(layer)
+    assert restored.get_config() == layer.get_config()
+    for copy in (clone, restored):
+        if not copy.built:
+            copy.build((None, D))
+        copy.set_weights(layer.get_weights())
+        x = rng.normal(size=(3, D)).astype(np.float32)
+        np.testing.assert_array_equal(np.asarray(copy(x)), np.asarray(layer(x)))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_config_round_trip(name, rng):
+    make, kind, make_head = LOSSES[name]
+    head = make_head() if make_head else None
+    loss = make(head)
+    config = loss.get_config()
+    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(loss)))
+    assert serialized["registered_name"].startswith("keras_angular>")
+    clones = [
+        type(loss).from_config(config),
+        keras.saving.deserialize_keras_object(serialized),
+    ]
+    y_true, y_pred = _inputs(kind, head, rng)
+    expected = np.asarray(loss(y_true, y_pred))
+    if isinstance(loss, L.CenterLoss):
+        # centres are state, not config: compare with a fresh loss
+        expected = np.asarray(make(head)(y_true, y_pred))
+    for clone in clones:
+        assert type(clone) is type(loss)
+        assert clone.get_config() == config
+        if head is not None:
+            clone.bind(_holder_model(head))
+        np.testing.assert_array_equal(np.asarray(clone(y_true, y_pred)), expected)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: L.AMCLoss(weight=0.1),
+        lambda: L.EuclideanContrastiveLoss(weight=0.1),
+        lambda: L.CenterLoss(C, weight=0.003),
+    ],
+    ids=["AMCLoss", "EuclideanContrastiveLoss", "CenterLoss"],
+)
+def test_ramped_weight_value_survives_get_config(make):
+    loss = make()
+    loss.weight.assign(0.37)  # what LossWeightRamp does mid-training
+    clone = type(loss).from_config(loss.get_config())
+    assert isinstance(clone.weight, keras.Variable)
+    assert float(np.asarray(clone.weight)) == float(np.float32(0.37))
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
+    assert float(np.asarray(restored.weight)) == float(np.float32(0.37))
+
+
+@pytest.mark.parametrize(
+    "name", ["HASeparatorLoss", "WSoftmaxLoss", "AMCLoss-classifier"], ids=lambda n: n
+)
+def test_rebuilt_head_loss_says_how_to_bind(name, rng):
+    make, kind, make_head = LOSSES[name]
+    head = make_head()
+    loss = make(head)
+    clone = type(loss).from_config(loss.get_config())
+    y_true, y_pred = _inputs(kind, head, rng)
+    owner = type(loss).__name__
+    with pytest.raises(RuntimeError, match=rf"^{owner} was rebuilt .* Call `loss.bind\(model\)`"):
+        clone(y_true, y_pred)
+    assert clone.bind(_holder_model(head)) is clone
+    np.testing.assert_array_equal(
+        np.asarray(clone(y_true, y_pred)), np.asarray(loss(y_true, y_pred))
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# .keras files, export, resume
+# ---------------------------------------------------------------------------------------
+def _model(method):
+    """The training model of ``method``: one output, or logits + embedding."""
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((D,))
+    embedding = keras.layers.Dense(5, activation="tanh", name="embedding")(inputs)
+    head_cls = layers.WeightsBiasedDense if method == "wsoftmax" else layers.CosineDense
+    head = head_cls(C, name="head")
+    logits = head(embedding)
+    single = {
+        "arcface": lambda: L.ArcFaceLoss(scale=8.0),
+        "haseparator": lambda: L.HASeparatorLoss(head),
+        "wsoftmax": lambda: L.WSoftmaxLoss(head),
+    }
+    pair = {
+        "amc": lambda: L.AMCLoss(classifier=head, weight=0.5),
+        "center": lambda: L.CenterLoss(C, weight=0.1),
+    }
+    if method in single:
+        model = keras.Model(inputs, logits)
+        loss = single[method]()
+    else:
+        model = keras.Model(inputs, {"logits": logits, "embedding": embedding})
+        loss = {"logits": L.NormFaceLoss(scale=8.0), "embedding": pair[method]()}
+    model.compile(keras.optimizers.Adam(1e-2), loss=loss)
+    return model
+
+
+def _data(method, rng, n=32):
+    x = rng.normal(size=(n, D)).astype(np.float32)
+    y = rng.integers(0, C, size=n).astype(np.int32)
+    return x, (
+        y if method in ("arcface", "haseparator", "wsoftmax") else {"logits": y, "embedding": y}
+    )
+
+
+def _fit(model, x, y):
+    model.fit(x, y, batch_size=B, epochs=1, shuffle=False, verbose=0)
+
+
+def _assert_same_outputs(a, b):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "method", ["haseparator", "wsoftmax"], ids=["CosineDense", "WeightsBiasedDense"]
+)
+def test_keras_file_round_trip_and_export(method, tmp_path, rng):
+    model = _model(method)
+    x, y = _data(method, rng)
+    _fit(model, x, y)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert type(reloaded.get_layer("head")) is type(model.get_layer("head"))
+    _assert_same_outputs(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+    model.export(str(tmp_path / "served"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    np.testing.assert_array_equal(served.serve(tf.constant(x)).numpy(), model.predict(x, verbose=0))
+
+
+def test_export_of_a_two_output_model(tmp_path, rng):
+    model = _model("amc")
+    x, _ = _data("amc", rng)
+    model.export(str(tmp_path / "served"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "served"))  # keep it: serve needs it alive
+    outputs = served.serve(tf.constant(x))
+    _assert_same_outputs({k: v.numpy() for k, v in outputs.items()}, model.predict(x, verbose=0))
+
+
+def _loss_of(model, key="embedding"):
+    return model.loss[key] if isinstance(model.loss, dict) else model.loss
+
+
+@pytest.mark.parametrize("method", ["arcface", "center", "haseparator", "wsoftmax", "amc"])
+def test_training_continues_after_load_model(method, tmp_path, rng):
+    model = _model(method)
+    x, y = _data(method, rng)
+    _fit(model, x, y)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    loss = _loss_of(reloaded)
+    assert type(loss) is type(_loss_of(model))
+    assert loss.get_config() == _loss_of(model).get_config()
+
+    if isinstance(loss, HeadReference):
+        with pytest.raises(RuntimeError, match=r"Call `loss.bind\(model\)`"):
+            _fit(reloaded, x, y)
+        loss.bind(reloaded)
+        assert loss._resolved_head() is reloaded.get_layer("head")
+    elif isinstance(loss, L.CenterLoss):
+        assert loss.centers is None  # centres are not saved: training resumes with fresh ones
+        _loss_of(model).centers.assign(np.zeros((C, 5), np.float32))
+
+    _fit(model, x, y)
+    _fit(reloaded, x, y)
+    for a, b in zip(model.get_weights(), reloaded.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
