@@ -107,11 +107,12 @@ class DatasetSplits:
             if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
                 raise ValueError(f"y_{split} has labels outside [0, {self.num_classes}).")
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
-            raise ValueError(f"train images {self.x_train.shape[1:]} and test images "
-                             f"{self.x_test.shape[1:]} differ in shape.")
+            raise ValueError(
+                f"train images {self.x_train.shape[1:]} and test images "
+                f"{self.x_test.shape[1:]} differ in shape."
+            )
         if len(self.class_names) != self.num_classes:
-            raise ValueError(f"{len(self.class_names)} class names for {self.num_classes} "
-                             "classes.")
+            raise ValueError(f"{len(self.class_names)} class names for {self.num_classes} classes.")
 
     @property
     def input_shape(self):
@@ -119,15 +120,28 @@ class DatasetSplits:
         return tuple(int(d) for d in self.x_train.shape[1:])
 
     def __repr__(self):
-        return (f"DatasetSplits(name={self.name!r}, train={len(self.x_train)}, "
-                f"test={len(self.x_test)}, input_shape={self.input_shape}, "
-                f"num_classes={self.num_classes}, standardize={self.standardize!r})")
+        return (
+            f"DatasetSplits(name={self.name!r}, train={len(self.x_train)}, "
+            f"test={len(self.x_test)}, input_shape={self.input_shape}, "
+            f"num_classes={self.num_classes}, standardize={self.standardize!r})"
+        )
 
 
 # --------------------------------------------------------------------------- loading
 
-def load_dataset(name, data_dir=None, *, test_fraction=0.2, seed=0, coarse_labels=False,
-                 standardize="channel", download=None, image_size=None, color_mode=None):
+
+def load_dataset(
+    name,
+    data_dir=None,
+    *,
+    test_fraction=0.2,
+    seed=0,
+    coarse_labels=False,
+    standardize="channel",
+    download=None,
+    image_size=None,
+    color_mode=None,
+):
     """Load a dataset as preprocessed :class:`DatasetSplits`.
 
     Args:
@@ -159,8 +173,7 @@ def load_dataset(name, data_dir=None, *, test_fraction=0.2, seed=0, coarse_label
     if standardize in (False, "none"):
         standardize = None
     if standardize not in STANDARDIZATIONS:
-        raise ValueError(f"`standardize` must be one of {STANDARDIZATIONS}, got "
-                         f"{standardize!r}.")
+        raise ValueError(f"`standardize` must be one of {STANDARDIZATIONS}, got {standardize!r}.")
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"`test_fraction` must be in (0, 1), got {test_fraction}.")
     if isinstance(name, os.PathLike):
@@ -181,8 +194,10 @@ def load_dataset(name, data_dir=None, *, test_fraction=0.2, seed=0, coarse_label
     elif name in TFDS_DATASETS:
         raw = _load_tfds(name, data_dir, coarse_labels, download)
     else:
-        raise ValueError(f"Unknown dataset {name!r}: use one of {', '.join(TFDS_DATASETS)}, "
-                         "'digits', a folder of class sub-folders, or an existing .npz file.")
+        raise ValueError(
+            f"Unknown dataset {name!r}: use one of {', '.join(TFDS_DATASETS)}, "
+            "'digits', a folder of class sub-folders, or an existing .npz file."
+        )
     x_train, y_train, x_test, y_test, class_names, ds_name = raw
 
     x_train = _to_unit_float(x_train)
@@ -195,25 +210,40 @@ def load_dataset(name, data_dir=None, *, test_fraction=0.2, seed=0, coarse_label
     elif standardize == "image":
         for x in (x_train, x_test):
             _apply_image_standardization(x)
-    return DatasetSplits(x_train, y_train, x_test, y_test, len(class_names), class_names,
-                         ds_name, mean=mean, std=std, standardize=standardize)
+    return DatasetSplits(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        len(class_names),
+        class_names,
+        ds_name,
+        mean=mean,
+        std=std,
+        standardize=standardize,
+    )
 
 
 def _load_tfds(name, data_dir, coarse_labels, download):
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:  # pragma: no cover - a declared dependency
-        raise ImportError(f"load_dataset({name!r}) needs tensorflow-datasets: "
-                          "pip install tensorflow-datasets") from e
+        raise ImportError(
+            f"load_dataset({name!r}) needs tensorflow-datasets: pip install tensorflow-datasets"
+        ) from e
 
-    where = (repr(data_dir) if data_dir is not None
-             else "the TFDS default (~/tensorflow_datasets or $TFDS_DATA_DIR)")
+    where = (
+        repr(data_dir)
+        if data_dir is not None
+        else "the TFDS default (~/tensorflow_datasets or $TFDS_DATA_DIR)"
+    )
 
     def unavailable(reason):
         return DatasetUnavailableError(
             f"Dataset {name!r} is not in data_dir {where} and could not be downloaded "
             f"({reason}); download it once where the internet is reachable and pass that "
-            "data_dir, or use load_dataset('digits'), which works offline.")
+            "data_dir, or use load_dataset('digits'), which works offline."
+        )
 
     kwargs = dict(split=["train", "test"], data_dir=data_dir, with_info=True)
     try:
@@ -254,8 +284,7 @@ def _network_available(host="storage.googleapis.com", port=443, timeout=3.0):
     Run in a daemon thread so that a hanging DNS lookup cannot block the caller. With an
     HTTP(S) proxy configured we cannot tell, and answer True (let tfds try).
     """
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
-                                       "http_proxy")):
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")):
         return True
     result = []
 
@@ -286,18 +315,23 @@ def _load_npz(path, test_fraction, seed):
     with np.load(path, allow_pickle=False) as f:
         keys = set(f.files)
         if {"x_train", "y_train", "x_test", "y_test"} <= keys:
-            x_train, y_train, x_test, y_test = (f[k] for k in ("x_train", "y_train",
-                                                                "x_test", "y_test"))
+            x_train, y_train, x_test, y_test = (
+                f[k] for k in ("x_train", "y_train", "x_test", "y_test")
+            )
         elif {"x", "y"} <= keys:
-            x_train, x_test, y_train, y_test = _split(f["x"], np.asarray(f["y"]).reshape(-1),
-                                                      test_fraction, seed)
+            x_train, x_test, y_train, y_test = _split(
+                f["x"], np.asarray(f["y"]).reshape(-1), test_fraction, seed
+            )
         else:
-            raise ValueError(f"{path!r} must hold x_train, y_train, x_test, y_test or x, y; "
-                             f"it holds {sorted(keys)}.")
+            raise ValueError(
+                f"{path!r} must hold x_train, y_train, x_test, y_test or x, y; "
+                f"it holds {sorted(keys)}."
+            )
         names_key = next((k for k in ("class_names", "classes") if k in keys), None)
         names = [str(c) for c in f[names_key]] if names_key else None
-    y_train, y_test, class_names = _encode_labels(np.asarray(y_train).reshape(-1),
-                                                  np.asarray(y_test).reshape(-1), names)
+    y_train, y_test, class_names = _encode_labels(
+        np.asarray(y_train).reshape(-1), np.asarray(y_test).reshape(-1), names
+    )
     name = os.path.splitext(os.path.basename(path))[0]
     return _with_channel(x_train), y_train, _with_channel(x_test), y_test, class_names, name
 
@@ -312,12 +346,26 @@ def _load_folder(path, test_fraction, seed, image_size, color_mode):
             size, mode = (img.height, img.width), img.mode
         image_size = image_size or size
         if color_mode is None:
-            color_mode = ("grayscale" if mode in ("1", "L", "LA", "I", "I;16", "F")
-                          else "rgba" if mode == "RGBA" else "rgb")
+            color_mode = (
+                "grayscale"
+                if mode in ("1", "L", "LA", "I", "I;16", "F")
+                else "rgba"
+                if mode == "RGBA"
+                else "rgb"
+            )
     train, test = keras.utils.image_dataset_from_directory(
-        path, labels="inferred", label_mode="int", color_mode=color_mode, batch_size=256,
-        image_size=tuple(image_size), shuffle=True, seed=seed, validation_split=test_fraction,
-        subset="both", verbose=False)
+        path,
+        labels="inferred",
+        label_mode="int",
+        color_mode=color_mode,
+        batch_size=256,
+        image_size=tuple(image_size),
+        shuffle=True,
+        seed=seed,
+        validation_split=test_fraction,
+        subset="both",
+        verbose=False,
+    )
     class_names = list(train.class_names)
 
     def to_numpy(ds):
@@ -345,8 +393,7 @@ def _split(x, y, test_fraction, seed):
     _, counts = np.unique(y, return_counts=True)
     stratify = y if counts.min() >= 2 else None
     try:
-        return train_test_split(x, y, test_size=test_fraction, random_state=seed,
-                                stratify=stratify)
+        return train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=stratify)
     except ValueError:  # e.g. fewer test slots than classes: fall back to a plain split
         return train_test_split(x, y, test_size=test_fraction, random_state=seed)
 
@@ -354,8 +401,11 @@ def _split(x, y, test_fraction, seed):
 def _encode_labels(y_train, y_test, names):
     """Labels as int32 in [0, K); non-integer or negative labels are re-indexed."""
     both = np.concatenate([y_train, y_test])
-    if (np.issubdtype(both.dtype, np.floating) and both.size
-            and np.array_equal(both, np.round(both))):
+    if (
+        np.issubdtype(both.dtype, np.floating)
+        and both.size
+        and np.array_equal(both, np.round(both))
+    ):
         y_train, y_test, both = (a.astype(np.int64) for a in (y_train, y_test, both))
     if np.issubdtype(both.dtype, np.integer) and both.size and both.min() >= 0:
         k = int(both.max()) + 1
@@ -364,7 +414,7 @@ def _encode_labels(y_train, y_test, names):
         return y_train, y_test, [str(i) for i in range(k)]
     values, inverse = np.unique(both, return_inverse=True)
     inverse = inverse.reshape(-1)
-    return (inverse[: len(y_train)], inverse[len(y_train):], [str(v) for v in values])
+    return (inverse[: len(y_train)], inverse[len(y_train) :], [str(v) for v in values])
 
 
 def _with_channel(x):
@@ -398,7 +448,7 @@ def _channel_stats(x):
     total = np.zeros(c)
     total_sq = np.zeros(c)
     for i in range(0, len(x), _CHUNK):
-        chunk = x[i:i + _CHUNK].reshape(-1, c).astype(np.float64)
+        chunk = x[i : i + _CHUNK].reshape(-1, c).astype(np.float64)
         total += chunk.sum(axis=0)
         total_sq += np.square(chunk).sum(axis=0)
     count = max(x.size // c, 1)
@@ -410,7 +460,7 @@ def _channel_stats(x):
 
 def _apply_channel_standardization(x, mean, std):
     for i in range(0, len(x), _CHUNK):
-        chunk = x[i:i + _CHUNK]
+        chunk = x[i : i + _CHUNK]
         chunk -= mean
         chunk /= std
 
@@ -420,7 +470,7 @@ def _apply_image_standardization(x):
     n_pixels = np.prod(x.shape[1:])
     floor = 1.0 / np.sqrt(n_pixels)
     for i in range(0, len(x), _CHUNK):
-        chunk = x[i:i + _CHUNK]
+        chunk = x[i : i + _CHUNK]
         mean = chunk.mean(axis=(1, 2, 3), keepdims=True, dtype=np.float64)
         std = chunk.std(axis=(1, 2, 3), keepdims=True, dtype=np.float64)
         chunk -= mean.astype(np.float32)
@@ -428,6 +478,7 @@ def _apply_image_standardization(x):
 
 
 # --------------------------------------------------------------------------- pipelines
+
 
 def augment_batch(images, seed, kind, pad_value=0.0):
     """Augment a batch ``(B, H, W, C)`` with stateless randomness from ``seed`` (shape [2]).
@@ -457,8 +508,9 @@ def augment_batch(images, seed, kind, pad_value=0.0):
         padded = tf.pad(images - fill, paddings) + fill
     else:
         padded = tf.pad(images, paddings, mode=mode)
-    offsets = tf.random.stateless_uniform([b, 2], crop_seed, minval=0, maxval=2 * pad + 1,
-                                          dtype=tf.int32)
+    offsets = tf.random.stateless_uniform(
+        [b, 2], crop_seed, minval=0, maxval=2 * pad + 1, dtype=tf.int32
+    )
     rows = offsets[:, :1] + tf.range(h)[None, :]
     cols = offsets[:, 1:] + tf.range(w)[None, :]
     out = tf.gather(padded, rows, axis=1, batch_dims=1)
@@ -469,8 +521,9 @@ def augment_batch(images, seed, kind, pad_value=0.0):
     return out
 
 
-def train_dataset(splits, batch_size, augment=False, seed=0, shuffle=True,
-                  drop_remainder=False, epoch=None):
+def train_dataset(
+    splits, batch_size, augment=False, seed=0, shuffle=True, drop_remainder=False, epoch=None
+):
     """A seeded ``tf.data`` pipeline of ``(images, labels)`` training batches.
 
     Args:
@@ -506,20 +559,25 @@ def train_dataset(splits, batch_size, augment=False, seed=0, shuffle=True,
     # n integers instead of a second copy of the images.
     index = tf.data.Dataset.range(n)
     if shuffle and epoch is not None:
-        index = index.map(lambda i: tf.random.experimental.index_shuffle(
-            i, tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)]), n - 1))
+        index = index.map(
+            lambda i: tf.random.experimental.index_shuffle(
+                i, tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)]), n - 1
+            )
+        )
     elif shuffle:
         index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     index = index.batch(batch_size, drop_remainder=drop_remainder)
     arrays = tf.data.Dataset.from_tensors((splits.x_train, splits.y_train)).repeat()
     ds = tf.data.Dataset.zip((index, arrays)).map(
         lambda i, xy: (tf.gather(xy[0], i), tf.gather(xy[1], i)),
-        num_parallel_calls=tf.data.AUTOTUNE)
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     if augment is not None:
         pad_value = 0.0
         if augment == "cifar" and splits.mean is not None and splits.std is not None:
             pad_value = (-splits.mean / splits.std).astype(np.float32)
         if epoch is not None:  # stateless: batch b of epoch e draws from (seed, e, b)
+
             def batch_seed(b):
                 key = tf.constant(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
                 return tf.random.experimental.stateless_split(tf.stack([key, b]), 1)[0]
@@ -529,7 +587,8 @@ def train_dataset(splits, batch_size, augment=False, seed=0, shuffle=True,
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
             lambda xy, s: (augment_batch(xy[0], s, augment, pad_value), xy[1]),
-            num_parallel_calls=tf.data.AUTOTUNE)
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

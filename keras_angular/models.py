@@ -64,12 +64,15 @@ def _regularizer(weight_decay):
 def _check_input_shape(input_shape, min_size, who):
     input_shape = tuple(int(d) for d in input_shape)
     if len(input_shape) != 3:
-        raise ValueError(f"{who}: `input_shape` must be (height, width, channels), got "
-                         f"{input_shape}.")
+        raise ValueError(
+            f"{who}: `input_shape` must be (height, width, channels), got {input_shape}."
+        )
     if min(input_shape[:2]) < min_size:
-        raise ValueError(f"{who} needs images of at least {min_size}x{min_size} pixels, got "
-                         f"{input_shape[0]}x{input_shape[1]}; use 'resnet20' or 'mlp' for "
-                         "smaller inputs.")
+        raise ValueError(
+            f"{who} needs images of at least {min_size}x{min_size} pixels, got "
+            f"{input_shape[0]}x{input_shape[1]}; use 'resnet20' or 'mlp' for "
+            "smaller inputs."
+        )
     return input_shape
 
 
@@ -83,15 +86,26 @@ _AMC_VARIANTS = {
 
 
 def _amc_conv(x, filters, kernel, padding, alpha, batch_norm, reg, name):
-    x = layers.Conv2D(filters, kernel, padding=padding, use_bias=not batch_norm,
-                      kernel_regularizer=reg, name=name)(x)
+    x = layers.Conv2D(
+        filters, kernel, padding=padding, use_bias=not batch_norm, kernel_regularizer=reg, name=name
+    )(x)
     if batch_norm:
         x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.LeakyReLU(negative_slope=alpha, name=f"{name}_lrelu")(x)
 
 
-def amc_cnn(input_shape=(32, 32, 3), embedding_dim=128, *, variant="paper", noise_stddev=0.15,
-            dropout=0.5, leaky_alpha=0.1, batch_norm=True, weight_decay=0.0, name="amc_cnn"):
+def amc_cnn(
+    input_shape=(32, 32, 3),
+    embedding_dim=128,
+    *,
+    variant="paper",
+    noise_stddev=0.15,
+    dropout=0.5,
+    leaky_alpha=0.1,
+    batch_norm=True,
+    weight_decay=0.0,
+    name="amc_cnn",
+):
     """The AMC-Loss CNN for CIFAR-10 / CIFAR-100 / SVHN (AMC-Loss paper, Table 2, top).
 
     ``variant="paper"`` follows Table 2 layer by layer (Appendix A, "we use standard
@@ -126,8 +140,9 @@ def amc_cnn(input_shape=(32, 32, 3), embedding_dim=128, *, variant="paper", nois
         name: model name.
     """
     if variant not in _AMC_VARIANTS:
-        raise ValueError(f"amc_cnn: unknown variant {variant!r}; use one of "
-                         f"{sorted(_AMC_VARIANTS)}.")
+        raise ValueError(
+            f"amc_cnn: unknown variant {variant!r}; use one of {sorted(_AMC_VARIANTS)}."
+        )
     input_shape = _check_input_shape(input_shape, 12, "amc_cnn")
     f1, f2, f3, one_by_ones = _AMC_VARIANTS[variant]
     reg = _regularizer(weight_decay)
@@ -137,8 +152,7 @@ def amc_cnn(input_shape=(32, 32, 3), embedding_dim=128, *, variant="paper", nois
         x = layers.GaussianNoise(noise_stddev, name="gaussian_noise")(x)
     for block, filters in ((1, f1), (2, f2)):
         for i in range(1, 4):
-            x = _amc_conv(x, filters, 3, "same", leaky_alpha, batch_norm, reg,
-                          f"conv{block}_{i}")
+            x = _amc_conv(x, filters, 3, "same", leaky_alpha, batch_norm, reg, f"conv{block}_{i}")
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout{block}")(x)
@@ -149,8 +163,17 @@ def amc_cnn(input_shape=(32, 32, 3), embedding_dim=128, *, variant="paper", nois
     return keras.Model(inputs, outputs, name=name)
 
 
-def amc_mnist_cnn(input_shape=(28, 28, 1), embedding_dim=3, *, noise_stddev=0.15, dropout=0.5,
-                  leaky_alpha=0.1, batch_norm=True, weight_decay=0.0, name="amc_mnist_cnn"):
+def amc_mnist_cnn(
+    input_shape=(28, 28, 1),
+    embedding_dim=3,
+    *,
+    noise_stddev=0.15,
+    dropout=0.5,
+    leaky_alpha=0.1,
+    batch_norm=True,
+    weight_decay=0.0,
+    name="amc_mnist_cnn",
+):
     """The small AMC-Loss MNIST net with a 2- or 3-d feature (AMC-Loss Table 2, bottom).
 
     Used for the paper's Figure 1 (2-d angular distributions) and Figure 4 (3-d features
@@ -196,6 +219,7 @@ def amc_mnist_cnn(input_shape=(28, 28, 1), embedding_dim=3, *, noise_stddev=0.15
 
 # --------------------------------------------------------------------------- ResNets
 
+
 @keras.saving.register_keras_serializable(package="keras_angular")
 class OptionAShortcut(keras.layers.Layer):
     """He et al. (2016) CIFAR shortcut "option A": parameter-free identity shortcut.
@@ -221,8 +245,9 @@ class OptionAShortcut(keras.layers.Layer):
         x = inputs[:, :: self.strides, :: self.strides, :]
         extra = self.filters - inputs.shape[-1]
         if extra < 0:
-            raise ValueError(f"OptionAShortcut cannot shrink {inputs.shape[-1]} channels to "
-                             f"{self.filters}.")
+            raise ValueError(
+                f"OptionAShortcut cannot shrink {inputs.shape[-1]} channels to {self.filters}."
+            )
         if extra:
             x = ops.pad(x, [[0, 0], [0, 0], [0, 0], [extra // 2, extra - extra // 2]])
         return x
@@ -241,9 +266,16 @@ _RESNET_SPECS = {
 
 
 def _conv_bn(x, filters, kernel, strides, reg, name, relu=True):
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
-                      kernel_initializer="he_normal", kernel_regularizer=reg,
-                      name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=reg,
+        name=f"{name}_conv",
+    )(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     if relu:
         x = layers.ReLU(name=f"{name}_relu")(x)
@@ -275,8 +307,16 @@ def _bottleneck_block(x, filters, strides, shortcut, reg, name):
     return layers.ReLU(name=f"{name}_out")(y)
 
 
-def cifar_resnet(depth, input_shape=(32, 32, 3), embedding_dim=None, *, shortcut=None,
-                 base_width=None, weight_decay=0.0, name=None):
+def cifar_resnet(
+    depth,
+    input_shape=(32, 32, 3),
+    embedding_dim=None,
+    *,
+    shortcut=None,
+    base_width=None,
+    weight_decay=0.0,
+    name=None,
+):
     """CIFAR-style ResNets (He et al., CVPR 2016) without the classifier.
 
     * ``depth=20``: the He et al. Sec. 4.2 CIFAR net: 3x3 conv 16, then three stages of
@@ -311,8 +351,9 @@ def cifar_resnet(depth, input_shape=(32, 32, 3), embedding_dim=None, *, shortcut
         name: model name (default ``"resnet{depth}"``).
     """
     if depth not in _RESNET_SPECS:
-        raise ValueError(f"cifar_resnet: unsupported depth {depth!r}; use one of "
-                         f"{sorted(_RESNET_SPECS)}.")
+        raise ValueError(
+            f"cifar_resnet: unsupported depth {depth!r}; use one of {sorted(_RESNET_SPECS)}."
+        )
     kind, blocks, widths, default_shortcut = _RESNET_SPECS[depth]
     shortcut = (shortcut or default_shortcut).upper()
     if shortcut not in ("A", "B"):
@@ -348,14 +389,26 @@ _LSOFTMAX_VARIANTS = {
 
 
 def _conv_prelu_bn(x, filters, reg, name):
-    x = layers.Conv2D(filters, 3, padding="same", kernel_initializer="glorot_uniform",
-                      kernel_regularizer=reg, name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        3,
+        padding="same",
+        kernel_initializer="glorot_uniform",
+        kernel_regularizer=reg,
+        name=f"{name}_conv",
+    )(x)
     x = layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(x)
     return layers.BatchNormalization(name=f"{name}_bn")(x)
 
 
-def wsoftmax_cnn(input_shape=(28, 28, 1), embedding_dim=None, *, variant=None,
-                 weight_decay=0.0, name="wsoftmax_cnn"):
+def wsoftmax_cnn(
+    input_shape=(28, 28, 1),
+    embedding_dim=None,
+    *,
+    variant=None,
+    weight_decay=0.0,
+    name="wsoftmax_cnn",
+):
     """The W-Softmax backbone: Liu et al.'s L-Softmax CNNs with PReLU then BN.
 
     W-Softmax Sec. 5.1 ("CNN Setup"): "we use the CNN architecture presented by Liu et
@@ -400,8 +453,9 @@ def wsoftmax_cnn(input_shape=(28, 28, 1), embedding_dim=None, *, variant=None,
     if variant is None:
         variant = "mnist" if input_shape[-1] == 1 else "cifar10"
     if variant not in _LSOFTMAX_VARIANTS:
-        raise ValueError(f"wsoftmax_cnn: unknown variant {variant!r}; use one of "
-                         f"{sorted(_LSOFTMAX_VARIANTS)}.")
+        raise ValueError(
+            f"wsoftmax_cnn: unknown variant {variant!r}; use one of {sorted(_LSOFTMAX_VARIANTS)}."
+        )
     conv0, stages, fc_units = _LSOFTMAX_VARIANTS[variant]
     embedding_dim = fc_units if embedding_dim is None else embedding_dim
     reg = _regularizer(weight_decay)
@@ -413,8 +467,9 @@ def wsoftmax_cnn(input_shape=(28, 28, 1), embedding_dim=None, *, variant=None,
             x = _conv_prelu_bn(x, filters, reg, f"conv{stage}_{i}")
         x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(embedding_dim, kernel_initializer="glorot_uniform",
-                     kernel_regularizer=reg, name="fc")(x)
+    x = layers.Dense(
+        embedding_dim, kernel_initializer="glorot_uniform", kernel_regularizer=reg, name="fc"
+    )(x)
     x = layers.PReLU(name="fc_prelu")(x)
     outputs = layers.BatchNormalization(name=EMBEDDING)(x)
     return keras.Model(inputs, outputs, name=name)
@@ -422,8 +477,8 @@ def wsoftmax_cnn(input_shape=(28, 28, 1), embedding_dim=None, *, variant=None,
 
 # --------------------------------------------------------------------------- MLP
 
-def mlp(input_shape=(8, 8, 1), embedding_dim=32, *, hidden_units=128, weight_decay=0.0,
-        name="mlp"):
+
+def mlp(input_shape=(8, 8, 1), embedding_dim=32, *, hidden_units=128, weight_decay=0.0, name="mlp"):
     """A small dense network for tiny inputs such as the 8x8 scikit-learn digits.
 
     ``Flatten -> Dense(hidden_units, relu) -> Dense(embedding_dim)`` (linear, named
@@ -438,6 +493,7 @@ def mlp(input_shape=(8, 8, 1), embedding_dim=32, *, hidden_units=128, weight_dec
 
 
 # --------------------------------------------------------------------------- registry
+
 
 def _resnet(depth):
     def build(input_shape, **kwargs):

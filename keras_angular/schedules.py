@@ -74,8 +74,9 @@ def _times(owner, epoch):
     try:
         t = np.asarray(epoch, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{owner}: `epoch` must be a number or an array of numbers, "
-                         f"got {epoch!r}.") from None
+        raise ValueError(
+            f"{owner}: `epoch` must be a number or an array of numbers, got {epoch!r}."
+        ) from None
     if not np.all(np.isfinite(t)):
         raise ValueError(f"{owner}: `epoch` must be finite, got {epoch!r}.")
     if np.any(t < 0):
@@ -171,8 +172,9 @@ def gaussian_ramp_down(epoch, total, length):
 # ----------------------------------------------------------------------------- one cycle
 
 
-def one_cycle(epoch, total, max_lr, *, div_factor=10.0, final_div_factor=1000.0,
-              cycle_fraction=0.9):
+def one_cycle(
+    epoch, total, max_lr, *, div_factor=10.0, final_div_factor=1000.0, cycle_fraction=0.9
+):
     """Leslie Smith's "1cycle" learning-rate policy, linear form.
 
     The Angular-loss paper (Wu & Wang, Sec. 4.1, Table 1) trains with Adam and
@@ -272,15 +274,15 @@ def step_decay(epoch, initial, boundaries, factor=0.1):
     if not 0 < factor <= 1:
         raise ValueError(f"{name}: `factor` must lie in (0, 1], got {factor!r}.")
     if isinstance(boundaries, (str, bytes)) or not hasattr(boundaries, "__iter__"):
-        raise ValueError(f"{name}: `boundaries` must be a sequence of numbers, got "
-                         f"{boundaries!r}.")
+        raise ValueError(f"{name}: `boundaries` must be a sequence of numbers, got {boundaries!r}.")
     bounds = [_non_negative(name, "boundaries[i]", b) for b in boundaries]
     if any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:], strict=False)):
-        raise ValueError(f"{name}: `boundaries` must be strictly increasing, got "
-                         f"{list(boundaries)!r}.")
+        raise ValueError(
+            f"{name}: `boundaries` must be strictly increasing, got {list(boundaries)!r}."
+        )
     t = _times(name, epoch)
     drops = np.searchsorted(np.asarray(bounds, dtype=np.float64), t, side="right")
-    return _out(initial * factor ** drops)
+    return _out(initial * factor**drops)
 
 
 def exponential_decay(epoch, initial, rate, decay_steps=1, staircase=False):
@@ -319,4 +321,4 @@ def exponential_decay(epoch, initial, rate, decay_steps=1, staircase=False):
     exponent = t / decay_steps
     if staircase:
         exponent = np.floor(exponent)
-    return _out(initial * rate ** exponent)
+    return _out(initial * rate**exponent)

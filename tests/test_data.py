@@ -30,14 +30,18 @@ def _assert_channel_zscored(splits):
 
 # --------------------------------------------------------------------------- TFDS, mocked
 
-@pytest.mark.parametrize(("name", "coarse", "shape", "num_classes"), [
-    ("mnist", False, (28, 28, 1), 10),
-    ("fashion_mnist", False, (28, 28, 1), 10),
-    ("cifar10", False, (32, 32, 3), 10),
-    ("cifar100", False, (32, 32, 3), 100),
-    ("cifar100", True, (32, 32, 3), 20),
-    ("svhn_cropped", False, (32, 32, 3), 10),
-])
+
+@pytest.mark.parametrize(
+    ("name", "coarse", "shape", "num_classes"),
+    [
+        ("mnist", False, (28, 28, 1), 10),
+        ("fashion_mnist", False, (28, 28, 1), 10),
+        ("cifar10", False, (32, 32, 3), 10),
+        ("cifar100", False, (32, 32, 3), 100),
+        ("cifar100", True, (32, 32, 3), 20),
+        ("svhn_cropped", False, (32, 32, 3), 10),
+    ],
+)
 def test_tfds_datasets_through_load_dataset(name, coarse, shape, num_classes):
     with tfds.testing.mock_data(num_examples=16):
         splits = load_dataset(name, coarse_labels=coarse)
@@ -64,6 +68,7 @@ def test_cifar100_coarse_and_fine_labels_differ():
 
 
 # --------------------------------------------------------------------------- TFDS, offline
+
 
 def _check_unavailable_message(err, data_dir):
     msg = str(err.value)
@@ -129,6 +134,7 @@ def test_unknown_dataset_name():
 
 # --------------------------------------------------------------------------- digits
 
+
 def test_digits_shapes_and_stratified_seeded_split():
     a = load_dataset("digits", seed=0)
     assert a.name == "digits" and a.input_shape == (8, 8, 1) and a.num_classes == 10
@@ -176,14 +182,18 @@ def test_standardization_modes_use_training_statistics():
 
 # --------------------------------------------------------------------------- .npz
 
+
 def test_npz_with_train_and_test_arrays(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "tiny.npz"
-    np.savez(path, x_train=rng.integers(0, 256, (20, 6, 5), dtype=np.uint8),
-             y_train=rng.integers(0, 3, (20, 1)),
-             x_test=rng.integers(0, 256, (7, 6, 5), dtype=np.uint8),
-             y_test=rng.integers(0, 3, (7, 1)),
-             classes=np.array(["cat", "dog", "emu"]))
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (20, 6, 5), dtype=np.uint8),
+        y_train=rng.integers(0, 3, (20, 1)),
+        x_test=rng.integers(0, 256, (7, 6, 5), dtype=np.uint8),
+        y_test=rng.integers(0, 3, (7, 1)),
+        classes=np.array(["cat", "dog", "emu"]),
+    )
     splits = load_dataset(str(path), standardize=None)
     assert splits.name == "tiny"
     assert splits.x_train.shape == (20, 6, 5, 1) and splits.x_test.shape == (7, 6, 5, 1)
@@ -221,6 +231,7 @@ def test_shared_mnist_test_npz():
 
 # --------------------------------------------------------------------------- folders
 
+
 def _write_folder(root, mode, size=(10, 12), per_class=6):
     from PIL import Image
 
@@ -250,12 +261,22 @@ def test_image_folder(tmp_path, mode, channels):
 
 # --------------------------------------------------------------------------- pipelines
 
+
 def _toy_splits(n=50, shape=(8, 8, 3)):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, *shape)).astype(np.float32)
-    return DatasetSplits(x, np.arange(n) % 5, x[:9], np.arange(9) % 5, 5, list("abcde"),
-                         "toy", mean=np.full(shape[-1], 0.5, np.float32),
-                         std=np.full(shape[-1], 0.25, np.float32), standardize="channel")
+    return DatasetSplits(
+        x,
+        np.arange(n) % 5,
+        x[:9],
+        np.arange(9) % 5,
+        5,
+        list("abcde"),
+        "toy",
+        mean=np.full(shape[-1], 0.5, np.float32),
+        std=np.full(shape[-1], 0.25, np.float32),
+        standardize="channel",
+    )
 
 
 def _epoch(ds):
@@ -301,14 +322,16 @@ def test_augmentation_keeps_shapes_and_is_seeded(augment):
 def _windows(padded, h, w, pad, flips):
     for dy in range(2 * pad + 1):
         for dx in range(2 * pad + 1):
-            window = padded[dy:dy + h, dx:dx + w]
+            window = padded[dy : dy + h, dx : dx + w]
             yield window
             if flips:
                 yield window[:, ::-1]
 
 
-@pytest.mark.parametrize(("kind", "pad", "mode", "flips"), [("cifar", 4, "constant", True),
-                                                            ("translate", 2, "reflect", False)])
+@pytest.mark.parametrize(
+    ("kind", "pad", "mode", "flips"),
+    [("cifar", 4, "constant", True), ("translate", 2, "reflect", False)],
+)
 def test_augment_batch_is_a_padded_crop(kind, pad, mode, flips):
     rng = np.random.default_rng(5)
     images = rng.standard_normal((12, 6, 7, 2)).astype(np.float32)

@@ -66,16 +66,24 @@ def test_inference_is_deterministic():
 
 
 def _convs(model):
-    return [(layer.filters, layer.kernel_size[0], layer.padding)
-            for layer in _layers_of(model, keras.layers.Conv2D)]
+    return [
+        (layer.filters, layer.kernel_size[0], layer.padding)
+        for layer in _layers_of(model, keras.layers.Conv2D)
+    ]
 
 
 def test_amc_cnn_follows_table_2():
     model = models.amc_cnn((32, 32, 3))
     assert _convs(model) == [
-        (128, 3, "same"), (128, 3, "same"), (128, 3, "same"),
-        (256, 3, "same"), (256, 3, "same"), (256, 3, "same"),
-        (512, 3, "valid"), (256, 1, "same"), (128, 1, "same"),
+        (128, 3, "same"),
+        (128, 3, "same"),
+        (128, 3, "same"),
+        (256, 3, "same"),
+        (256, 3, "same"),
+        (256, 3, "same"),
+        (512, 3, "valid"),
+        (256, 1, "same"),
+        (128, 1, "same"),
     ]
     assert model.get_layer("gaussian_noise").stddev == 0.15
     assert [d.rate for d in _layers_of(model, keras.layers.Dropout)] == [0.5, 0.5]
@@ -95,8 +103,13 @@ def test_amc_cnn_official_variant():
 
 def test_amc_mnist_cnn_follows_table_2():
     model = models.amc_mnist_cnn((28, 28, 1), embedding_dim=3)
-    assert _convs(model) == [(64, 3, "same"), (64, 3, "same"), (128, 3, "valid"),
-                             (64, 1, "same"), (3, 1, "valid")]
+    assert _convs(model) == [
+        (64, 3, "same"),
+        (64, 3, "same"),
+        (128, 3, "valid"),
+        (64, 1, "same"),
+        (3, 1, "valid"),
+    ]
     # "Global average pool 5x5 -> 1x1"
     assert model.get_layer("embedding").input.shape[1:3] == (5, 5)
     assert model.get_layer("projection").activation is keras.activations.linear
@@ -107,9 +120,9 @@ def test_amc_nets_reject_tiny_inputs():
         models.amc_cnn((8, 8, 1))
 
 
-@pytest.mark.parametrize(("variant", "n_convs", "fc"), [("mnist", 10, 256),
-                                                        ("cifar10", 13, 256),
-                                                        ("cifar100", 13, 512)])
+@pytest.mark.parametrize(
+    ("variant", "n_convs", "fc"), [("mnist", 10, 256), ("cifar10", 13, 256), ("cifar100", 13, 512)]
+)
 def test_wsoftmax_cnn_layer_list(variant, n_convs, fc):
     shape = (28, 28, 1) if variant == "mnist" else (32, 32, 3)
     model = models.wsoftmax_cnn(shape, variant=variant)
@@ -127,8 +140,7 @@ def test_wsoftmax_cnn_layer_list(variant, n_convs, fc):
 
 
 def test_wsoftmax_default_variant_follows_channels():
-    filters = [c.filters for c in _layers_of(models.wsoftmax_cnn((32, 32, 3)),
-                                             keras.layers.Conv2D)]
+    filters = [c.filters for c in _layers_of(models.wsoftmax_cnn((32, 32, 3)), keras.layers.Conv2D)]
     assert filters == [64] * 5 + [96] * 4 + [128] * 4
 
 
@@ -142,9 +154,10 @@ def test_resnet20_parameter_count_matches_he_et_al():
     assert len(_layers_of(model, keras.layers.Conv2D)) == 19  # + the head = 20 layers
 
 
-@pytest.mark.parametrize(("depth", "expected", "feature"), [(18, 11_173_962, 512),
-                                                            (34, 21_282_122, 512),
-                                                            (50, 23_520_842, 2048)])
+@pytest.mark.parametrize(
+    ("depth", "expected", "feature"),
+    [(18, 11_173_962, 512), (34, 21_282_122, 512), (50, 23_520_842, 2048)],
+)
 def test_imagenet_style_resnet_parameter_counts(depth, expected, feature):
     """The usual CIFAR adaptations: 11.2M / 21.3M / 23.5M parameters with a 10-way head."""
     backbone = cifar_resnet(depth, (32, 32, 3))
@@ -194,15 +207,19 @@ def test_keras_round_trip_with_custom_shortcut(tmp_path):
     model.save(path)
     reloaded = keras.saving.load_model(path)
     x = np.random.default_rng(2).standard_normal((2, 8, 8, 1)).astype("float32")
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x)),
-                                  keras.ops.convert_to_numpy(reloaded(x)))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(reloaded(x))
+    )
 
 
 def test_backbone_trains_one_step():
     backbone = build_backbone("resnet20", (8, 8, 1), base_width=4)
     model = _with_head(backbone)
-    model.compile(optimizer="adam", run_eagerly=True,  # eager: tracing is slow on CPU
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer="adam",
+        run_eagerly=True,  # eager: tracing is slow on CPU
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     rng = np.random.default_rng(3)
     x = rng.standard_normal((8, 8, 8, 1)).astype("float32")
     y = rng.integers(0, 10, 8)

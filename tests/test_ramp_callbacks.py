@@ -37,8 +37,9 @@ class WeightedCE(keras.losses.Loss):
 
     def __init__(self, weight=0.5, name="weighted_ce", reduction="sum_over_batch_size"):
         super().__init__(name=name, reduction=reduction)
-        self.weight = keras.Variable(weight, dtype="float32", trainable=False,
-                                     name=f"{name}_weight")
+        self.weight = keras.Variable(
+            weight, dtype="float32", trainable=False, name=f"{name}_weight"
+        )
 
     def call(self, y_true, y_pred):
         ce = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
@@ -72,8 +73,9 @@ def classifier(outputs=None):
     hidden = keras.layers.Dense(16, activation="relu")(inputs)
     if outputs is None:
         return keras.Model(inputs, keras.layers.Dense(10)(hidden))
-    return keras.Model(inputs, {name: keras.layers.Dense(10, name=name)(hidden)
-                                for name in outputs})
+    return keras.Model(
+        inputs, {name: keras.layers.Dense(10, name=name)(hidden) for name in outputs}
+    )
 
 
 # --------------------------------------------------------------------------- LossWeightRamp
@@ -102,17 +104,22 @@ def test_loss_weight_ramp_by_name_in_a_dict_compiled_model(small_digits):
     x, y = small_digits
     loss = WeightedCE(weight=0.1, name="amc_like")
     model = classifier(outputs=("logits", "aux"))
-    model.compile("adam", loss={
-        "logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "aux": loss})
+    model.compile(
+        "adam",
+        loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "aux": loss},
+    )
     # Made from a config: the loss is only a name, looked up when training starts.
     ramp = LossWeightRamp.from_config(
-        LossWeightRamp(loss, ramp_up=3, max_weight=2.0, log_key="amc_weight").get_config())
+        LossWeightRamp(loss, ramp_up=3, max_weight=2.0, log_key="amc_weight").get_config()
+    )
     assert ramp.loss is None and ramp.get_config()["loss"] == "amc_like"
-    history = model.fit(x, {"logits": y, "aux": y}, batch_size=96, epochs=4, verbose=0,
-                        callbacks=[ramp])
+    history = model.fit(
+        x, {"logits": y, "aux": y}, batch_size=96, epochs=4, verbose=0, callbacks=[ramp]
+    )
     assert ramp.loss is loss
-    np.testing.assert_allclose(history.history["amc_weight"],
-                               [2.0 * up(t, 3) for t in range(4)], rtol=1e-6)
+    np.testing.assert_allclose(
+        history.history["amc_weight"], [2.0 * up(t, 3) for t in range(4)], rtol=1e-6
+    )
     assert float(ops.convert_to_numpy(loss.weight)) == pytest.approx(2.0)
 
 
@@ -141,13 +148,15 @@ def test_loss_weight_ramp_errors():
 def test_learning_rate_ramp_sets_the_rate_sgd_really_uses():
     # One weight w, loss (w x - 0)^2 with x = 1: gradient 2 w, so SGD gives
     # w_{t+1} = w_t (1 - 2 lr_t) with one step per epoch.
-    model = keras.Sequential([keras.Input((1,)),
-                              keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
+    model = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")]
+    )
     model.compile(keras.optimizers.SGD(1.0), loss="mse")
     ramp = LearningRateRamp(max_lr=0.2, ramp_up=3, ramp_down=2, total_epochs=6)
     recorder = Recorder(lambda m: m.optimizer.learning_rate)
-    history = model.fit(np.ones((1, 1)), np.zeros((1, 1)), epochs=6, verbose=0,
-                        callbacks=[ramp, recorder])
+    history = model.fit(
+        np.ones((1, 1)), np.zeros((1, 1)), epochs=6, verbose=0, callbacks=[ramp, recorder]
+    )
     lrs = [0.2 * up(t, 3) * down(t, 6, 2) for t in range(6)]
     np.testing.assert_allclose(recorder.seen, lrs, rtol=1e-6)
     np.testing.assert_allclose(history.history["learning_rate"], lrs, rtol=1e-6)
@@ -164,14 +173,20 @@ def test_learning_rate_ramp_defaults_total_to_fit_epochs_and_rejects_schedules()
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)
     model.compile(keras.optimizers.SGD(schedule), loss="mse")
     with pytest.raises(ValueError, match="float `learning_rate`"):
-        model.fit(np.ones((2, 1)), np.ones((2, 1)), epochs=1, verbose=0,
-                  callbacks=[LearningRateRamp(0.1, 1, 0)])
+        model.fit(
+            np.ones((2, 1)),
+            np.ones((2, 1)),
+            epochs=1,
+            verbose=0,
+            callbacks=[LearningRateRamp(0.1, 1, 0)],
+        )
 
     model.compile(keras.optimizers.SGD(0.1), loss="mse")
-    ramp = LearningRateRamp(0.1, ramp_up=0, ramp_down=2)   # T from fit: 4 epochs
+    ramp = LearningRateRamp(0.1, ramp_up=0, ramp_down=2)  # T from fit: 4 epochs
     history = model.fit(np.ones((2, 1)), np.ones((2, 1)), epochs=4, verbose=0, callbacks=[ramp])
-    np.testing.assert_allclose(history.history["learning_rate"],
-                               [0.1 * down(t, 4, 2) for t in range(4)], rtol=1e-6)
+    np.testing.assert_allclose(
+        history.history["learning_rate"], [0.1 * down(t, 4, 2) for t in range(4)], rtol=1e-6
+    )
     with pytest.raises(ValueError, match="max_lr"):
         LearningRateRamp(0.0)
 
@@ -192,8 +207,9 @@ def keras_adam_reference(betas, w0=1.0, lr=0.1, beta_2=0.999, eps=1e-7):
 
 
 def test_adam_beta_1_ramp_changes_the_update_of_a_compiled_step(tmp_path):
-    model = keras.Sequential([keras.Input((1,)),
-                              keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")])
+    model = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")]
+    )
     model.compile(keras.optimizers.Adam(0.1), loss="mse")
     x, y = np.ones((1, 1)), np.zeros((1, 1))
     # Two epochs without the callback: the train step is traced with beta_1 = 0.9 baked in.
@@ -228,14 +244,16 @@ def test_adam_beta_1_ramp_errors():
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.1), loss="mse")
     with pytest.raises(ValueError, match="Adam family"):
-        model.fit(np.ones((2, 1)), np.ones((2, 1)), epochs=1, verbose=0,
-                  callbacks=[AdamBeta1Ramp(1, 0)])
+        model.fit(
+            np.ones((2, 1)), np.ones((2, 1)), epochs=1, verbose=0, callbacks=[AdamBeta1Ramp(1, 0)]
+        )
     with pytest.raises(ValueError, match=r"start.*\[0, 1\)"):
         AdamBeta1Ramp(10, 2, start=1.0)
     with pytest.raises(ValueError, match="ramp_down"):
         AdamBeta1Ramp(10, -2)
     assert AdamBeta1Ramp(300, 50).value(275) == pytest.approx(
-        0.9 * math.exp(-3.125) + 0.5 * (1 - math.exp(-3.125)))
+        0.9 * math.exp(-3.125) + 0.5 * (1 - math.exp(-3.125))
+    )
 
 
 # --------------------------------------------------------------------------- the recipe
@@ -252,8 +270,10 @@ def test_recipe_plans_scale_with_the_epochs():
     assert official["ema_momentum"] == 0.999 and official["beta_1"] == (0.9, 0.5)
     scaled = TemporalEnsemblingSchedule(loss, recipe="paper").plan(30)
     assert (scaled["ramp_up"], scaled["ramp_down"]) == (8, 5)
-    assert TemporalEnsemblingSchedule(loss, recipe="official", max_weight=3.0).plan(
-        20)["max_weight"] == 3.0
+    assert (
+        TemporalEnsemblingSchedule(loss, recipe="official", max_weight=3.0).plan(20)["max_weight"]
+        == 3.0
+    )
     with pytest.raises(ValueError, match="recipe"):
         TemporalEnsemblingSchedule(recipe="mean-teacher")
     with pytest.raises(ValueError, match="ema"):
@@ -267,20 +287,28 @@ def test_recipe_plans_scale_with_the_epochs():
 def test_official_recipe_in_fit_logs_everything_and_validates_on_ema_weights(small_digits):
     x, y = small_digits
     loss = WeightedCE(weight=0.1)
-    schedule = TemporalEnsemblingSchedule(loss, recipe="official")   # T = fit's epochs (8)
+    schedule = TemporalEnsemblingSchedule(loss, recipe="official")  # T = fit's epochs (8)
     model = classifier()
     model.compile(schedule.make_optimizer(), loss=loss)
-    history = model.fit(x, y, batch_size=64, epochs=8, verbose=0, callbacks=[schedule],
-                        validation_data=(x[:64], y[:64]))
+    history = model.fit(
+        x,
+        y,
+        batch_size=64,
+        epochs=8,
+        verbose=0,
+        callbacks=[schedule],
+        validation_data=(x[:64], y[:64]),
+    )
     # 8 epochs: ramp-up round(50 * 8/200) = 2, ramp-down round(30 * 8/200) = 1.
     assert (schedule.applied_plan["ramp_up"], schedule.applied_plan["ramp_down"]) == (2, 1)
     h = history.history
     np.testing.assert_allclose(h["loss_weight"], [10.0 * up(t, 2) for t in range(8)], rtol=1e-6)
-    np.testing.assert_allclose(h["learning_rate"],
-                               [0.003 * up(t, 2) * down(t, 8, 1) for t in range(8)], rtol=1e-6)
     np.testing.assert_allclose(
-        h["beta_1"], [0.9 * down(t, 8, 1) + 0.5 * (1 - down(t, 8, 1)) for t in range(8)],
-        rtol=1e-6)
+        h["learning_rate"], [0.003 * up(t, 2) * down(t, 8, 1) for t in range(8)], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        h["beta_1"], [0.9 * down(t, 8, 1) + 0.5 * (1 - down(t, 8, 1)) for t in range(8)], rtol=1e-6
+    )
     # Validation ran on the EMA weights, and fit() leaves the EMA weights in the model:
     # evaluating now reproduces the last val_loss exactly ...
     ema_val = model.evaluate(x[:64], y[:64], batch_size=64, verbose=0)
@@ -292,42 +320,63 @@ def test_official_recipe_in_fit_logs_everything_and_validates_on_ema_weights(sma
     raw_loss = WeightedCE(weight=0.1)
     raw_schedule = TemporalEnsemblingSchedule(raw_loss, recipe="official", ema=False)
     raw_model.compile(raw_schedule.make_optimizer(), loss=raw_loss)
-    raw = raw_model.fit(x, y, batch_size=64, epochs=8, verbose=0, callbacks=[raw_schedule],
-                        validation_data=(x[:64], y[:64])).history
+    raw = raw_model.fit(
+        x,
+        y,
+        batch_size=64,
+        epochs=8,
+        verbose=0,
+        callbacks=[raw_schedule],
+        validation_data=(x[:64], y[:64]),
+    ).history
     assert abs(raw["val_loss"][-1] - h["val_loss"][-1]) > 1e-3
 
 
 def test_official_recipe_needs_an_ema_optimizer_and_paper_baseline_needs_no_loss(small_digits):
     x, y = small_digits
     model = classifier()
-    model.compile(keras.optimizers.Adam(0.003),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(0.003),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     with pytest.raises(ValueError, match="use_ema=False.*make_optimizer"):
-        model.fit(x, y, epochs=1, verbose=0,
-                  callbacks=[TemporalEnsemblingSchedule(recipe="official")])
+        model.fit(
+            x, y, epochs=1, verbose=0, callbacks=[TemporalEnsemblingSchedule(recipe="official")]
+        )
     # The cross-entropy baseline of the paper: same lr / beta_1 schedule, no loss to ramp.
     schedule = TemporalEnsemblingSchedule(None, total_epochs=3, recipe="paper")
     history = model.fit(x, y, batch_size=96, epochs=3, verbose=0, callbacks=[schedule]).history
     assert "loss_weight" not in history
     lengths = schedule.plan()
     assert (lengths["ramp_up"], lengths["ramp_down"]) == (1, 1)
-    np.testing.assert_allclose(history["learning_rate"],
-                               [0.003 * up(t, 1) * down(t, 3, 1) for t in range(3)], rtol=1e-6)
+    np.testing.assert_allclose(
+        history["learning_rate"], [0.003 * up(t, 1) * down(t, 3, 1) for t in range(3)], rtol=1e-6
+    )
     with pytest.warns(UserWarning, match="scaled to total_epochs=5"):
-        model.fit(x, y, batch_size=96, epochs=1, verbose=0,
-                  callbacks=[TemporalEnsemblingSchedule(total_epochs=5)])
+        model.fit(
+            x,
+            y,
+            batch_size=96,
+            epochs=1,
+            verbose=0,
+            callbacks=[TemporalEnsemblingSchedule(total_epochs=5)],
+        )
 
 
 # --------------------------------------------------------------------------- serialization
 
 
-@pytest.mark.parametrize("make", [
-    lambda: LossWeightRamp(WeightedCE(weight=0.3), ramp_up=7, ramp_down=2, total_epochs=20),
-    lambda: LearningRateRamp(0.01, ramp_up=5, ramp_down=3, total_epochs=None),
-    lambda: AdamBeta1Ramp(total_epochs=40, ramp_down=10, start=0.95, end=0.4),
-    lambda: TemporalEnsemblingSchedule("amc", total_epochs=50, recipe="official",
-                                       max_lr=0.001, ema=False),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LossWeightRamp(WeightedCE(weight=0.3), ramp_up=7, ramp_down=2, total_epochs=20),
+        lambda: LearningRateRamp(0.01, ramp_up=5, ramp_down=3, total_epochs=None),
+        lambda: AdamBeta1Ramp(total_epochs=40, ramp_down=10, start=0.95, end=0.4),
+        lambda: TemporalEnsemblingSchedule(
+            "amc", total_epochs=50, recipe="official", max_lr=0.001, ema=False
+        ),
+    ],
+)
 def test_get_config_round_trip(make):
     callback = make()
     config = callback.get_config()

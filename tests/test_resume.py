@@ -53,7 +53,9 @@ SCRIPT = textwrap.dedent(
 
 def test_interrupted_train_resumes_to_the_same_weights(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True,
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
         timeout=600,
     )
     assert "RESUMED-EQUAL" in done.stdout, done.stdout[-2000:] + done.stderr[-4000:]

@@ -53,7 +53,8 @@ def test_ramp_down_hand_values():
     assert S.gaussian_ramp_down(300, 300, 50) == pytest.approx(math.exp(-12.5), rel=1e-12)
     # The last 0-based epoch, T - 1.
     assert S.gaussian_ramp_down(299, 300, 50) == pytest.approx(
-        math.exp(-12.5 * (1 - 1 / 50) ** 2), rel=1e-12)
+        math.exp(-12.5 * (1 - 1 / 50) ** 2), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("total,length", [(300, 50), (10, 3), (20, 20), (7, 2.5)])
@@ -99,8 +100,15 @@ def test_one_cycle_hand_values():
     assert S.one_cycle(130, 100, 0.1) == pytest.approx(0.0001)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"div_factor": 5.0, "final_div_factor": 5e3},
-                                    {"cycle_fraction": 1.0}, {"cycle_fraction": 0.6}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"div_factor": 5.0, "final_div_factor": 5e3},
+        {"cycle_fraction": 1.0},
+        {"cycle_fraction": 0.6},
+    ],
+)
 def test_one_cycle_matches_formula(kwargs):
     mapping = {"div_factor": "div", "final_div_factor": "final_div", "cycle_fraction": "frac"}
     ref_kwargs = {mapping[k]: v for k, v in kwargs.items()}
@@ -129,16 +137,22 @@ def test_exponential_decay_w_softmax():
     # lr 0.01, decay rate 0.9 per 6000 steps (TensorFlow's exponential_decay).
     for step in (0, 1, 3000, 6000, 12345, 60000):
         assert S.exponential_decay(step, 0.01, 0.9, decay_steps=6000) == pytest.approx(
-            0.01 * 0.9 ** (step / 6000), rel=1e-12)
+            0.01 * 0.9 ** (step / 6000), rel=1e-12
+        )
         assert S.exponential_decay(step, 0.01, 0.9, 6000, staircase=True) == pytest.approx(
-            0.01 * 0.9 ** (step // 6000), rel=1e-12)
+            0.01 * 0.9 ** (step // 6000), rel=1e-12
+        )
     assert S.exponential_decay(3, 1.0, 0.5) == 0.125
 
 
 def test_scalar_in_float_out_array_in_array_out():
-    for fn, args in [(S.gaussian_ramp_up, (10,)), (S.gaussian_ramp_down, (10, 3)),
-                     (S.one_cycle, (10, 0.1)), (S.step_decay, (0.1, (3,))),
-                     (S.exponential_decay, (0.1, 0.9))]:
+    for fn, args in [
+        (S.gaussian_ramp_up, (10,)),
+        (S.gaussian_ramp_down, (10, 3)),
+        (S.one_cycle, (10, 0.1)),
+        (S.step_decay, (0.1, (3,))),
+        (S.exponential_decay, (0.1, 0.9)),
+    ]:
         assert type(fn(2, *args)) is float
         out = fn(np.array([[0, 1], [2, 3]]), *args)
         assert isinstance(out, np.ndarray) and out.shape == (2, 2)
@@ -147,31 +161,34 @@ def test_scalar_in_float_out_array_in_array_out():
 # --------------------------------------------------------------------------- validation
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: S.gaussian_ramp_up(0, -1), "length.*>= 0"),
-    (lambda: S.gaussian_ramp_up(-1, 10), "epoch.*>= 0"),
-    (lambda: S.gaussian_ramp_up(float("nan"), 10), "epoch.*finite"),
-    (lambda: S.gaussian_ramp_up(0, float("inf")), "finite"),
-    (lambda: S.gaussian_ramp_up(0, "80"), "real number"),
-    (lambda: S.gaussian_ramp_up("a", 80), "epoch"),
-    (lambda: S.gaussian_ramp_down(0, 300, -5), "length.*>= 0"),
-    (lambda: S.gaussian_ramp_down(0, -300, 5), "total.*>= 0"),
-    (lambda: S.gaussian_ramp_down(0, 10, 20), "must not exceed"),
-    (lambda: S.one_cycle(0, 0, 0.1), "total.*> 0"),
-    (lambda: S.one_cycle(0, 10, -0.1), "max_lr.*> 0"),
-    (lambda: S.one_cycle(0, 10, 0.1, div_factor=0.5), "div_factor"),
-    (lambda: S.one_cycle(0, 10, 0.1, div_factor=10, final_div_factor=2), "final_div_factor"),
-    (lambda: S.one_cycle(0, 10, 0.1, cycle_fraction=0), "cycle_fraction"),
-    (lambda: S.one_cycle(0, 10, 0.1, cycle_fraction=1.5), "cycle_fraction"),
-    (lambda: S.step_decay(0, 0.1, (30, 20)), "strictly increasing"),
-    (lambda: S.step_decay(0, 0.1, (-1, 20)), ">= 0"),
-    (lambda: S.step_decay(0, 0.1, 20), "sequence"),
-    (lambda: S.step_decay(0, 0.1, (20,), factor=0), "factor"),
-    (lambda: S.step_decay(0, 0.0, (20,)), "initial.*> 0"),
-    (lambda: S.exponential_decay(0, 0.1, 1.5), "rate"),
-    (lambda: S.exponential_decay(0, 0.1, 0.9, decay_steps=0), "decay_steps"),
-    (lambda: S.exponential_decay(-2, 0.1, 0.9), "epoch"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: S.gaussian_ramp_up(0, -1), "length.*>= 0"),
+        (lambda: S.gaussian_ramp_up(-1, 10), "epoch.*>= 0"),
+        (lambda: S.gaussian_ramp_up(float("nan"), 10), "epoch.*finite"),
+        (lambda: S.gaussian_ramp_up(0, float("inf")), "finite"),
+        (lambda: S.gaussian_ramp_up(0, "80"), "real number"),
+        (lambda: S.gaussian_ramp_up("a", 80), "epoch"),
+        (lambda: S.gaussian_ramp_down(0, 300, -5), "length.*>= 0"),
+        (lambda: S.gaussian_ramp_down(0, -300, 5), "total.*>= 0"),
+        (lambda: S.gaussian_ramp_down(0, 10, 20), "must not exceed"),
+        (lambda: S.one_cycle(0, 0, 0.1), "total.*> 0"),
+        (lambda: S.one_cycle(0, 10, -0.1), "max_lr.*> 0"),
+        (lambda: S.one_cycle(0, 10, 0.1, div_factor=0.5), "div_factor"),
+        (lambda: S.one_cycle(0, 10, 0.1, div_factor=10, final_div_factor=2), "final_div_factor"),
+        (lambda: S.one_cycle(0, 10, 0.1, cycle_fraction=0), "cycle_fraction"),
+        (lambda: S.one_cycle(0, 10, 0.1, cycle_fraction=1.5), "cycle_fraction"),
+        (lambda: S.step_decay(0, 0.1, (30, 20)), "strictly increasing"),
+        (lambda: S.step_decay(0, 0.1, (-1, 20)), ">= 0"),
+        (lambda: S.step_decay(0, 0.1, 20), "sequence"),
+        (lambda: S.step_decay(0, 0.1, (20,), factor=0), "factor"),
+        (lambda: S.step_decay(0, 0.0, (20,)), "initial.*> 0"),
+        (lambda: S.exponential_decay(0, 0.1, 1.5), "rate"),
+        (lambda: S.exponential_decay(0, 0.1, 0.9, decay_steps=0), "decay_steps"),
+        (lambda: S.exponential_decay(-2, 0.1, 0.9), "epoch"),
+    ],
+)
 def test_bad_arguments_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()

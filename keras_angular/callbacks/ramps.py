@@ -201,16 +201,24 @@ class LossWeightRamp(_EpochsMixin, _Callback):
         >>> # model.fit(..., epochs=300, callbacks=[ramp])
     """
 
-    def __init__(self, loss, ramp_up=80, ramp_down=0, total_epochs=None, max_weight=None,
-                 log_key="loss_weight"):
+    def __init__(
+        self,
+        loss,
+        ramp_up=80,
+        ramp_down=0,
+        total_epochs=None,
+        max_weight=None,
+        log_key="loss_weight",
+    ):
         super().__init__()
         owner = type(self).__name__
         self.ramp_up = _check_length(owner, "ramp_up", ramp_up)
         self.ramp_down = _check_length(owner, "ramp_down", ramp_down)
         self.total_epochs = _check_total(owner, total_epochs)
         _check_ramp_fits(owner, self.ramp_down, self.total_epochs)
-        self.max_weight = None if max_weight is None else _check_non_negative(
-            owner, "max_weight", max_weight)
+        self.max_weight = (
+            None if max_weight is None else _check_non_negative(owner, "max_weight", max_weight)
+        )
         if not isinstance(log_key, str) or not log_key:
             raise ValueError(f"{owner}: `log_key` must be a non-empty string, got {log_key!r}.")
         self.log_key = log_key
@@ -234,8 +242,10 @@ class LossWeightRamp(_EpochsMixin, _Callback):
     def value(self, epoch, total_epochs=None):
         """The weight this callback sets at ``epoch`` (``total_epochs``: T if not set)."""
         if self.max_weight is None:
-            raise ValueError(f"{type(self).__name__}: the loss {self.loss_name!r} is not resolved "
-                             "yet; its maximum weight is unknown.")
+            raise ValueError(
+                f"{type(self).__name__}: the loss {self.loss_name!r} is not resolved "
+                "yet; its maximum weight is unknown."
+            )
         total = self._total if total_epochs is None else total_epochs
         ramp = gaussian_ramp_up(epoch, self.ramp_up)
         if self.ramp_down:
@@ -379,7 +389,10 @@ def _variable_beta_1(model):
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
         variable = keras.Variable(
-            float(current), dtype="float32", trainable=False, name="beta_1",
+            float(current),
+            dtype="float32",
+            trainable=False,
+            name="beta_1",
             aggregation="only_first_replica",
         )
     plain_get_config = optimizer.get_config
@@ -487,15 +500,25 @@ RECIPES = {
     # AMC-Loss Sec. 3.2: 300 epochs, Adam, max lr 0.003, weight and lr ramped up over 80,
     # lr and beta_1 (0.9 -> 0.5) ramped down over the last 50, lambda = 0.1.
     "paper": {
-        "epochs": 300, "ramp_up": 80, "ramp_down": 50, "max_lr": 0.003,
-        "weight_scale": 1.0, "beta_1": (0.9, 0.5), "ema_momentum": None,
+        "epochs": 300,
+        "ramp_up": 80,
+        "ramp_down": 50,
+        "max_lr": 0.003,
+        "weight_scale": 1.0,
+        "beta_1": (0.9, 0.5),
+        "ema_momentum": None,
     },
     # The authors' TF1 code (DESIGN.md): effective weight 10 * ramp(t) (lambda 0.1 times a
     # maximum weight of 100), ramps 50 up / 30 down of 200 epochs, the learning rate ramped,
     # beta_1 0.9 -> 0.5 in the ramp-down, evaluation with Polyak (EMA 0.999) weights.
     "official": {
-        "epochs": 200, "ramp_up": 50, "ramp_down": 30, "max_lr": 0.003,
-        "weight_scale": 100.0, "beta_1": (0.9, 0.5), "ema_momentum": 0.999,
+        "epochs": 200,
+        "ramp_up": 50,
+        "ramp_down": 30,
+        "max_lr": 0.003,
+        "weight_scale": 100.0,
+        "beta_1": (0.9, 0.5),
+        "ema_momentum": 0.999,
     },
 }
 
@@ -565,8 +588,16 @@ class TemporalEnsemblingSchedule(_Callback):
         >>> # model.fit(..., epochs=30, callbacks=[schedule])
     """
 
-    def __init__(self, loss=None, total_epochs=None, recipe="paper", *, max_lr=None,
-                 max_weight=None, ema=None):
+    def __init__(
+        self,
+        loss=None,
+        total_epochs=None,
+        recipe="paper",
+        *,
+        max_lr=None,
+        max_weight=None,
+        ema=None,
+    ):
         super().__init__()
         owner = type(self).__name__
         if recipe not in RECIPES:
@@ -576,8 +607,9 @@ class TemporalEnsemblingSchedule(_Callback):
         self.max_lr = None if max_lr is None else _check_non_negative(owner, "max_lr", max_lr)
         if self.max_lr == 0:
             raise ValueError(f"{owner}: `max_lr` must be > 0, got {max_lr!r}.")
-        self.max_weight = None if max_weight is None else _check_non_negative(
-            owner, "max_weight", max_weight)
+        self.max_weight = (
+            None if max_weight is None else _check_non_negative(owner, "max_weight", max_weight)
+        )
         if ema is not None and not isinstance(ema, bool):
             raise ValueError(f"{owner}: `ema` must be True, False or None, got {ema!r}.")
         self.ema = ema
@@ -628,8 +660,7 @@ class TemporalEnsemblingSchedule(_Callback):
         = 0.9, ``beta_2`` = 0.999 and, for an EMA recipe, ``use_ema=True,
         ema_momentum=0.999``. ``kwargs`` go to Adam (and override those)."""
         plan = self.plan()
-        options = {"learning_rate": plan["max_lr"], "beta_1": plan["beta_1"][0],
-                   "beta_2": 0.999}
+        options = {"learning_rate": plan["max_lr"], "beta_1": plan["beta_1"][0], "beta_2": 0.999}
         if plan["ema_momentum"] is not None:
             options.update(use_ema=True, ema_momentum=plan["ema_momentum"])
         options.update(kwargs)
@@ -643,13 +674,16 @@ class TemporalEnsemblingSchedule(_Callback):
         fit_epochs = (self.params or {}).get("epochs")
         if total is None:
             if not fit_epochs:
-                raise ValueError(f"{owner}: `total_epochs` is None and fit() did not report its "
-                                 "number of epochs; pass `total_epochs`.")
+                raise ValueError(
+                    f"{owner}: `total_epochs` is None and fit() did not report its "
+                    "number of epochs; pass `total_epochs`."
+                )
             total = int(fit_epochs)
         elif fit_epochs and fit_epochs != total:
             warnings.warn(
                 f"{owner}: the recipe is scaled to total_epochs={total} but fit() runs to epoch "
-                f"{fit_epochs}.", stacklevel=2,
+                f"{fit_epochs}.",
+                stacklevel=2,
             )
         plan = self.plan(total)
         callbacks = [
@@ -663,10 +697,15 @@ class TemporalEnsemblingSchedule(_Callback):
                 self._lambda = _to_float(self.loss.weight)
             if self.max_weight is None:
                 plan["max_weight"] = plan["weight_scale"] * self._lambda
-            callbacks.append(LossWeightRamp(
-                self.loss, ramp_up=plan["ramp_up"], ramp_down=0, total_epochs=total,
-                max_weight=plan["max_weight"],
-            ))
+            callbacks.append(
+                LossWeightRamp(
+                    self.loss,
+                    ramp_up=plan["ramp_up"],
+                    ramp_down=0,
+                    total_epochs=total,
+                    max_weight=plan["max_weight"],
+                )
+            )
         if plan["ema_momentum"] is not None:
             optimizer = _inner_optimizer(self.model.optimizer)
             if not getattr(optimizer, "use_ema", False):
