@@ -60,6 +60,13 @@ def _add_common(parser):
         choices=["none", "mirrored", "multiworker"],
         help="tf.distribute strategy (multiworker reads TF_CONFIG)",
     )
+    parser.add_argument(
+        "--recipe",
+        default=None,
+        choices=["paper", "official"],
+        help="the AMC paper's whole schedule (ramped lr, beta_1 and loss weight; 'official' "
+        "adds the authors' code's EMA weights and 10x weight) instead of --lr",
+    )
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     parser.add_argument("--no-figures", action="store_true", help="skip the geometry figures")
     parser.add_argument("--out", default=None, help="output folder")
@@ -150,6 +157,7 @@ def _run_kwargs(args):
         "figures": not args.no_figures,
         "jit_compile": True if args.jit else "auto",
         "strategy": _strategy(args.strategy),
+        "recipe": args.recipe,
     }
 
 

@@ -15,6 +15,7 @@
 """
 
 import contextlib
+import functools
 import json
 import os
 import time
@@ -24,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_angular import metrics, plots
+from keras_angular.callbacks import TemporalEnsemblingSchedule
 from keras_angular.data import test_dataset, train_dataset
 from keras_angular.methods import build_method, targets
 from keras_angular.models import build_backbone
@@ -102,6 +104,7 @@ def run_method(
     jit_compile="auto",
     strategy=None,
     extra_callbacks=(),
+    recipe=None,
 ):
     """Train ``method`` on ``splits`` and evaluate it on the test split.
 
@@ -124,6 +127,10 @@ def run_method(
         jit_compile: passed to ``model.compile``.
         strategy: a ``tf.distribute.Strategy`` to build and train under.
         extra_callbacks: more Keras callbacks.
+        recipe: None, or ``"paper"`` / ``"official"``: train with the AMC paper's whole
+            temporal-ensembling recipe (:class:`keras_angular.callbacks.TemporalEnsemblingSchedule`:
+            ramped learning rate, Adam beta_1 and feature-loss weight, EMA weights for the
+            official code's variant) in place of ``learning_rate`` and the method's own ramp.
 
     Returns:
         A dict: ``method``, ``seed``, ``params``, ``test_accuracy``, the
@@ -135,9 +142,15 @@ def run_method(
     with scope:
         net = build_backbone(backbone, splits.input_shape, **(backbone_kwargs or {}))
         setup = build_method(method, net, splits.num_classes, epochs, **dict(overrides or {}))
-        setup.compile(
-            keras.optimizers.Adam(learning_rate), loss=setup.pretrain_loss, jit_compile=jit_compile
-        )
+        if recipe is None:
+            make_optimizer = functools.partial(keras.optimizers.Adam, learning_rate)
+        else:
+            schedule = TemporalEnsemblingSchedule(
+                loss=setup.loss.get("embedding"), total_epochs=epochs, recipe=recipe
+            )
+            make_optimizer = schedule.make_optimizer
+            setup.callbacks = [schedule]
+        setup.compile(make_optimizer(), loss=setup.pretrain_loss, jit_compile=jit_compile)
 
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     train = train_dataset(splits, batch_size, augment=augment, seed=seed, epoch=epoch).map(
@@ -157,7 +170,7 @@ def run_method(
         phase = _fit(setup, train, test, first_epochs, 0, callbacks, verbose)
         history = dict(phase.history)
         with scope:
-            setup.compile(keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
+            setup.compile(make_optimizer(), jit_compile=jit_compile)
     phase = _fit(setup, train, test, epochs, first_epochs, callbacks, verbose)
     for key, values in phase.history.items():
         history.setdefault(key, []).extend(values)

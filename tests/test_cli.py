@@ -114,3 +114,15 @@ def test_every_subcommand_has_help(command, capsys):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "--" in capsys.readouterr().out
+
+
+def test_train_with_the_amc_paper_recipe_ramps_lr_and_weight(tmp_path):
+    out = tmp_path / "recipe"
+    args = ["train", "--method", "amc", "--recipe", "paper", "--epochs", "6", "--no-figures"]
+    assert main([*args, "--out", str(out)]) == 0
+    history = json.loads((out / "history.json").read_text())
+    # AMC Sec. 3.2 scaled to 6 epochs: ramp-up round(80/300 * 6) = 2 epochs, max lr 0.003,
+    # lambda 0.1; exp(-5 (1 - t/2)^2) for t < 2
+    ramp = [math.exp(-5.0), math.exp(-1.25), 1.0, 1.0, 1.0, 1.0]
+    np.testing.assert_allclose(history["learning_rate"], [0.003 * r for r in ramp], rtol=1e-5)
+    np.testing.assert_allclose(history["loss_weight"], [0.1 * r for r in ramp], rtol=1e-5)
