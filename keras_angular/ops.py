@@ -26,6 +26,10 @@ from keras import ops
 #: normalises to zero instead of NaN.
 NORM_EPSILON = 1e-12
 
+#: ``||w_y - w_j||^2`` below this (class weights less than 1e-3 rad apart) counts as a
+#: zero hyperplane normal: float32 rounding alone leaves ~1e-7 for identical weights.
+ZERO_NORMAL_SQ = 1e-6
+
 #: arccos inputs are clipped to [-1 + ACOS_EPSILON, 1 - ACOS_EPSILON] in
 #: float32, as the official AMC and Angular codes do (1 - 1e-7).
 ACOS_EPSILON = 1e-7
@@ -196,7 +200,8 @@ def hyperplane_projections(cosines, kernel, labels):
     which needs only the (B, C) cosines and Gram rows - never the B x N x C
     tensor of normals. The target column (a zero normal) is returned as 0; a
     zero normal off the target (two identical class weights) also gives 0, as
-    ``tf.math.l2_normalize`` of a zero vector does in the literal form.
+    ``tf.math.l2_normalize`` of a zero vector does in the literal form, but with
+    a zero gradient instead of the literal form's 1e6-amplified one.
 
     Args:
         cosines: (B, C) cosines between unit embeddings and unit class weights
@@ -213,7 +218,10 @@ def hyperplane_projections(cosines, kernel, labels):
     cos_target = target_values(cosines, onehot)
     normal_sq = 2.0 - 2.0 * gram_rows(ops.cast(kernel, "float32"), labels)
     projections = (cos_target[:, None] - cosines) * ops.rsqrt(ops.maximum(normal_sq, NORM_EPSILON))
-    return projections * (1.0 - onehot)
+    # A zero normal (the target column, or two identical class weights: 2 - 2G is then
+    # float32 rounding noise, ~1e-7) projects to 0 with no gradient, where normalising
+    # the noise would amplify the gradient by up to 1e6.
+    return ops.where(ops.logical_and(onehot < 1, normal_sq > ZERO_NORMAL_SQ), projections, 0.0)
 
 
 def hyperplane_projections_einsum(embeddings, kernel, labels):
@@ -276,6 +284,7 @@ def pair_values_to_samples(pair_values, batch_size):
 __all__ = [
     "ACOS_EPSILON",
     "NORM_EPSILON",
+    "ZERO_NORMAL_SQ",
     "checked_labels",
     "nan_where_invalid",
     "gram_rows",

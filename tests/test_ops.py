@@ -207,3 +207,24 @@ def test_heads_in_model_are_trainable():
     out = layers.CosineDense(3)(inp)
     model = keras.Model(inp, out)
     assert len(model.trainable_weights) == 1
+
+
+def test_zero_hyperplane_normal_has_no_amplified_gradient():
+    """Two identical class weights: their normal is zero; p = 0 with zero gradient,
+    not the ~1e6 x upstream that normalising a rounding-noise vector would give."""
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(8, 4)).astype(np.float32)
+    w[:, 2] = w[:, 1]
+    e = tf.constant(rng.normal(size=(5, 8)).astype(np.float32))
+    y = np.array([1, 0, 2, 3, 1])
+    kernel = tf.Variable(w)
+    with tf.GradientTape() as tape:
+        tape.watch(e)
+        cosines = tf.linalg.l2_normalize(e, 1) @ tf.linalg.l2_normalize(kernel, 0)
+        p = ops.hyperplane_projections(cosines, kernel, y)
+        total = tf.reduce_sum(p)
+    np.testing.assert_array_equal(p.numpy()[[0, 4], 2], 0.0)  # class 1 vs its twin 2
+    np.testing.assert_array_equal(p.numpy()[2, 1], 0.0)  # class 2 vs its twin 1
+    gradient = tape.gradient(total, [e, kernel])
+    # every term is a difference of cosines over a normal of length >= ~0.1 here
+    assert max(float(tf.reduce_max(tf.abs(g))) for g in gradient) < 100.0
