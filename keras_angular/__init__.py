@@ -1,9 +1,10 @@
 """keras_angular: angular and margin-based discriminative feature learning for Keras 3.
 
-The core (``ops``, ``layers``, ``losses``) is imported eagerly; the heavier
-modules (``metrics``, ``plots``, ``data``, ``models``, ``callbacks``, ``methods``,
-``explain``, ``cli``) are imported on first attribute access, so
-``import keras_angular`` stays cheap::
+``import keras_angular`` imports the modules whose classes are registered for
+Keras serialization (``layers``, ``losses``, ``callbacks``, ``models``), so a
+saved ``.keras`` model loads after it; the others (``data``, ``plots``,
+``methods``, ``training``, ``report``, ``bench``, ``cli``) are imported on first
+attribute access::
 
     import keras_angular as ka
     head = ka.layers.CosineDense(10)
@@ -12,21 +13,11 @@ modules (``metrics``, ``plots``, ``data``, ``models``, ``callbacks``, ``methods`
 
 import importlib
 
-from keras_angular import layers, losses, ops
+from keras_angular import callbacks, checks, layers, losses, metrics, models, ops, schedules
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = (
-    "callbacks",
-    "cli",
-    "data",
-    "explain",
-    "methods",
-    "metrics",
-    "models",
-    "plots",
-    "schedules",
-)
+_LAZY_MODULES = ("bench", "cli", "data", "methods", "plots", "report", "training")
 
 
 def __getattr__(name):
@@ -35,4 +26,15 @@ def __getattr__(name):
     raise AttributeError(f"module 'keras_angular' has no attribute {name!r}")
 
 
-__all__ = ["layers", "losses", "ops", "__version__", *_LAZY_MODULES]
+__all__ = [
+    "__version__",
+    "callbacks",
+    "checks",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "ops",
+    "schedules",
+    *_LAZY_MODULES,
+]

@@ -1,16 +1,24 @@
 """Hyper-parameter checks that fail at construction with one clear sentence."""
 
 import math
+import numbers
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_positive(owner, name, value):
     """Return ``float(value)`` if it is a finite number > 0, else raise ``ValueError``."""
     if not _is_number(value) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{owner}: `{name}` must be a finite number > 0, got {value!r}.")
+    return float(value)
+
+
+def check_non_negative(owner, name, value):
+    """Return ``float(value)`` if it is a finite number >= 0, else raise ``ValueError``."""
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{owner}: `{name}` must be a finite number >= 0, got {value!r}.")
     return float(value)
 
 

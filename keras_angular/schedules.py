@@ -30,9 +30,10 @@ The AMC recipe (ramps of the loss weight, the learning rate and Adam's
 """
 
 import math
-import numbers
 
 import numpy as np
+
+from keras_angular.checks import check_non_negative, check_positive, check_range
 
 __all__ = [
     "gaussian_ramp_up",
@@ -44,29 +45,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- checks
-
-
-def _number(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{owner}: `{name}` must be a real number, got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{owner}: `{name}` must be finite, got {value!r}.")
-    return value
-
-
-def _non_negative(owner, name, value):
-    value = _number(owner, name, value)
-    if value < 0:
-        raise ValueError(f"{owner}: `{name}` must be >= 0, got {value!r}.")
-    return value
-
-
-def _positive(owner, name, value):
-    value = _number(owner, name, value)
-    if value <= 0:
-        raise ValueError(f"{owner}: `{name}` must be > 0, got {value!r}.")
-    return value
 
 
 def _times(owner, epoch):
@@ -119,7 +97,7 @@ def gaussian_ramp_up(epoch, length):
         (1.0, 1.0)
     """
     name = "gaussian_ramp_up"
-    length = _non_negative(name, "length", length)
+    length = check_non_negative(name, "length", length)
     t = _times(name, epoch)
     if length == 0:
         return _out(np.ones_like(t))
@@ -155,8 +133,8 @@ def gaussian_ramp_down(epoch, total, length):
         True
     """
     name = "gaussian_ramp_down"
-    total = _non_negative(name, "total", total)
-    length = _non_negative(name, "length", length)
+    total = check_non_negative(name, "total", total)
+    length = check_non_negative(name, "length", length)
     if length > total:
         raise ValueError(
             f"{name}: `length` ({length:g}) must not exceed `total` ({total:g}): the ramp-down "
@@ -212,20 +190,12 @@ def one_cycle(
         [0.01, 0.1, 0.01, 0.0001]
     """
     name = "one_cycle"
-    total = _positive(name, "total", total)
-    max_lr = _positive(name, "max_lr", max_lr)
-    div_factor = _number(name, "div_factor", div_factor)
-    if div_factor < 1:
-        raise ValueError(f"{name}: `div_factor` must be >= 1, got {div_factor!r}.")
-    final_div_factor = _number(name, "final_div_factor", final_div_factor)
-    if final_div_factor < div_factor:
-        raise ValueError(
-            f"{name}: `final_div_factor` ({final_div_factor!r}) must be >= `div_factor` "
-            f"({div_factor!r}): the rate ends below where it starts."
-        )
-    cycle_fraction = _number(name, "cycle_fraction", cycle_fraction)
-    if not 0 < cycle_fraction <= 1:
-        raise ValueError(f"{name}: `cycle_fraction` must lie in (0, 1], got {cycle_fraction!r}.")
+    total = check_positive(name, "total", total)
+    max_lr = check_positive(name, "max_lr", max_lr)
+    div_factor = check_range(name, "div_factor", div_factor, 1.0, math.inf)
+    # the rate must end below where it starts
+    final_div_factor = check_range(name, "final_div_factor", final_div_factor, div_factor, math.inf)
+    cycle_fraction = check_range(name, "cycle_fraction", cycle_fraction, 0.0, 1.0, low_open=True)
     t = _times(name, epoch)
     low, final = max_lr / div_factor, max_lr / final_div_factor
     cycle = cycle_fraction * total
@@ -269,13 +239,11 @@ def step_decay(epoch, initial, boundaries, factor=0.1):
         [0.1, 0.1, 0.01, 0.001, 0.001]
     """
     name = "step_decay"
-    initial = _positive(name, "initial", initial)
-    factor = _number(name, "factor", factor)
-    if not 0 < factor <= 1:
-        raise ValueError(f"{name}: `factor` must lie in (0, 1], got {factor!r}.")
+    initial = check_positive(name, "initial", initial)
+    factor = check_range(name, "factor", factor, 0.0, 1.0, low_open=True)
     if isinstance(boundaries, (str, bytes)) or not hasattr(boundaries, "__iter__"):
         raise ValueError(f"{name}: `boundaries` must be a sequence of numbers, got {boundaries!r}.")
-    bounds = [_non_negative(name, "boundaries[i]", b) for b in boundaries]
+    bounds = [check_non_negative(name, "boundaries[i]", b) for b in boundaries]
     if any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:], strict=False)):
         raise ValueError(
             f"{name}: `boundaries` must be strictly increasing, got {list(boundaries)!r}."
@@ -312,11 +280,9 @@ def exponential_decay(epoch, initial, rate, decay_steps=1, staircase=False):
         0.01
     """
     name = "exponential_decay"
-    initial = _positive(name, "initial", initial)
-    rate = _number(name, "rate", rate)
-    if not 0 < rate <= 1:
-        raise ValueError(f"{name}: `rate` must lie in (0, 1], got {rate!r}.")
-    decay_steps = _positive(name, "decay_steps", decay_steps)
+    initial = check_positive(name, "initial", initial)
+    rate = check_range(name, "rate", rate, 0.0, 1.0, low_open=True)
+    decay_steps = check_positive(name, "decay_steps", decay_steps)
     t = _times(name, epoch)
     exponent = t / decay_steps
     if staircase:

@@ -270,3 +270,23 @@ def test_training_continues_after_load_model(method, tmp_path, rng):
     _fit(reloaded, x, y)
     for a, b in zip(model.get_weights(), reloaded.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_import_keras_angular_is_enough_to_load_a_saved_model(tmp_path):
+    """A fresh process loads a saved model (heads and compiled losses) after
+    `import keras_angular` alone: the package registers its classes on import."""
+    import subprocess
+    import sys
+
+    inputs = keras.Input((4,))
+    head = layers.CosineDense(3, name="head")
+    model = keras.Model(inputs, head(keras.layers.Dense(5, name="embedding")(inputs)))
+    model.compile("adam", loss=L.HASeparatorLoss(head))
+    model.save(tmp_path / "m.keras")
+    code = (
+        "import keras, keras_angular, sys; "
+        f"m = keras.saving.load_model({str(tmp_path / 'm.keras')!r}); "
+        "print(type(m.get_layer('head')).__name__, type(m.loss).__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split()[-2:] == ["CosineDense", "HASeparatorLoss"], done.stderr[-3000:]
