@@ -187,7 +187,8 @@ def main(argv=None):
     if args.command == "bench":
         from keras_angular import bench
 
-        return bench.main(args)
+        bench.main(args)
+        return 0
     try:
         if args.command == "train":
             _check_methods([args.method])

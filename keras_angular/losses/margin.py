@@ -21,7 +21,7 @@ from keras import ops
 
 from keras_angular.checks import check_int, check_positive, check_range
 from keras_angular.losses.base import check_inputs, softmax_cross_entropy
-from keras_angular.ops import nan_where_invalid, safe_acos, sparse_labels, target_values
+from keras_angular.ops import nan_where_invalid, safe_acos, sparse_labels
 
 
 def margin_logits(y_true, cosines, scale, target_fn):
@@ -32,9 +32,11 @@ def margin_logits(y_true, cosines, scale, target_fn):
     """
     labels = sparse_labels(y_true)
     cosines = ops.cast(cosines, "float32")
-    onehot = ops.one_hot(labels, ops.shape(cosines)[-1], dtype="float32")
-    target = target_fn(target_values(cosines, onehot))
-    return scale * ops.where(onehot > 0, target[:, None], cosines), labels
+    # Gather the B target cosines and scatter the B new targets back: no (B, C)
+    # one-hot mask, compare or select, in the forward pass or the backward pass.
+    target = target_fn(ops.take_along_axis(cosines, labels[:, None], axis=1)[:, 0])
+    positions = ops.stack([ops.arange(ops.shape(labels)[0], dtype="int32"), labels], axis=1)
+    return ops.scatter_update(scale * cosines, positions, scale * target), labels
 
 
 def normface_loss(y_true, cosines, scale=16.0):
