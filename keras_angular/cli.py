@@ -58,7 +58,7 @@ def _add_common(parser):
         "--strategy",
         default="none",
         choices=["none", "mirrored", "multiworker"],
-        help="tf.distribute strategy (multiworker reads TF_CONFIG)",
+        help="tf.distribute strategy (multiworker: blocked upstream, keras-team/keras#20585)",
     )
     parser.add_argument(
         "--recipe",
@@ -133,10 +133,14 @@ def _strategy(name):
         return None
     import tensorflow as tf
 
-    if name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy()
-    else:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "multiworker":
+        raise ValueError(
+            "--strategy multiworker: Keras 3's fit does not train under "
+            "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585: it reduces "
+            "distributed batches and logs with strategy.reduce, which the collective "
+            "all-reduce rejects); use --strategy mirrored on one machine."
+        )
+    strategy = tf.distribute.MirroredStrategy()
     print(
         f"keras-angular: {name} strategy, {strategy.num_replicas_in_sync} replicas", file=sys.stderr
     )
@@ -173,11 +177,11 @@ def _load(args):
     )
 
 
-def _check_methods(names):
-    from keras_angular.methods import get_method
+def _check_methods(names, overrides):
+    from keras_angular.methods import get_method, method_params
 
     for name in names:
-        get_method(name)
+        method_params(get_method(name), overrides)
     return names
 
 
@@ -189,22 +193,26 @@ def main(argv=None):
 
         bench.main(args)
         return 0
-    try:
-        if args.command == "train":
-            _check_methods([args.method])
-            return _train(args)
-        return _compare(args)
-    except ValueError as error:  # unknown names, bad data: one clear sentence, no traceback
+    names = [args.method] if args.command == "train" else args.methods.split(",")
+    try:  # unknown names, bad overrides, missing data: one clear sentence, no traceback
+        methods = _check_methods(
+            [m.strip() for m in names if m.strip()], _parse_overrides(args.set)
+        )
+        splits = _load(args)
+        kwargs = _run_kwargs(args)
+    except ValueError as error:
         print(f"keras-angular: {error}", file=sys.stderr)
         return 2
+    if args.command == "train":
+        return _train(args, splits, kwargs)
+    return _compare(args, methods, splits, kwargs)
 
 
-def _train(args):
+def _train(args, splits, kwargs):
     from keras_angular.training import run_method
 
     out = args.out or os.path.join("runs", f"{args.method}_{os.path.basename(args.dataset)}")
-    splits = _load(args)
-    result = run_method(args.method, splits, seed=args.seed, out_dir=out, **_run_kwargs(args))
+    result = run_method(args.method, splits, seed=args.seed, out_dir=out, **kwargs)
     print(
         f"{args.method} on {splits.name}: test accuracy {result['test_accuracy']:.4f}; "
         f"files in {out}"
@@ -212,13 +220,10 @@ def _train(args):
     return 0
 
 
-def _compare(args):
+def _compare(args, methods, splits, kwargs):
     from keras_angular.report import compare_methods, markdown_table
 
-    methods = _check_methods([m.strip() for m in args.methods.split(",") if m.strip()])
     out = args.out or os.path.join("runs", f"compare_{os.path.basename(args.dataset)}")
-    splits = _load(args)
-    kwargs = _run_kwargs(args)
     kwargs["verbose"] = 2
     report = compare_methods(
         methods, splits, args.seeds, out_dir=out, baseline=args.baseline, **kwargs

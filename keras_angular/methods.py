@@ -191,7 +191,8 @@ def get_method(name):
         ) from None
 
 
-def _params(method, overrides):
+def method_params(method, overrides):
+    """``method.defaults`` updated by ``overrides``; a ``ValueError`` names an unknown key."""
     unknown = set(overrides) - set(method.defaults)
     if unknown:
         known = ", ".join(sorted(method.defaults)) or "none"
@@ -210,7 +211,7 @@ def build_head_and_losses(name, num_classes, **overrides):
         ``"embedding"`` for the methods with a feature loss.
     """
     method = get_method(name)
-    params = _params(method, overrides)
+    params = method_params(method, overrides)
     head = HEADS[method.head](num_classes)
     loss = {"logits": method.logits_loss(head, num_classes, params)}
     if method.embedding_loss is not None:
@@ -262,5 +263,6 @@ __all__ = [
     "build_head_and_losses",
     "build_method",
     "get_method",
+    "method_params",
     "targets",
 ]

@@ -91,6 +91,10 @@ def test_unknown_names_fail_with_one_clear_sentence(capsys):
     assert main(["train", "--method", "nope"]) == 2
     assert "Unknown method 'nope'" in capsys.readouterr().err
     assert main(["compare", "--methods", "softmax,nope"]) == 2
+    assert main(["train", "--method", "arc", "--set", "margin=0.3"]) == 2
+    assert "no parameter margin" in capsys.readouterr().err
+    assert main(["train", "--method", "arc", "--strategy", "multiworker"]) == 2
+    assert "keras-team/keras#20585" in capsys.readouterr().err
     assert (
         main(
             [
