@@ -69,6 +69,14 @@ def _add_common(parser):
     )
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     parser.add_argument("--no-figures", action="store_true", help="skip the geometry figures")
+    parser.add_argument(
+        "--geometry-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="log the test set's feature geometry (W-Inter, C-Inter, WC-Intra, KL, EMD, "
+        "homogeneity...) every N epochs into history.json",
+    )
     parser.add_argument("--out", default=None, help="output folder")
 
 
@@ -162,6 +170,7 @@ def _run_kwargs(args):
         "jit_compile": True if args.jit else "auto",
         "strategy": _strategy(args.strategy),
         "recipe": args.recipe,
+        "geometry_every": args.geometry_every,
     }
 
 

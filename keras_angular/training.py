@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_angular import metrics, plots
-from keras_angular.callbacks import TemporalEnsemblingSchedule
+from keras_angular.callbacks import GeometryMetrics, TemporalEnsemblingSchedule
 from keras_angular.data import test_dataset, train_dataset
 from keras_angular.methods import build_method, targets
 from keras_angular.models import build_backbone
@@ -105,6 +105,7 @@ def run_method(
     strategy=None,
     extra_callbacks=(),
     recipe=None,
+    geometry_every=None,
 ):
     """Train ``method`` on ``splits`` and evaluate it on the test split.
 
@@ -127,6 +128,9 @@ def run_method(
         jit_compile: passed to ``model.compile``.
         strategy: a ``tf.distribute.Strategy`` to build and train under.
         extra_callbacks: more Keras callbacks.
+        geometry_every: also log the test set's feature geometry every this many
+            epochs (:class:`keras_angular.callbacks.GeometryMetrics`, keys ``val_w_inter``
+            ...) into the history; None does not.
         recipe: None, or ``"paper"`` / ``"official"``: train with the AMC paper's whole
             temporal-ensembling recipe (:class:`keras_angular.callbacks.TemporalEnsemblingSchedule`:
             ramped learning rate, Adam beta_1 and feature-loss weight, EMA weights for the
@@ -158,6 +162,10 @@ def run_method(
     )
     test = test_dataset(splits, batch_size).map(lambda x, y: (x, targets(y)))
     callbacks = [_EpochCounter(epoch), *setup.callbacks, *extra_callbacks]
+    if geometry_every:
+        callbacks.append(
+            GeometryMetrics(splits.x_test, splits.y_test, every=geometry_every, prefix="val_")
+        )
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
         callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")))

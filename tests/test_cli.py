@@ -130,3 +130,15 @@ def test_train_with_the_amc_paper_recipe_ramps_lr_and_weight(tmp_path):
     ramp = [math.exp(-5.0), math.exp(-1.25), 1.0, 1.0, 1.0, 1.0]
     np.testing.assert_allclose(history["learning_rate"], [0.003 * r for r in ramp], rtol=1e-5)
     np.testing.assert_allclose(history["loss_weight"], [0.1 * r for r in ramp], rtol=1e-5)
+
+
+def test_train_logs_the_geometry_per_epoch(tmp_path):
+    out = tmp_path / "geometry"
+    args = ["train", "--method", "arc", "--epochs", "2", "--geometry-every", "1", "--no-figures"]
+    assert main([*args, "--out", str(out)]) == 0
+    history = json.loads((out / "history.json").read_text())
+    final = json.loads((out / "metrics.json").read_text())
+    for key in ["val_w_inter", "val_c_inter", "val_wc_intra", "val_kl", "val_emd"]:
+        assert len(history[key]) == 2 and all(math.isfinite(v) for v in history[key]), key
+    # the last epoch's logged geometry is the geometry of the final model on the test set
+    assert history["val_wc_intra"][-1] == pytest.approx(final["wc_intra"], rel=1e-5)
