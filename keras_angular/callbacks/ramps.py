@@ -26,6 +26,7 @@ reaches ``History`` (``history.history["loss_weight"]``, ``["learning_rate"]``,
 needs the TensorFlow (or PyTorch) backend, the one this package targets.
 """
 
+import contextlib
 import math
 import numbers
 import warnings
@@ -33,6 +34,7 @@ import warnings
 import keras
 from keras import ops
 
+from keras_angular.checks import check_non_negative
 from keras_angular.schedules import gaussian_ramp_down, gaussian_ramp_up
 
 __all__ = [
@@ -78,14 +80,6 @@ def _check_unit(owner, name, value):
     return value
 
 
-def _check_non_negative(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{owner}: `{name}` must be a finite number, got {value!r}.")
-    if value < 0:
-        raise ValueError(f"{owner}: `{name}` must be >= 0, got {value!r}.")
-    return float(value)
-
-
 def _check_ramp_fits(owner, ramp_down, total):
     if total is not None and ramp_down > total:
         raise ValueError(
@@ -109,6 +103,15 @@ class _Callback(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class _LogsItsValue:
+    """Puts the value the callback set this epoch into ``logs[self.log_key]``, so it
+    reaches History, CSVLogger and TensorBoard."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._value is not None:
+            logs[self.log_key] = self._value
 
 
 class _EpochsMixin:
@@ -170,7 +173,7 @@ def _find_loss(owner, model, name):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class LossWeightRamp(_EpochsMixin, _Callback):
+class LossWeightRamp(_LogsItsValue, _EpochsMixin, _Callback):
     """Ramps ``loss.weight`` with the Gaussian ramps of AMC-Loss Sec. 3.2.
 
     At the beginning of epoch ``t`` it assigns
@@ -217,7 +220,7 @@ class LossWeightRamp(_EpochsMixin, _Callback):
         self.total_epochs = _check_total(owner, total_epochs)
         _check_ramp_fits(owner, self.ramp_down, self.total_epochs)
         self.max_weight = (
-            None if max_weight is None else _check_non_negative(owner, "max_weight", max_weight)
+            None if max_weight is None else check_non_negative(owner, "max_weight", max_weight)
         )
         if not isinstance(log_key, str) or not log_key:
             raise ValueError(f"{owner}: `log_key` must be a non-empty string, got {log_key!r}.")
@@ -264,10 +267,6 @@ class LossWeightRamp(_EpochsMixin, _Callback):
         loss.weight.assign(self.value(epoch))
         self._value = _to_float(loss.weight)
 
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._value is not None:
-            logs[self.log_key] = self._value
-
     def get_config(self):
         return {
             "loss": self.loss_name,
@@ -283,7 +282,7 @@ class LossWeightRamp(_EpochsMixin, _Callback):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class LearningRateRamp(_EpochsMixin, _Callback):
+class LearningRateRamp(_LogsItsValue, _EpochsMixin, _Callback):
     """Sets ``lr = max_lr * gaussian_ramp_up(t, ramp_up) * gaussian_ramp_down(t, T, ramp_down)``.
 
     AMC-Loss Sec. 3.2: Adam with a maximum learning rate of 0.003, ramped up over
@@ -304,10 +303,12 @@ class LearningRateRamp(_EpochsMixin, _Callback):
         (2.021e-05, 0.003)
     """
 
+    log_key = "learning_rate"
+
     def __init__(self, max_lr=0.003, ramp_up=80, ramp_down=50, total_epochs=None):
         super().__init__()
         owner = type(self).__name__
-        max_lr = _check_non_negative(owner, "max_lr", max_lr)
+        max_lr = check_non_negative(owner, "max_lr", max_lr)
         if max_lr <= 0:
             raise ValueError(f"{owner}: `max_lr` must be > 0, got {max_lr!r}.")
         self.max_lr = max_lr
@@ -341,10 +342,6 @@ class LearningRateRamp(_EpochsMixin, _Callback):
                 "with a float `learning_rate` (not a LearningRateSchedule)."
             ) from error
         self._value = _to_float(optimizer.learning_rate)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._value is not None:
-            logs["learning_rate"] = self._value
 
     def get_config(self):
         return {
@@ -386,7 +383,7 @@ def _variable_beta_1(model):
             "train step only sees the optimizer's tracked state."
         )
     strategy = getattr(optimizer, "_distribution_strategy", None)
-    scope = strategy.scope() if strategy is not None else _null_scope()
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         variable = keras.Variable(
             float(current),
@@ -410,16 +407,8 @@ def _variable_beta_1(model):
     return variable
 
 
-class _null_scope:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class AdamBeta1Ramp(_EpochsMixin, _Callback):
+class AdamBeta1Ramp(_LogsItsValue, _EpochsMixin, _Callback):
     """Ramps Adam's ``beta_1`` from ``start`` to ``end`` during the Gaussian ramp-down.
 
     AMC-Loss Sec. 3.2 ("ramp down the learning rate and Adam beta_1 to 0.5 during
@@ -449,6 +438,8 @@ class AdamBeta1Ramp(_EpochsMixin, _Callback):
         (0.9, 0.5176)
     """
 
+    log_key = "beta_1"
+
     def __init__(self, total_epochs=None, ramp_down=50, start=0.9, end=0.5):
         super().__init__()
         owner = type(self).__name__
@@ -477,10 +468,6 @@ class AdamBeta1Ramp(_EpochsMixin, _Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._variable.assign(self.value(epoch))
         self._value = _to_float(self._variable)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._value is not None:
-            logs["beta_1"] = self._value
 
     def get_config(self):
         return {
@@ -604,11 +591,11 @@ class TemporalEnsemblingSchedule(_Callback):
             raise ValueError(f"{owner}: `recipe` must be one of {sorted(RECIPES)}, got {recipe!r}.")
         self.recipe = recipe
         self.total_epochs = _check_total(owner, total_epochs)
-        self.max_lr = None if max_lr is None else _check_non_negative(owner, "max_lr", max_lr)
+        self.max_lr = None if max_lr is None else check_non_negative(owner, "max_lr", max_lr)
         if self.max_lr == 0:
             raise ValueError(f"{owner}: `max_lr` must be > 0, got {max_lr!r}.")
         self.max_weight = (
-            None if max_weight is None else _check_non_negative(owner, "max_weight", max_weight)
+            None if max_weight is None else check_non_negative(owner, "max_weight", max_weight)
         )
         if ema is not None and not isinstance(ema, bool):
             raise ValueError(f"{owner}: `ema` must be True, False or None, got {ema!r}.")

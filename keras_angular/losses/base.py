@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from keras_angular.checks import check_prediction_shape, check_range
-from keras_angular.ops import checked_labels, sparse_labels
+from keras_angular.ops import checked_labels, nan_where_invalid, sparse_labels
 
 
 def softmax_cross_entropy(labels, logits):
@@ -39,6 +39,19 @@ def check_inputs(owner, y_true, y_pred, num_classes=None, layout=None, units=Non
     if isinstance(num_classes, str):
         num_classes = num_classes_of(y_pred)
     return checked_labels(y_true, num_classes, owner)
+
+
+def checked_values(owner, loss_fn, y_true, y_pred, *args, units=None):
+    """``loss_fn(labels, y_pred, *args)`` after :func:`check_inputs`.
+
+    Labels are bounded by ``units`` (a head's class count, which ``y_pred``'s
+    last axis must equal) or, without it, by ``y_pred``'s last axis; a sample
+    flagged invalid under XLA gets a NaN loss
+    (:func:`keras_angular.ops.nan_where_invalid`).
+    """
+    bound = units if units is not None else "scores"
+    labels, valid = check_inputs(owner, y_true, y_pred, bound, units=units)
+    return nan_where_invalid(loss_fn(labels, y_pred, *args), valid)
 
 
 class WeightedLoss(keras.losses.Loss):
@@ -120,6 +133,7 @@ __all__ = [
     "HeadReference",
     "WeightedLoss",
     "check_inputs",
+    "checked_values",
     "num_classes_of",
     "softmax_cross_entropy",
     "sparse_labels",

@@ -7,10 +7,10 @@ from keras_angular.checks import check_positive, check_range
 from keras_angular.layers import CosineDense
 from keras_angular.losses.base import (
     HeadReference,
-    check_inputs,
+    checked_values,
     softmax_cross_entropy,
 )
-from keras_angular.ops import hyperplane_projections, nan_where_invalid, sparse_labels
+from keras_angular.ops import hyperplane_projections, sparse_labels
 
 
 def haseparator_loss(y_true, cosines, kernel, scale=3.0, margin=0.9):
@@ -78,11 +78,16 @@ class HASeparatorLoss(HeadReference, keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         head = self._resolved_head()
-        labels, valid = check_inputs(
-            "HASeparatorLoss", y_true, y_pred, head.units, "(batch, num_classes)", head.units
+        return checked_values(
+            "HASeparatorLoss",
+            haseparator_loss,
+            y_true,
+            y_pred,
+            head.kernel,
+            self.scale,
+            self.margin,
+            units=head.units,
         )
-        values = haseparator_loss(labels, y_pred, head.kernel, self.scale, self.margin)
-        return nan_where_invalid(values, valid)
 
     def get_config(self):
         return {

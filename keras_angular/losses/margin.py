@@ -20,8 +20,8 @@ import keras
 from keras import ops
 
 from keras_angular.checks import check_int, check_positive, check_range
-from keras_angular.losses.base import check_inputs, softmax_cross_entropy
-from keras_angular.ops import nan_where_invalid, safe_acos, sparse_labels
+from keras_angular.losses.base import checked_values, softmax_cross_entropy
+from keras_angular.ops import safe_acos, sparse_labels
 
 
 def margin_logits(y_true, cosines, scale, target_fn):
@@ -114,9 +114,8 @@ class _CosineMarginLoss(keras.losses.Loss):
         self.scale = check_positive(type(self).__name__, "scale", scale)
 
     def _checked(self, loss_fn, y_true, y_pred, *args):
-        """``loss_fn(labels, y_pred, *args)`` after the checks of ``check_inputs``."""
-        labels, valid = check_inputs(type(self).__name__, y_true, y_pred, "scores")
-        return nan_where_invalid(loss_fn(labels, y_pred, *args), valid)
+        """:func:`~keras_angular.losses.base.checked_values` under this loss's name."""
+        return checked_values(type(self).__name__, loss_fn, y_true, y_pred, *args)
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}

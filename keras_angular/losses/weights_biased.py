@@ -5,12 +5,11 @@ from keras import ops
 
 from keras_angular.checks import check_range
 from keras_angular.layers import WeightsBiasedDense
-from keras_angular.losses.base import HeadReference, check_inputs, softmax_cross_entropy
+from keras_angular.losses.base import HeadReference, checked_values, softmax_cross_entropy
 from keras_angular.ops import (
     NORM_EPSILON,
     gram_rows,
     l2_normalize,
-    nan_where_invalid,
     sparse_labels,
     target_values,
 )
@@ -123,11 +122,16 @@ class WSoftmaxLoss(HeadReference, keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         head = self._resolved_head()
-        labels, valid = check_inputs(
-            "WSoftmaxLoss", y_true, y_pred, head.units, "(batch, num_classes)", head.units
+        return checked_values(
+            "WSoftmaxLoss",
+            wsoftmax_loss,
+            y_true,
+            y_pred,
+            head.kernel,
+            self.alpha,
+            self.easy_margin,
+            units=head.units,
         )
-        values = wsoftmax_loss(labels, y_pred, head.kernel, self.alpha, self.easy_margin)
-        return nan_where_invalid(values, valid)
 
     def get_config(self):
         return {
