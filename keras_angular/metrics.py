@@ -25,8 +25,12 @@ TensorFlow or Keras, so the metrics run on saved arrays anywhere.
 
 Conventions:
 
-* Angles are in radians except the pair angles of HASeparator, which the paper
-  gives in degrees (and its D_EM values are degrees).
+* The functions below return angles in radians, except the pair angles of
+  HASeparator, which the paper gives in degrees (and its D_EM values are degrees);
+  each says its unit. :func:`feature_geometry` - what the package writes to the
+  Keras logs, ``metrics.json``, ``history.json`` and the compare report - gives
+  every angle in degrees, under a key ending ``_deg`` (:data:`GEOMETRY_KEYS`); it
+  is the one place that converts.
 * A zero vector has no direction. As in :func:`keras_angular.ops.l2_normalize`
   it is normalised to zero, so its cosine with anything is 0 and its angle 90
   degrees; no NaN is produced.
@@ -41,6 +45,7 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_MAX_PAIRS",
+    "GEOMETRY_KEYS",
     "KL_EPSILON",
     "angle_between",
     "angle_histogram_divergence",
@@ -66,6 +71,22 @@ DEFAULT_MAX_PAIRS = 1_000_000
 #: (then renormalised), so an empty negative bin under a non-empty positive
 #: one costs ``log(p / 1e-10)`` (at most ~23 nats) instead of infinity.
 KL_EPSILON = 1e-10
+
+#: The scalar keys of :func:`feature_geometry`, in order: angles in degrees (``_deg``),
+#: ``kl`` in nats, the clustering scores in [0, 1] (the last four, only with
+#: ``clustering=True``; the ``prediction_*`` two only with predictions).
+GEOMETRY_KEYS = (
+    "w_inter_deg",
+    "c_inter_deg",
+    "cw_inter_deg",
+    "wc_intra_deg",
+    "kl",
+    "emd_deg",
+    "homogeneity",
+    "completeness",
+    "prediction_homogeneity",
+    "prediction_completeness",
+)
 
 #: Roughly how many float64 numbers one working block may hold (32 MiB).
 _BLOCK_ELEMENTS = 1 << 22
@@ -564,17 +585,41 @@ def feature_geometry(
     max_pairs=DEFAULT_MAX_PAIRS,
     seed=0,
     clustering=True,
+    class_means=False,
 ):
-    """The papers' geometry figures of one set of features, as a flat dict of floats.
+    """The papers' geometry figures of one set of features, as a flat dict; angles in degrees.
 
-    :func:`angle_statistics` (radians), :func:`pair_angle_divergence` (``kl``,
-    ``emd``) and, with ``clustering``, :func:`clustering_scores` (with the
-    ``prediction_*`` scores when ``predictions`` are given). What
-    :class:`keras_angular.callbacks.GeometryMetrics` logs per epoch and
-    ``keras-angular train`` writes to ``metrics.json``.
+    The package's one conversion of angles to degrees: every angle key ends in
+    ``_deg`` (:data:`GEOMETRY_KEYS`, in this order).
+
+    * ``w_inter_deg``, ``c_inter_deg``, ``cw_inter_deg``, ``wc_intra_deg`` -
+      :func:`angle_statistics` (which gives radians), in degrees;
+    * ``kl`` (nats) and ``emd_deg`` (degrees) - :func:`pair_angle_divergence`;
+    * with ``clustering``: ``homogeneity``, ``completeness`` and, when
+      ``predictions`` are given, ``prediction_homogeneity``,
+      ``prediction_completeness`` - :func:`clustering_scores`;
+    * with ``class_means``: ``class_mean_angles_deg``, the list of the C per-class
+      mean target angles of :func:`class_mean_angles` in degrees (NaN for a class
+      with no sample).
+
+    What :class:`keras_angular.callbacks.GeometryMetrics` logs per epoch and
+    ``keras-angular train`` writes to ``metrics.json`` (with ``class_means``).
+
+    Example:
+        >>> kernel = np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
+        >>> g = feature_geometry(kernel.T, [0, 1, 2, 3], kernel, clustering=False)
+        >>> round(g["w_inter_deg"], 6), round(g["wc_intra_deg"], 6)
+        (120.0, 0.0)
     """
-    result = dict(angle_statistics(features, labels, kernel))
-    result.update(pair_angle_divergence(features, labels, max_pairs=max_pairs, seed=seed))
+    statistics = angle_statistics(features, labels, kernel)
+    divergence = pair_angle_divergence(features, labels, max_pairs=max_pairs, seed=seed)
+    result = {f"{key}_deg": np.degrees(value) for key, value in statistics.items()}
+    result["kl"] = divergence["kl"]
+    result["emd_deg"] = divergence["emd"]  # already in degrees
     if clustering:
         result.update(clustering_scores(features, labels, predictions, seed=seed))
-    return {key: float(value) for key, value in result.items()}
+    result = {key: float(value) for key, value in result.items()}
+    if class_means:
+        angles = np.degrees(class_mean_angles(features, labels, kernel))
+        result["class_mean_angles_deg"] = [float(a) for a in angles]
+    return result

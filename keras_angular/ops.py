@@ -2,6 +2,8 @@
 
 Everything here is label-free math on unit vectors:
 
+* :func:`as_tensor` - the one conversion of loss inputs (NumPy arrays, tensors,
+  ``tf.Variable``) to tensors;
 * :func:`l2_normalize` - unit rows (or columns) that never divide by zero;
 * :func:`checked_labels` / :func:`nan_where_invalid` - class indices checked
   for shape and range (an assertion; under XLA, a NaN loss);
@@ -33,6 +35,25 @@ ZERO_NORMAL_SQ = 1e-6
 #: arccos inputs are clipped to [-1 + ACOS_EPSILON, 1 - ACOS_EPSILON] in
 #: float32, as the official AMC and Angular codes do (1 - 1e-7).
 ACOS_EPSILON = 1e-7
+
+
+def as_tensor(x, dtype=None):
+    """``x`` as a tensor: what every loss input (``y_true`` and ``y_pred``) goes through.
+
+    ``keras.ops.convert_to_tensor``, except that a ``tf.Variable`` is read into a
+    plain tensor: Keras' TensorFlow backend (and so ``keras.losses.Loss.__call__``)
+    hands a ``tf.Variable`` on unchanged, and some ``keras.ops`` then fail on it
+    (``take_along_axis`` reads ``.ndim``). The read is differentiable: under a
+    ``tf.GradientTape`` the gradient still reaches the variable.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> as_tensor(tf.Variable([1.0, 2.0])).ndim
+        1
+    """
+    if isinstance(x, tf.Variable):
+        x = tf.convert_to_tensor(x)
+    return ops.convert_to_tensor(x, dtype=dtype)
 
 
 def l2_normalize(x, axis=-1):
@@ -75,7 +96,7 @@ def safe_acos(x, epsilon=ACOS_EPSILON):
 
 def sparse_labels(y_true):
     """Integer class indices of shape (B,) from labels of shape (B,) or (B, 1)."""
-    y_true = ops.convert_to_tensor(y_true)
+    y_true = as_tensor(y_true)
     return ops.cast(ops.reshape(y_true, (-1,)), "int32")
 
 
@@ -101,7 +122,7 @@ def checked_labels(y_true, num_classes=None, owner="loss"):
         ``(labels, valid)``: (B,) int32 labels and a (B,) bool mask, all True
         unless under XLA with an invalid label.
     """
-    y_true = ops.convert_to_tensor(y_true)
+    y_true = as_tensor(y_true)
     shape = tuple(y_true.shape)
     expected = "integer class indices of shape (batch,) or (batch, 1)"
     if len(shape) == 2 and shape[-1] is not None and shape[-1] != 1:
@@ -285,6 +306,7 @@ __all__ = [
     "ACOS_EPSILON",
     "NORM_EPSILON",
     "ZERO_NORMAL_SQ",
+    "as_tensor",
     "checked_labels",
     "nan_where_invalid",
     "gram_rows",

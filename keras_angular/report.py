@@ -4,8 +4,10 @@
 :func:`keras_angular.training.run_method`; :func:`summarize` reduces the runs
 to one row per method - test accuracy mean +- SD and the two-sided Welch
 t-test p-value against the baseline method (``scipy.stats.ttest_ind`` with
-``equal_var=False``), and the mean of each geometry figure;
-:func:`write_report` writes ``report.md`` and ``report.json``.
+``equal_var=False``), and the mean of each geometry figure under its
+``metrics.json`` key (:data:`keras_angular.metrics.GEOMETRY_KEYS`: angles in degrees,
+keys ending ``_deg``); :func:`write_report` writes ``report.md`` and ``report.json``,
+both in those units.
 """
 
 import json
@@ -111,12 +113,12 @@ def markdown_table(report):
     )
     lines = [header, "|" + "---|" * 12]
     for row in report["rows"]:
-        degrees = {k: math.degrees(row[k]) for k in ("w_inter", "c_inter", "cw_inter", "wc_intra")}
         lines.append(
             f"| {row['method']} | {100 * row['accuracy_mean']:.2f} ± "
             f"{_fmt(100 * row['accuracy_sd'], 2)} | {row['runs']} | {_fmt(row['p_value'])} | "
-            f"{degrees['w_inter']:.1f} | {degrees['c_inter']:.1f} | {degrees['cw_inter']:.1f} | "
-            f"{degrees['wc_intra']:.1f} | {_fmt(row['kl'])} | {_fmt(row['emd'], 1)} | "
+            f"{_fmt(row['w_inter_deg'], 1)} | {_fmt(row['c_inter_deg'], 1)} | "
+            f"{_fmt(row['cw_inter_deg'], 1)} | {_fmt(row['wc_intra_deg'], 1)} | "
+            f"{_fmt(row['kl'])} | {_fmt(row['emd_deg'], 1)} | "
             f"{_fmt(row['homogeneity'])} | {_fmt(row['completeness'])} |"
         )
     return "\n".join(lines)
@@ -126,7 +128,7 @@ def write_report(report, out_dir):
     """Write ``report.json``, ``report.md`` and the KL-vs-EMD scatter into ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
     scatter = plots.plot_kl_emd_scatter(
-        [{"kl": r["kl"], "emd": r["emd"], "label": r["method"]} for r in report["rows"]],
+        [{"kl": r["kl"], "emd": r["emd_deg"], "label": r["method"]} for r in report["rows"]],
         os.path.join(out_dir, "kl_emd.png"),
     )
     report["figures"] = [os.path.relpath(scatter, out_dir)]
@@ -137,7 +139,8 @@ def write_report(report, out_dir):
         f"# keras-angular compare on {report.get('dataset', '?')}",
         "",
         f"Settings: {settings}. p: two-sided Welch t-test of the test accuracies against "
-        f"`{report['baseline']}`. Angles are means over classes (Angular paper Eq. 12-14); "
+        f"`{report['baseline']}`. Angles are in degrees, means over classes (Angular paper "
+        "Eq. 12-14); "
         "KL and EMD compare positive and negative pair-angle histograms (HASeparator "
         "Sec. IV-C); homogeneity and completeness are of k-means on unit features "
         "(AMC Sec. 4.1).",

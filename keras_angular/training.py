@@ -47,13 +47,12 @@ def embed(model, dataset):
 
 
 def geometry_metrics(embeddings, labels, kernel, predictions, seed=0):
-    """:func:`keras_angular.metrics.feature_geometry` plus the per-class mean target
-    angle (W-Softmax Eq. 14, radians) as a list."""
-    result = metrics.feature_geometry(embeddings, labels, kernel, predictions, seed=seed)
-    result["class_mean_angles"] = [
-        float(a) for a in metrics.class_mean_angles(embeddings, labels, kernel)
-    ]
-    return result
+    """:func:`keras_angular.metrics.feature_geometry` with the per-class mean target
+    angles (W-Softmax Eq. 14) as the list ``class_mean_angles_deg``: every angle in
+    degrees, under a key ending ``_deg``."""
+    return metrics.feature_geometry(
+        embeddings, labels, kernel, predictions, seed=seed, class_means=True
+    )
 
 
 def geometry_figures(embeddings, labels, kernel, folder, class_names=None, seed=0):
@@ -129,7 +128,7 @@ def run_method(
         strategy: a ``tf.distribute.Strategy`` to build and train under.
         extra_callbacks: more Keras callbacks.
         geometry_every: also log the test set's feature geometry every this many
-            epochs (:class:`keras_angular.callbacks.GeometryMetrics`, keys ``val_w_inter``
+            epochs (:class:`keras_angular.callbacks.GeometryMetrics`, keys ``val_w_inter_deg``
             ...) into the history; None does not.
         recipe: None, or ``"paper"`` / ``"official"``: train with the AMC paper's whole
             temporal-ensembling recipe (:class:`keras_angular.callbacks.TemporalEnsemblingSchedule`:

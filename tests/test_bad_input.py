@@ -13,6 +13,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import reference as ref
 import tensorflow as tf
 
 from keras_angular import layers
@@ -212,6 +213,29 @@ def test_bad_labels_under_xla_give_nan_loss_and_finite_gradient(name, rng):
         np.testing.assert_array_equal(gradient.numpy()[5], 0.0)
 
 
+def test_bad_label_under_xla_moves_no_centre(rng):
+    """A flagged label (-1, read as class 0 under XLA) is assigned to no centre: after each
+    step the centres are Wen et al.'s update (Eq. 4) over the valid rows alone."""
+    loss = L.CenterLoss(C, alpha=0.5)
+    y_true = tf.constant([0, 1, 2, 3, 0, -1], tf.float32)
+    valid = np.array([True, True, True, True, True, False])
+
+    @tf.function(jit_compile=True)
+    def step(y_true, y_pred):
+        with tf.GradientTape() as tape:
+            tape.watch(y_pred)
+            value = loss(y_true, y_pred)
+        return tape.gradient(value, y_pred)  # taking the gradient runs the centre update
+
+    centers = np.zeros((C, C))
+    for _ in range(2):  # from the zero centres, then from moved ones
+        y_pred = _y_pred(rng)
+        step(y_true, tf.constant(y_pred))
+        labels = y_true.numpy().astype(int)
+        centers = ref.center_update(y_pred[valid], labels[valid], centers, alpha=0.5)
+        np.testing.assert_allclose(np.asarray(loss.centers), centers, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_good_labels_in_every_form_are_accepted(name, rng):
     """int or float dtypes, shape (B,) or (B, 1), eager and XLA."""
@@ -366,3 +390,49 @@ def test_amc_classifier_on_an_embedding_of_the_wrong_size_is_refused(rng):
     loss = L.AMCLoss(classifier=head)
     with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 5"):
         _call(loss, np.zeros((B,), np.float32), _y_pred(rng, (B, D + 2)), "eager")
+
+
+# ---------------------------------------------------------------------------------------
+# what keras.losses.Loss accepts: tf.Variable for y_pred and y_true (issue 9)
+# ---------------------------------------------------------------------------------------
+VARIABLE_CASES = {
+    **{name: factory for name, (factory, _) in LOSSES.items()},
+    # a margin near pi: every pair contributes, whatever the head predicts
+    "AMCLoss-classifier": lambda h: L.AMCLoss(margin=3.0, classifier=h["cosine"]),
+}
+
+
+def _value_and_gradient(loss, y_true, y_pred, mode):
+    def run(y_true, y_pred):
+        with tf.GradientTape() as tape:
+            tape.watch(y_pred)
+            value = loss(y_true, y_pred)
+        return value, tape.gradient(value, y_pred)
+
+    if mode == "graph":
+        run = tf.function(run)
+    value, gradient = run(y_true, y_pred)
+    assert gradient is not None
+    return float(value), tf.convert_to_tensor(gradient).numpy()
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+@pytest.mark.parametrize("name", list(VARIABLE_CASES))
+def test_variable_inputs_give_the_tensor_value_and_gradient(name, mode, rng):
+    """A custom loop differentiating a loss w.r.t. a ``tf.Variable`` of predictions
+    gets the value and gradient of a plain tensor of the same values."""
+    heads = _heads()
+    # a fresh loss per run: CenterLoss moves its centres when the gradient is taken
+    make = lambda: VARIABLE_CASES[name](heads)  # noqa: E731
+    shape = (B, D) if name.startswith(("AMC", "Euclidean", "Center")) else (B, C)
+    y_pred = _y_pred(rng, shape)
+    labels = np.array([0, 1, 2, 0, 1, 3], np.float32)  # two same-class pairs (i, i + B/2)
+
+    expected = _value_and_gradient(make(), tf.constant(labels), tf.constant(y_pred), mode)
+    got = _value_and_gradient(make(), tf.constant(labels), tf.Variable(y_pred), mode)
+    both = _value_and_gradient(make(), tf.Variable(labels), tf.Variable(y_pred), mode)
+    assert np.isfinite(expected[0]) and np.all(np.isfinite(expected[1]))
+    assert np.any(expected[1] != 0.0)
+    for value, gradient in (got, both):
+        np.testing.assert_allclose(value, expected[0], rtol=1e-6)
+        np.testing.assert_allclose(gradient, expected[1], rtol=1e-6, atol=1e-7)

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from keras_angular.cli import main
+from keras_angular.metrics import GEOMETRY_KEYS
 from keras_angular.report import welch_p_value
 
 
@@ -41,8 +42,13 @@ def test_train_writes_model_export_history_and_metrics(tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert len(history["loss"]) == 2 and "loss_weight" in history
     assert 0.0 <= result["test_accuracy"] <= 1.0
-    for key in ["w_inter", "c_inter", "wc_intra", "kl", "emd", "homogeneity", "completeness"]:
+    for key in GEOMETRY_KEYS:
         assert math.isfinite(result[key]), key
+    # one unit, named in the key: no angle in radians under a bare name
+    assert not {"w_inter", "c_inter", "cw_inter", "wc_intra", "emd"} & set(result)
+    for key in ["w_inter_deg", "c_inter_deg", "cw_inter_deg", "wc_intra_deg", "emd_deg"]:
+        assert 0.0 <= result[key] <= 180.0, key
+    assert len(result["class_mean_angles_deg"]) == 10
 
     # the saved model predicts what the metrics say it does
     from keras_angular.data import load_dataset
@@ -81,8 +87,20 @@ def test_compare_writes_a_report_with_a_row_per_method(tmp_path, capsys):
     arc = report["rows"][1]
     baseline = report["rows"][0]["accuracies"]
     assert arc["p_value"] == pytest.approx(welch_p_value(arc["accuracies"], baseline), nan_ok=True)
+    # report.json's geometry is the mean of the runs' metrics.json, same keys, same units
+    for row in report["rows"]:
+        runs = [
+            json.loads((out / row["method"] / f"seed_{seed}" / "metrics.json").read_text())
+            for seed in range(2)
+        ]
+        for key in GEOMETRY_KEYS:
+            assert row[key] == pytest.approx(np.mean([r[key] for r in runs]), rel=1e-12), key
     text = (out / "report.md").read_text()
     assert "| haseparator |" in text and "p vs softmax" in text
+    # report.md shows report.json's degrees as they are (one decimal)
+    softmax_line = next(line for line in text.splitlines() if line.startswith("| softmax |"))
+    w_inter_deg = report["rows"][0]["w_inter_deg"]
+    assert f"| {w_inter_deg:.1f} |" in softmax_line
     assert os.path.exists(out / "kl_emd.png")
     assert "| arc |" in capsys.readouterr().out
 
@@ -138,7 +156,8 @@ def test_train_logs_the_geometry_per_epoch(tmp_path):
     assert main([*args, "--out", str(out)]) == 0
     history = json.loads((out / "history.json").read_text())
     final = json.loads((out / "metrics.json").read_text())
-    for key in ["val_w_inter", "val_c_inter", "val_wc_intra", "val_kl", "val_emd"]:
+    for key in ["val_w_inter_deg", "val_c_inter_deg", "val_wc_intra_deg", "val_kl", "val_emd_deg"]:
         assert len(history[key]) == 2 and all(math.isfinite(v) for v in history[key]), key
-    # the last epoch's logged geometry is the geometry of the final model on the test set
-    assert history["val_wc_intra"][-1] == pytest.approx(final["wc_intra"], rel=1e-5)
+    # the last epoch's logged geometry is the geometry of the final model on the test set,
+    # under the same key and in the same unit (degrees) as metrics.json
+    assert history["val_wc_intra_deg"][-1] == pytest.approx(final["wc_intra_deg"], rel=1e-5)

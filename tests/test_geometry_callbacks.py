@@ -61,12 +61,12 @@ def test_keys_reach_history(trained):
         assert len(values) == 3
         assert all(isinstance(v, float) and math.isfinite(v) for v in values)
     h = history.history
-    for key in ("w_inter", "c_inter", "cw_inter", "wc_intra"):
-        assert all(0.0 <= v <= math.pi for v in h["val_" + key])
+    for key in ("w_inter_deg", "c_inter_deg", "cw_inter_deg", "wc_intra_deg", "emd_deg"):
+        assert all(0.0 <= v <= 180.0 for v in h["val_" + key])  # degrees
     for key in ("homogeneity", "completeness", "prediction_homogeneity"):
         assert all(0.0 <= v <= 1.0 for v in h["val_" + key])
     # Training pulls each class centre toward its weight and the classes apart.
-    assert h["val_wc_intra"][-1] < h["val_wc_intra"][0]
+    assert h["val_wc_intra_deg"][-1] < h["val_wc_intra_deg"][0]
     assert h["val_prediction_homogeneity"][-1] > 0.5
     assert geometry.keys == ["val_" + k for k in GEOMETRY_KEYS]
 
@@ -76,7 +76,7 @@ def test_keys_reach_csv_logger(trained):
     with open(folder / "log.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3
-    assert float(rows[-1]["val_emd"]) == pytest.approx(history.history["val_emd"][-1])
+    assert float(rows[-1]["val_emd_deg"]) == pytest.approx(history.history["val_emd_deg"][-1])
 
 
 def test_logged_values_equal_direct_metrics(trained, digits_split):
@@ -86,11 +86,15 @@ def test_logged_values_equal_direct_metrics(trained, digits_split):
         xv, verbose=0
     )
     kernel = keras.ops.convert_to_numpy(model.get_layer("head").kernel)
-    stats = metrics.angle_statistics(embedding, yv, kernel)
-    div = metrics.pair_angle_divergence(embedding, yv)
-    for key, value in {**stats, **div}.items():
+    stats = metrics.angle_statistics(embedding, yv, kernel)  # radians
+    div = metrics.pair_angle_divergence(embedding, yv)  # emd in degrees
+    expected = {f"{key}_deg": math.degrees(value) for key, value in stats.items()}
+    expected.update(kl=div["kl"], emd_deg=div["emd"])
+    for key, value in expected.items():
         assert history.history["val_" + key][-1] == pytest.approx(value, rel=1e-4, abs=1e-6)
-    assert geometry.compute()["wc_intra"] == pytest.approx(stats["wc_intra"], rel=1e-5)
+    assert geometry.compute()["wc_intra_deg"] == pytest.approx(
+        math.degrees(stats["wc_intra"]), rel=1e-5
+    )
 
 
 def test_angle_histograms_event_file(trained):
@@ -121,8 +125,8 @@ def test_every_writes_nan_between_evaluations(digits_split):
     cb = GeometryMetrics(xv, yv, every=2, clustering=False, max_pairs=5000)
     history = model.fit(x[:256], y[:256], epochs=2, batch_size=128, verbose=0, callbacks=[cb])
     assert "homogeneity" not in history.history
-    assert math.isnan(history.history["w_inter"][0])
-    assert math.isfinite(history.history["w_inter"][1])
+    assert math.isnan(history.history["w_inter_deg"][0])
+    assert math.isfinite(history.history["w_inter_deg"][1])
     assert math.isfinite(history.history["kl"][1])
 
 

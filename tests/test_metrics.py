@@ -90,6 +90,48 @@ def test_zero_vector_is_ninety_degrees_not_nan():
 
 
 # --------------------------------------------------------------------------- #
+# feature_geometry: what the package writes, every angle in degrees under *_deg
+# --------------------------------------------------------------------------- #
+def test_feature_geometry_hand_made_in_degrees():
+    # class weights: the four unit axes +e1, -e1, +e2, -e2 in 2-d. Each weight is at
+    # 90, 90 and 180 degrees from the other three, so W-Inter = (90 + 90 + 180) / 3 = 120.
+    kernel = np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
+    features = np.array(
+        [[1.0, 0.0], [1.0, 1.0], [-1.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, 3.0], [0.0, -1.0]]
+    )
+    labels = np.array([0, 0, 1, 1, 2, 2, 3])
+    g = metrics.feature_geometry(
+        features, labels, kernel, predictions=labels, clustering=True, class_means=True
+    )
+    assert list(g)[:-1] == list(metrics.GEOMETRY_KEYS)
+    assert g["w_inter_deg"] == pytest.approx(120.0, abs=1e-9)
+    # class 0's samples are at 0 and 45 degrees from w_0, its centre (1, 0.5) at atan(0.5);
+    # every other class lies on its weight.
+    assert g["class_mean_angles_deg"] == pytest.approx([22.5, 0.0, 0.0, 0.0], abs=1e-6)
+    assert g["wc_intra_deg"] == pytest.approx(math.degrees(math.atan(0.5)) / 4, abs=1e-6)
+    # centres at c0 = atan(0.5), 180, 90 and -90 degrees; the six pairs' angles are
+    # 180 - c0, 90 - c0, 90 + c0, 90, 90, 180
+    c0 = math.degrees(math.atan(0.5))
+    assert g["c_inter_deg"] == pytest.approx((720 - c0) / 6, abs=1e-6)
+
+
+def test_feature_geometry_is_angle_statistics_in_degrees():
+    rng = np.random.default_rng(3)
+    x, y = _clusters(rng, noise=0.5)
+    w = rng.normal(size=(x.shape[1], 4))
+    g = metrics.feature_geometry(x, y, w, clustering=False, class_means=True)
+    s = metrics.angle_statistics(x, y, w)
+    assert set(g) == {f"{k}_deg" for k in s} | {"kl", "emd_deg", "class_mean_angles_deg"}
+    for key, radians in s.items():
+        assert g[f"{key}_deg"] == pytest.approx(math.degrees(radians), rel=1e-12)
+    assert g["emd_deg"] == pytest.approx(metrics.pair_angle_divergence(x, y)["emd"], rel=1e-12)
+    np.testing.assert_allclose(
+        g["class_mean_angles_deg"], np.degrees(metrics.class_mean_angles(x, y, w)), rtol=1e-12
+    )
+    assert all(type(v) is float for k, v in g.items() if k != "class_mean_angles_deg")
+
+
+# --------------------------------------------------------------------------- #
 # target_angles / class_mean_angles (W-Softmax Eq. 14)
 # --------------------------------------------------------------------------- #
 def test_class_mean_angles_matches_loops():

@@ -30,19 +30,9 @@ from keras_angular import metrics
 
 __all__ = ["AngleHistograms", "GeometryMetrics", "GEOMETRY_KEYS"]
 
-#: The keys :class:`GeometryMetrics` adds to ``logs`` (each after ``prefix``).
-GEOMETRY_KEYS = (
-    "w_inter",
-    "c_inter",
-    "cw_inter",
-    "wc_intra",
-    "kl",
-    "emd",
-    "homogeneity",
-    "completeness",
-    "prediction_homogeneity",
-    "prediction_completeness",
-)
+#: The keys :class:`GeometryMetrics` adds to ``logs`` (each after ``prefix``): those of
+#: :func:`keras_angular.metrics.feature_geometry`, angles in degrees under ``*_deg``.
+GEOMETRY_KEYS = metrics.GEOMETRY_KEYS
 
 
 def _layer(model, name, role):
@@ -128,12 +118,13 @@ class GeometryMetrics(_GeometryCallback):
     At the end of every ``every``-th epoch (epochs ``every-1, 2*every-1, ...``
     counting from 0) the embeddings of ``x`` are computed by a sub-model up to
     the layer ``embedding_layer``, the class weights are read from
-    ``model.get_layer(head_layer).kernel`` (D, C), and these keys, each after
-    ``prefix``, are written into ``logs``:
+    ``model.get_layer(head_layer).kernel`` (D, C), and these keys
+    (:data:`GEOMETRY_KEYS`, from :func:`keras_angular.metrics.feature_geometry`),
+    each after ``prefix``, are written into ``logs``:
 
-    * ``w_inter``, ``c_inter``, ``cw_inter``, ``wc_intra`` - radians,
+    * ``w_inter_deg``, ``c_inter_deg``, ``cw_inter_deg``, ``wc_intra_deg`` - degrees,
       :func:`keras_angular.metrics.angle_statistics`;
-    * ``kl``, ``emd`` - D_KL (nats) and D_EM (degrees) of the positive / negative
+    * ``kl``, ``emd_deg`` - D_KL (nats) and D_EM (degrees) of the positive / negative
       pair-angle histograms, :func:`keras_angular.metrics.pair_angle_divergence`;
     * ``homogeneity``, ``completeness`` (k-means on unit embeddings) and
       ``prediction_homogeneity``, ``prediction_completeness`` (argmax of the
@@ -161,7 +152,7 @@ class GeometryMetrics(_GeometryCallback):
     Example:
         >>> cb = GeometryMetrics(x_val, y_val, prefix="val_")  # doctest: +SKIP
         >>> model.fit(x, y, epochs=5, callbacks=[cb])  # doctest: +SKIP
-        >>> model.history.history["val_wc_intra"]  # doctest: +SKIP
+        >>> model.history.history["val_wc_intra_deg"]  # doctest: +SKIP
     """
 
     def __init__(

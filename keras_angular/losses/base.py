@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from keras_angular.checks import check_prediction_shape, check_range
-from keras_angular.ops import checked_labels, nan_where_invalid, sparse_labels
+from keras_angular.ops import as_tensor, checked_labels, nan_where_invalid, sparse_labels
 
 
 def softmax_cross_entropy(labels, logits):
@@ -21,8 +21,20 @@ def num_classes_of(y_pred):
     return static if static is not None else ops.shape(y_pred)[-1]
 
 
+def checked_predictions(owner, y_true, y_pred, layout=None, units=None):
+    """``y_pred`` as a tensor, after its shape checks; the one place a loss converts it.
+
+    Whatever ``keras.losses.Loss`` accepts is accepted: NumPy arrays, tensors and
+    ``tf.Variable`` (read by :func:`keras_angular.ops.as_tensor`, so that a
+    ``tf.GradientTape`` differentiating the loss with respect to the variable gets
+    its gradient). ``layout`` and ``units`` are as for :func:`check_inputs`.
+    """
+    check_prediction_shape(owner, y_true, y_pred, layout or "(batch, num_classes)", units)
+    return as_tensor(y_pred)
+
+
 def check_inputs(owner, y_true, y_pred, num_classes=None, layout=None, units=None):
-    """What every loss runs first: the shape checks of ``y_pred`` and ``y_true``.
+    """What every loss that reads ``y_true`` runs first: checks and conversion of both inputs.
 
     Args:
         owner: the loss's class name, which every message starts with.
@@ -32,13 +44,15 @@ def check_inputs(owner, y_true, y_pred, num_classes=None, layout=None, units=Non
         units: the head's ``units``, which ``y_pred``'s last axis must equal.
 
     Returns:
-        ``(labels, valid)`` from :func:`keras_angular.ops.checked_labels`.
+        ``(labels, valid, y_pred)``: ``labels`` and ``valid`` from
+        :func:`keras_angular.ops.checked_labels`, ``y_pred`` from
+        :func:`checked_predictions` - use it, not the argument, from here on.
     """
-    layout = layout or "(batch, num_classes)"
-    check_prediction_shape(owner, y_true, y_pred, layout, units)
+    y_pred = checked_predictions(owner, y_true, y_pred, layout, units)
     if isinstance(num_classes, str):
         num_classes = num_classes_of(y_pred)
-    return checked_labels(y_true, num_classes, owner)
+    labels, valid = checked_labels(y_true, num_classes, owner)
+    return labels, valid, y_pred
 
 
 def checked_values(owner, loss_fn, y_true, y_pred, *args, units=None):
@@ -50,7 +64,7 @@ def checked_values(owner, loss_fn, y_true, y_pred, *args, units=None):
     (:func:`keras_angular.ops.nan_where_invalid`).
     """
     bound = units if units is not None else "scores"
-    labels, valid = check_inputs(owner, y_true, y_pred, bound, units=units)
+    labels, valid, y_pred = check_inputs(owner, y_true, y_pred, bound, units=units)
     return nan_where_invalid(loss_fn(labels, y_pred, *args), valid)
 
 
@@ -133,6 +147,7 @@ __all__ = [
     "HeadReference",
     "WeightedLoss",
     "check_inputs",
+    "checked_predictions",
     "checked_values",
     "num_classes_of",
     "softmax_cross_entropy",

@@ -79,7 +79,7 @@ class CenterLoss(WeightedLoss):
             )
 
     def call(self, y_true, y_pred):
-        labels, valid = check_inputs(
+        labels, valid, y_pred = check_inputs(
             "CenterLoss", y_true, y_pred, self.num_classes, "(batch, features)"
         )
         features = ops.cast(y_pred, "float32")

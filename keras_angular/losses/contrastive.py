@@ -21,8 +21,13 @@ defines ``S_ij``; with a ``classifier`` it is not read and any placeholder will 
 import keras
 from keras import ops
 
-from keras_angular.checks import check_positive, check_prediction_shape
-from keras_angular.losses.base import HeadReference, WeightedLoss, check_inputs
+from keras_angular.checks import check_positive
+from keras_angular.losses.base import (
+    HeadReference,
+    WeightedLoss,
+    check_inputs,
+    checked_predictions,
+)
 from keras_angular.ops import (
     NORM_EPSILON,
     half_pairs,
@@ -89,11 +94,11 @@ class _PairContrastiveLoss(HeadReference, WeightedLoss):
         owner = type(self).__name__
         if self._head is None:
             # S_ij from y_true: integer labels >= 0 (any number of classes).
-            labels, valid = check_inputs(owner, y_true, y_pred, None, "(batch, features)")
+            labels, valid, y_pred = check_inputs(owner, y_true, y_pred, None, "(batch, features)")
             values = type(self)._pair_loss(labels, y_pred, self.margin)
             return self.weight * nan_where_invalid(values, valid)
         # S_ij from the classifier's argmax: y_true is not read (any placeholder will do).
-        check_prediction_shape(owner, y_true, y_pred, "(batch, features)")
+        y_pred = checked_predictions(owner, y_true, y_pred, "(batch, features)")
         scores = ops.stop_gradient(self._resolved_head()(y_pred))
         labels = ops.cast(ops.argmax(scores, axis=-1), "int32")
         return self.weight * type(self)._pair_loss(labels, y_pred, self.margin)
