@@ -13,7 +13,13 @@ attribute access::
 
 import importlib
 
-from keras_angular import callbacks, checks, layers, losses, metrics, models, ops, schedules
+from keras_angular import _startup
+
+# The keras-angular command imports this package, hence TensorFlow, before its main()
+# runs: its quiet start (TensorFlow's C++ start-up lines hidden unless --verbose) happens
+# here. Nothing changes for library users (keras_angular/_startup.py says why and how).
+with _startup.quiet_import():
+    from keras_angular import callbacks, checks, layers, losses, metrics, models, ops, schedules
 
 __version__ = "0.1.0"
 

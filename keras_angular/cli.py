@@ -10,12 +10,24 @@ Examples::
 cifar100, svhn_cropped), ``digits`` (scikit-learn's bundled digits, the offline
 default), a folder with one sub-folder of images per class, or an ``.npz``
 file with ``x_train, y_train, x_test, y_test`` (or ``x, y``).
+
+TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU instructions) and its Python
+warnings are hidden unless ``--verbose`` is given (before or after the subcommand; see
+``keras_angular/_startup.py``). A user error - a bad option, unreadable or bad data (NaN
+or Inf images, one class), an unknown name, an ``--out`` that holds an interrupted run of
+other settings - stops before anything is written, with one sentence on stderr and exit
+status 2; any other error keeps its traceback.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
+
+from keras_angular import _startup
+
+_VERBOSE_HELP = "show TensorFlow's start-up lines and log messages (hidden by default)"
 
 
 def _add_common(parser):
@@ -78,6 +90,14 @@ def _add_common(parser):
         "homogeneity...) every N epochs into history.json",
     )
     parser.add_argument("--out", default=None, help="output folder")
+    _add_verbose(parser)
+
+
+def _add_verbose(parser):
+    # SUPPRESS: without its own --verbose a subcommand keeps the global one's value
+    parser.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP
+    )
 
 
 def build_parser():
@@ -89,6 +109,7 @@ def build_parser():
         prog="keras-angular",
         description="Angular and margin-based discriminative feature learning for Keras.",
     )
+    parser.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser(
@@ -120,6 +141,7 @@ def build_parser():
     from keras_angular import bench as bench_module
 
     bench_module.add_arguments(bench)
+    _add_verbose(bench)
     return parser
 
 
@@ -189,32 +211,81 @@ def _load(args):
 def _check_methods(names, overrides):
     from keras_angular.methods import get_method, method_params
 
+    if not names:
+        raise ValueError("--methods names no method.")
     for name in names:
         method_params(get_method(name), overrides)
     return names
 
 
+def _check_options(args):
+    """Raise ``ValueError`` with one sentence for an option no run can use."""
+
+    def integer(flag, value, low):
+        if value is not None and value < low:
+            raise ValueError(f"{flag} must be an integer >= {low}, got {value}.")
+
+    integer("--epochs", args.epochs, 1)
+    integer("--batch-size", args.batch_size, 1)
+    integer("--geometry-every", args.geometry_every, 1)
+    integer("--embedding-dim", args.embedding_dim, 1)
+    integer("--seed", getattr(args, "seed", None), 0)
+    integer("--seeds", getattr(args, "seeds", None), 1)
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a finite number > 0, got {args.lr}.")
+    if not 0.0 < args.test_fraction < 1.0:
+        raise ValueError(
+            f"--test-fraction must lie strictly between 0 and 1, got {args.test_fraction}."
+        )
+    if args.backbone is not None:
+        from keras_angular.models import BACKBONES
+
+        if args.backbone.lower() not in BACKBONES:
+            raise ValueError(
+                f"Unknown --backbone {args.backbone!r}; valid names: {', '.join(BACKBONES)}."
+            )
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out} is a file; give a folder.")
+
+
 def main(argv=None):
-    """Entry point of the ``keras-angular`` console script."""
+    """Entry point of the ``keras-angular`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if not getattr(args, "verbose", False):
+        _startup.quiet_environment()  # for what reads it later (TensorFlow read it already)
+        _startup.quiet_python_logging()
     if args.command == "bench":
         from keras_angular import bench
 
         bench.main(args)
         return 0
     names = [args.method] if args.command == "train" else args.methods.split(",")
-    try:  # unknown names, bad overrides, missing data: one clear sentence, no traceback
+    # bad options, unknown names, bad overrides, missing or bad data: one clear sentence,
+    # exit status 2, nothing written
+    try:
+        _check_options(args)
         methods = _check_methods(
             [m.strip() for m in names if m.strip()], _parse_overrides(args.set)
         )
+        if args.command == "compare" and args.baseline not in (None, *methods):
+            raise ValueError(f"--baseline {args.baseline!r} is not among --methods {methods}.")
         splits = _load(args)
         kwargs = _run_kwargs(args)
-    except ValueError as error:
-        print(f"keras-angular: {error}", file=sys.stderr)
-        return 2
-    if args.command == "train":
-        return _train(args, splits, kwargs)
-    return _compare(args, methods, splits, kwargs)
+    except (ValueError, FileNotFoundError) as error:
+        return _user_error(error)
+    from keras_angular.training import RunSettingsError
+
+    try:  # run_method refuses before it writes anything; real errors keep their traceback
+        if args.command == "train":
+            return _train(args, splits, kwargs)
+        return _compare(args, methods, splits, kwargs)
+    except RunSettingsError as error:
+        return _user_error(error)
+
+
+def _user_error(error):
+    print(f"keras-angular: {error}", file=sys.stderr)
+    return 2
 
 
 def _train(args, splits, kwargs):

@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,13 @@ class DatasetSplits:
             ``standardize="channel"`` (``None`` otherwise); ``(x01 - mean) / std`` maps new
             [0, 1] images the same way.
         standardize: the preprocessing applied (``"channel"``, ``"image"`` or ``None``).
+        source: where the arrays came from (the path or name given to
+            :func:`load_dataset`); error messages name it (default: ``name``).
+
+    Construction checks the arrays and raises ``ValueError`` with one sentence that
+    names the source, what is wrong and where: shapes and label ranges, an empty split,
+    a training split with fewer than two classes, and the first image holding NaN or
+    +-Inf (scanned ``4096`` images at a time, with no full-size temporary).
     """
 
     x_train: np.ndarray
@@ -90,8 +98,10 @@ class DatasetSplits:
     mean: np.ndarray | None = field(default=None)
     std: np.ndarray | None = field(default=None)
     standardize: str | None = field(default=None)
+    source: str | None = field(default=None)
 
     def __post_init__(self):
+        where = self.source if self.source is not None else f"dataset {self.name!r}"
         self.x_train = np.asarray(self.x_train, dtype=np.float32)
         self.x_test = np.asarray(self.x_test, dtype=np.float32)
         self.y_train = np.asarray(self.y_train, dtype=np.int32).reshape(-1)
@@ -101,18 +111,33 @@ class DatasetSplits:
         for split in ("train", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             if x.ndim != 4:
-                raise ValueError(f"x_{split} must be (N, H, W, C), got shape {x.shape}.")
+                raise ValueError(f"{where}: x_{split} must be (N, H, W, C), got shape {x.shape}.")
             if len(x) != len(y):
-                raise ValueError(f"x_{split} has {len(x)} images but y_{split} {len(y)} labels.")
-            if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
-                raise ValueError(f"y_{split} has labels outside [0, {self.num_classes}).")
+                raise ValueError(
+                    f"{where}: x_{split} has {len(x)} images but y_{split} {len(y)} labels."
+                )
+            if not len(y):
+                raise ValueError(f"{where}: the {split} split (x_{split}) holds no images.")
+            if y.min() < 0 or y.max() >= self.num_classes:
+                raise ValueError(f"{where}: y_{split} has labels outside [0, {self.num_classes}).")
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             raise ValueError(
-                f"train images {self.x_train.shape[1:]} and test images "
+                f"{where}: train images {self.x_train.shape[1:]} and test images "
                 f"{self.x_test.shape[1:]} differ in shape."
             )
         if len(self.class_names) != self.num_classes:
-            raise ValueError(f"{len(self.class_names)} class names for {self.num_classes} classes.")
+            raise ValueError(
+                f"{where}: {len(self.class_names)} class names for {self.num_classes} classes."
+            )
+        present = np.unique(self.y_train)
+        if len(present) < 2:
+            raise ValueError(
+                f"{where}: y_train (the training split) holds one class only "
+                f"({self.class_names[present[0]]!r}, {len(self.y_train)} images), and a "
+                "classifier needs two or more to train."
+            )
+        for split in ("train", "test"):
+            _check_finite_images(getattr(self, f"x_{split}"), f"x_{split}", where)
 
     @property
     def input_shape(self):
@@ -200,27 +225,53 @@ def load_dataset(
         )
     x_train, y_train, x_test, y_test, class_names, ds_name = raw
 
-    x_train = _to_unit_float(x_train)
-    x_test = _to_unit_float(x_test)
-    mean = std = None
-    if standardize == "channel":
-        mean, std = _channel_stats(x_train)
-        for x in (x_train, x_test):
-            _apply_channel_standardization(x, mean, std)
-    elif standardize == "image":
-        for x in (x_train, x_test):
-            _apply_image_standardization(x)
-    return DatasetSplits(
-        x_train,
+    # Check the [0, 1] images before standardizing: one NaN would spread through the
+    # channel statistics to every image. DatasetSplits checks in place (float32, no copy).
+    splits = DatasetSplits(
+        _to_unit_float(x_train, name),
         y_train,
-        x_test,
+        _to_unit_float(x_test, name),
         y_test,
         len(class_names),
         class_names,
         ds_name,
-        mean=mean,
-        std=std,
-        standardize=standardize,
+        source=name,
+    )
+    if standardize == "channel":
+        splits.mean, splits.std = _channel_stats(splits.x_train)
+        for x in (splits.x_train, splits.x_test):
+            _apply_channel_standardization(x, splits.mean, splits.std)
+    elif standardize == "image":
+        for x in (splits.x_train, splits.x_test):
+            _apply_image_standardization(x)
+    splits.standardize = standardize
+    return splits
+
+
+def _check_finite_images(x, key, where):
+    """Raise ``ValueError`` naming the first image of ``x`` that holds NaN or +-Inf.
+
+    Scans ``_CHUNK`` images at a time, so the temporary is one chunk's booleans, never a
+    second copy of the images. Integer and boolean images are finite by construction.
+    """
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.inexact):
+        return
+    first, bad_images = None, 0
+    for start in range(0, len(x), _CHUNK):
+        chunk = x[start : start + _CHUNK]
+        finite = np.isfinite(chunk).reshape(len(chunk), -1).all(axis=1)
+        bad = np.flatnonzero(~finite)
+        if len(bad) and first is None:
+            first = start + int(bad[0])
+        bad_images += len(bad)
+    if first is None:
+        return
+    image = x[first]
+    what = "NaN" if np.isnan(image).any() else "+Inf" if np.isposinf(image).any() else "-Inf"
+    raise ValueError(
+        f"{where}: {key}[{first}] holds {what} (not finite: {bad_images} of {len(x)} images "
+        f"in {key}), and images must be finite numbers."
     )
 
 
@@ -311,24 +362,65 @@ def _load_digits(test_fraction, seed):
     return x_train, y_train, x_test, y_test, [str(c) for c in digits.target_names], "digits"
 
 
-def _load_npz(path, test_fraction, seed):
-    with np.load(path, allow_pickle=False) as f:
+def _read_npz(path):
+    """The arrays of the ``.npz`` archive ``path`` that :func:`_load_npz` uses, as a dict;
+    ``ValueError`` naming ``path`` when it is not an archive of numeric / string arrays."""
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        detail = "neither a zip of .npy arrays nor one array" if isinstance(e, ValueError) else e
+        raise ValueError(f"{path}: not a readable .npz archive ({detail}).") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):  # a .npy file renamed: one bare array
+        raise ValueError(f"{path}: holds one array, not an .npz archive of named arrays.")
+    with f:
         keys = set(f.files)
         if {"x_train", "y_train", "x_test", "y_test"} <= keys:
-            x_train, y_train, x_test, y_test = (
-                f[k] for k in ("x_train", "y_train", "x_test", "y_test")
-            )
+            wanted = ["x_train", "y_train", "x_test", "y_test"]
         elif {"x", "y"} <= keys:
-            x_train, x_test, y_train, y_test = _split(
-                f["x"], np.asarray(f["y"]).reshape(-1), test_fraction, seed
-            )
+            wanted = ["x", "y"]
         else:
             raise ValueError(
                 f"{path!r} must hold x_train, y_train, x_test, y_test or x, y; "
                 f"it holds {sorted(keys)}."
             )
-        names_key = next((k for k in ("class_names", "classes") if k in keys), None)
-        names = [str(c) for c in f[names_key]] if names_key else None
+        wanted += [k for k in ("class_names", "classes") if k in keys][:1]
+        arrays = {}
+        for key in wanted:
+            try:
+                arrays[key] = f[key]
+            except ValueError as e:  # object arrays need pickle, which is never allowed
+                raise ValueError(f"{path}: array {key!r} cannot be read ({e}).") from None
+    return arrays
+
+
+def _load_npz(path, test_fraction, seed):
+    f = _read_npz(path)
+    image_keys, label_keys = (
+        (("x",), ("y",)) if "x" in f else (("x_train", "x_test"), ("y_train", "y_test"))
+    )
+    for x_key, y_key in zip(image_keys, label_keys, strict=True):
+        x, y = f[x_key], f[y_key].reshape(-1)
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+            raise ValueError(f"{path}: {x_key} has dtype {x.dtype}, and images must be numbers.")
+        _with_channel(x, f"{path}: {x_key}")
+        if len(x) != len(y):
+            raise ValueError(f"{path}: {x_key} has {len(x)} images but {y_key} {len(y)} labels.")
+        if np.issubdtype(y.dtype, np.inexact) and not np.isfinite(y).all():
+            first = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise ValueError(
+                f"{path}: {y_key}[{first}] is {y[first]}, and labels must be integers, "
+                "finite numbers or strings."
+            )
+    if "x" in f:
+        # Messages must give the file's own indices: check x before the split shuffles it.
+        _check_finite_images(f["x"], "x", path)
+        x_train, x_test, y_train, y_test = _split(f["x"], f["y"].reshape(-1), test_fraction, seed)
+    else:
+        x_train, y_train, x_test, y_test = (
+            f[k] for k in ("x_train", "y_train", "x_test", "y_test")
+        )
+    names_key = next((k for k in ("class_names", "classes") if k in f), None)
+    names = [str(c) for c in f[names_key]] if names_key else None
     y_train, y_test, class_names = _encode_labels(
         np.asarray(y_train).reshape(-1), np.asarray(y_test).reshape(-1), names
     )
@@ -417,20 +509,20 @@ def _encode_labels(y_train, y_test, names):
     return (inverse[: len(y_train)], inverse[len(y_train) :], [str(v) for v in values])
 
 
-def _with_channel(x):
+def _with_channel(x, what="images"):
     x = np.asarray(x)
     if x.ndim == 3:
         return x[..., None]
     if x.ndim != 4:
-        raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got {x.shape}.")
+        raise ValueError(f"{what} must be (N, H, W) or (N, H, W, C), got shape {x.shape}.")
     return x
 
 
-def _to_unit_float(x):
+def _to_unit_float(x, source=None):
     """float32 copy in [0, 1]: integer images are divided by 255 (or by their maximum if
     that exceeds 255, e.g. 16-bit), boolean ones become 0 / 1, float images are kept as
     they are (assumed to be in [0, 1] already)."""
-    x = _with_channel(x)
+    x = _with_channel(x, f"{source}: images" if source is not None else "images")
     if x.dtype == bool:
         return x.astype(np.float32)
     if np.issubdtype(x.dtype, np.integer):

@@ -19,7 +19,7 @@ from scipy import stats
 
 from keras_angular import plots
 from keras_angular.callbacks.geometry import GEOMETRY_KEYS
-from keras_angular.training import run_method
+from keras_angular.training import check_resume, check_run_arguments, run_method, run_record
 
 
 def compare_methods(methods, splits, seeds, *, out_dir, baseline=None, log=print, **run_kwargs):
@@ -37,11 +37,26 @@ def compare_methods(methods, splits, seeds, *, out_dir, baseline=None, log=print
 
     Returns:
         The report dict written to ``report.json``.
+
+    Raises:
+        ValueError: no methods, ``seeds < 1`` or an unknown baseline;
+            :class:`keras_angular.training.RunSettingsError` when any run's arguments are
+            bad or its folder holds an interrupted run of other data or settings - all
+            checked before the first run trains.
     """
     methods = list(methods)
+    if not methods:
+        raise ValueError("compare_methods: `methods` names no method.")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"compare_methods: `seeds` must be an int >= 1, got {seeds!r}.")
     baseline = baseline or methods[0]
     if baseline not in methods:
         raise ValueError(f"The baseline {baseline!r} is not among the methods {methods}.")
+    for method in methods:  # refuse before training anything, not after the first runs
+        for seed in range(seeds):
+            check_run_arguments(method, seed=seed, **run_kwargs)
+            folder = os.path.join(out_dir, method, f"seed_{seed}")
+            check_resume(folder, run_record(method, splits, seed=seed, **run_kwargs))
     runs = {}
     total = len(methods) * seeds
     for i, method in enumerate(methods):

@@ -11,12 +11,24 @@
   (:func:`geometry_metrics`);
 * ``figures/*.png`` - the geometry figures (:func:`geometry_figures`);
 * ``backup/`` - a ``keras.callbacks.BackupAndRestore`` checkpoint while
-  training runs: the same command resumes an interrupted run.
+  training runs: the same command resumes an interrupted run;
+* ``run.json`` - the run's settings and a fingerprint of its data
+  (:func:`run_record`), written before training starts. When ``backup/`` exists,
+  :func:`check_resume` compares it with the new run's and refuses to resume a run
+  with other data or settings (:class:`RunSettingsError`, naming what differs).
+
+A folder that holds a finished run (``model.keras``, no ``backup/``) is
+overwritten by a new run, whatever its settings: every file listed above is
+written again; files the new run does not write (``figures/`` with
+``figures=False``) are left as the earlier run wrote them.
 """
 
 import contextlib
 import functools
+import hashlib
 import json
+import math
+import numbers
 import os
 import time
 
@@ -25,19 +37,22 @@ import numpy as np
 import tensorflow as tf
 
 from keras_angular import metrics, plots
-from keras_angular.callbacks import GeometryMetrics, TemporalEnsemblingSchedule
-from keras_angular.data import test_dataset, train_dataset
-from keras_angular.methods import build_method, targets
-from keras_angular.models import build_backbone
+from keras_angular.callbacks import (
+    GeometryMetrics,
+    PreciseBatchNorm,
+    TemporalEnsemblingSchedule,
+)
+from keras_angular.data import AUGMENTATIONS, test_dataset, train_dataset
+from keras_angular.methods import build_method, get_method, method_params, targets
+from keras_angular.models import BACKBONES, build_backbone
 
 
 def default_backbone(input_shape):
-    """The backbone used when none is named: ``mlp`` for tiny images (digits),
-    the AMC paper's MNIST CNN for other grey images, its CIFAR CNN for colour."""
-    height, _, channels = input_shape
-    if height <= 16:
-        return "mlp"
-    return "amc_mnist_cnn" if channels == 1 else "amc_cnn"
+    """The backbone used when none is named: ``mlp`` for tiny images (16x16 or less, e.g.
+    the 8x8 digits), :func:`keras_angular.models.small_cnn` (128-d embedding) for larger
+    images of any size."""
+    height, width, _ = input_shape
+    return "mlp" if max(height, width) <= 16 else "small_cnn"
 
 
 def embed(model, dataset):
@@ -105,6 +120,7 @@ def run_method(
     extra_callbacks=(),
     recipe=None,
     geometry_every=None,
+    precise_bn=True,
 ):
     """Train ``method`` on ``splits`` and evaluate it on the test split.
 
@@ -135,10 +151,39 @@ def run_method(
             ramped learning rate, Adam beta_1 and feature-loss weight, EMA weights for the
             official code's variant) in place of ``learning_rate`` and the method's own ramp.
 
+        precise_bn: before every evaluation and at the end of training, set the batch
+            norms' statistics to the population statistics of the current weights over
+            (up to 4,096 of) the training images
+            (:class:`keras_angular.callbacks.PreciseBatchNorm`); without it, inference
+            reads Keras' moving averages, which lag far behind the weights in short runs.
+            No effect on a backbone without batch norm.
+
     Returns:
         A dict: ``method``, ``seed``, ``params``, ``test_accuracy``, the
         :func:`geometry_metrics`, ``train_seconds`` and ``history``.
+
+    Raises:
+        RunSettingsError: (a ``ValueError``) before anything is built or written: a bad
+            argument (``epochs < 1``, ``batch_size < 1``, ``learning_rate <= 0``, an unknown
+            method, parameter or backbone...), or ``out_dir`` holds an interrupted run
+            with other data or settings (:func:`check_resume`).
     """
+    settings = dict(
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        backbone=backbone,
+        backbone_kwargs=backbone_kwargs,
+        overrides=overrides,
+        augment=augment,
+        recipe=recipe,
+    )
+    check_run_arguments(method, geometry_every=geometry_every, **settings)
+    if out_dir is not None:
+        record = run_record(method, splits, **settings)
+        check_resume(out_dir, record)
+        _write_record(out_dir, record)
     keras.utils.set_random_seed(seed)
     backbone = backbone or default_backbone(splits.input_shape)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -161,6 +206,8 @@ def run_method(
     )
     test = test_dataset(splits, batch_size).map(lambda x, y: (x, targets(y)))
     callbacks = [_EpochCounter(epoch), *setup.callbacks, *extra_callbacks]
+    if precise_bn:
+        callbacks.insert(1, PreciseBatchNorm(splits.x_train, seed=seed))
     if geometry_every:
         callbacks.append(
             GeometryMetrics(splits.x_test, splits.y_test, every=geometry_every, prefix="val_")
@@ -231,4 +278,192 @@ def _write_outputs(model, result, out_dir):
         json.dump({k: v for k, v in result.items() if k != "history"}, f, indent=1)
 
 
-__all__ = ["default_backbone", "embed", "geometry_figures", "geometry_metrics", "run_method"]
+# --------------------------------------------------------------------------- run checks
+
+RUN_RECORD = "run.json"
+"""The file in ``out_dir`` that says which run the folder holds (:func:`run_record`)."""
+
+_RECORD_FORMAT = 1
+_SAMPLED_IMAGES = 64  # images per split that the data fingerprint hashes
+
+
+class RunSettingsError(ValueError):
+    """:func:`run_method` refused its arguments or its ``out_dir`` before building or
+    writing anything; the message says what to change."""
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_run_arguments(
+    method,
+    *,
+    epochs,
+    seed=0,
+    batch_size=128,
+    learning_rate=1e-3,
+    backbone=None,
+    backbone_kwargs=None,
+    overrides=None,
+    augment=False,
+    recipe=None,
+    geometry_every=None,
+    **_,
+):
+    """Raise :class:`RunSettingsError` with one sentence if :func:`run_method` could not
+    train with these arguments (the other keyword arguments are ignored)."""
+    from keras_angular.callbacks.ramps import RECIPES
+
+    def fail(message):
+        raise RunSettingsError(f"run_method: {message}")
+
+    for name, value, low in [("epochs", epochs, 1), ("batch_size", batch_size, 1)]:
+        if not _is_int(value) or value < low:
+            fail(f"`{name}` must be an int >= {low}, got {value!r}.")
+    if not _is_int(seed) or not 0 <= seed < 2**32:
+        fail(f"`seed` must be an int in [0, 2**32), got {seed!r}.")
+    if geometry_every is not None and (not _is_int(geometry_every) or geometry_every < 1):
+        fail(f"`geometry_every` must be None or an int >= 1, got {geometry_every!r}.")
+    if (
+        not isinstance(learning_rate, numbers.Real)
+        or isinstance(learning_rate, bool)
+        or not math.isfinite(learning_rate)
+        or learning_rate <= 0
+    ):
+        fail(f"`learning_rate` must be a finite number > 0, got {learning_rate!r}.")
+    if recipe is not None and recipe not in RECIPES:
+        fail(f"`recipe` must be None or one of {sorted(RECIPES)}, got {recipe!r}.")
+    if augment not in (False, "none", *AUGMENTATIONS):
+        fail(f"`augment` must be one of {AUGMENTATIONS}, got {augment!r}.")
+    if backbone is not None and str(backbone).lower() not in BACKBONES:
+        fail(f"unknown backbone {backbone!r}; valid names: {', '.join(BACKBONES)}.")
+    if backbone_kwargs is not None and not isinstance(backbone_kwargs, dict):
+        fail(f"`backbone_kwargs` must be None or a dict, got {backbone_kwargs!r}.")
+    try:
+        method_params(get_method(method), dict(overrides or {}))
+    except (ValueError, TypeError) as error:
+        fail(str(error))
+
+
+def data_fingerprint(splits):
+    """A cheap fingerprint of a :class:`~keras_angular.data.DatasetSplits`: its name,
+    shapes, classes, preprocessing and a SHA-256 of every label plus up to 64 evenly
+    strided images per split (kilobytes hashed, never a copy of the whole set)."""
+    digest = hashlib.sha256()
+    for x, y in [(splits.x_train, splits.y_train), (splits.x_test, splits.y_test)]:
+        step = max(1, len(x) // _SAMPLED_IMAGES)
+        digest.update(repr(x.shape).encode())
+        digest.update(np.ascontiguousarray(x[::step][:_SAMPLED_IMAGES]).tobytes())
+        digest.update(np.ascontiguousarray(y, dtype=np.int32).tobytes())
+    return {
+        "name": splits.name,
+        "x_train": list(splits.x_train.shape),
+        "x_test": list(splits.x_test.shape),
+        "num_classes": splits.num_classes,
+        "standardize": splits.standardize,
+        "hash": digest.hexdigest()[:20],
+    }
+
+
+def run_record(
+    method,
+    splits,
+    *,
+    epochs,
+    seed=0,
+    batch_size=128,
+    learning_rate=1e-3,
+    backbone=None,
+    backbone_kwargs=None,
+    overrides=None,
+    augment=False,
+    recipe=None,
+    **_,
+):
+    """What :func:`run_method` writes to ``out_dir/run.json``: the settings that decide
+    the trained weights (method, seed, epochs, batch size, learning rate, backbone and
+    its kwargs, overrides, augmentation, recipe) and :func:`data_fingerprint`, as
+    plain JSON values. The other keyword arguments are ignored."""
+    record = {
+        "format": _RECORD_FORMAT,
+        "method": method,
+        "seed": seed,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "backbone": backbone or default_backbone(splits.input_shape),
+        "backbone_kwargs": dict(backbone_kwargs or {}),
+        "overrides": dict(overrides or {}),
+        "augment": augment if augment not in (False, "none") else None,
+        "recipe": recipe,
+        "data": data_fingerprint(splits),
+    }
+    return json.loads(json.dumps(record, default=repr))
+
+
+def _differences(old, new, prefix=""):
+    """``(old_parts, new_parts)``: ``"key=value"`` for each key whose value differs."""
+    old_parts, new_parts = [], []
+    for key in [*new, *(k for k in old if k not in new)]:
+        a, b = old.get(key, "unset"), new.get(key, "unset")
+        if a == b:
+            continue
+        if key == "data" and isinstance(a, dict) and isinstance(b, dict):
+            more_old, more_new = _differences(a, b, prefix="data.")
+            old_parts += more_old
+            new_parts += more_new
+        else:
+            old_parts.append(f"{prefix}{key}={a!r}")
+            new_parts.append(f"{prefix}{key}={b!r}")
+    return old_parts, new_parts
+
+
+def check_resume(out_dir, record):
+    """Refuse to resume someone else's run: when ``out_dir/backup/`` holds an interrupted
+    run, raise :class:`RunSettingsError` unless ``out_dir/run.json`` says it had the data
+    and settings of ``record`` (:func:`run_record`); the message names each setting that
+    differs. Without ``backup/`` (a new folder, or a finished run that will be
+    overwritten) there is nothing to resume and nothing to refuse. Reads only."""
+    backup = os.path.join(out_dir, "backup")
+    if not os.path.isdir(backup):
+        return
+    try:
+        with open(os.path.join(out_dir, RUN_RECORD)) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict):
+        raise RunSettingsError(
+            f"{out_dir} holds an interrupted run (backup/) without a readable {RUN_RECORD} "
+            f"to say what it was: use another --out (out_dir) or delete {backup}."
+        )
+    old_parts, new_parts = _differences(old, record)
+    if old_parts:
+        raise RunSettingsError(
+            f"{out_dir} holds an interrupted run with {', '.join(old_parts)}; this run asks "
+            f"for {', '.join(new_parts)}: use another --out (out_dir) or delete {backup}."
+        )
+
+
+def _write_record(out_dir, record):
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, RUN_RECORD)
+    with open(path + ".tmp", "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+__all__ = [
+    "RUN_RECORD",
+    "RunSettingsError",
+    "check_resume",
+    "check_run_arguments",
+    "data_fingerprint",
+    "default_backbone",
+    "embed",
+    "geometry_figures",
+    "geometry_metrics",
+    "run_method",
+    "run_record",
+]

@@ -1,0 +1,126 @@
+"""A quiet start for the ``keras-angular`` command. Imports nothing heavy: it runs
+before TensorFlow is imported.
+
+TensorFlow 2.21 writes lines from C++ to stderr while it is imported, before anything
+of ours runs (measured here; ``tests/test_cli_bad_input.py`` checks)::
+
+    WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+    I0000 00:00:... port.cc:153] oneDNN custom operations are on. ...
+    I0000 00:00:... cudart_stub.cc:31] Could not find cuda drivers on your machine, ...
+    I0000 00:00:... cpu_feature_guard.cc:227] This TensorFlow binary is optimized ...
+    E0000 00:00:... cuda_platform.cc:52] failed call to cuInit: ...
+
+``TF_CPP_MIN_LOG_LEVEL`` (read once, when TensorFlow loads) silences only the last two:
+the others are logged through absl before ``absl::InitializeLog()``, which ignores every
+threshold, twice (two shared libraries each log them). ``TF_ENABLE_ONEDNN_OPTS=0`` would
+silence the oneDNN line only by turning oneDNN off, which we do not do. So the command,
+unless ``--verbose`` is given:
+
+* sets ``TF_CPP_MIN_LOG_LEVEL=3`` when the user has not set it;
+* sends file descriptor 2 to a temporary file while the package imports TensorFlow, then
+  writes back every line that is not an absl INFO / WARNING line or its preamble
+  (errors, Python warnings and tracebacks come through);
+* sets TensorFlow's and absl's Python loggers to ERROR (:func:`quiet_python_logging`).
+
+``import keras_angular`` imports TensorFlow (it registers the serializable classes), and
+the console script imports ``keras_angular.cli`` - so the package's ``__init__`` asks
+:func:`quiet_import` whether this process is the command, from ``sys.argv``. Library users
+who ``import keras_angular`` get TensorFlow's output untouched.
+"""
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+
+_COMMAND = "keras-angular"
+_MODULES = ("keras_angular", "keras_angular.cli")
+
+_NOISE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\] "
+    r"|To enable the following instructions: .* rebuild TensorFlow"
+)
+
+
+def _argv():
+    return list(getattr(sys, "argv", None) or [""])
+
+
+def is_command():
+    """Whether this process is the ``keras-angular`` console script (or
+    ``python -m keras_angular.cli``)."""
+    name = os.path.basename(_argv()[0]).lower()
+    if name.removesuffix(".exe").removesuffix("-script.py") == _COMMAND:
+        return True
+    orig = list(getattr(sys, "orig_argv", []))
+    return any(a == "-m" and b in _MODULES for a, b in zip(orig, orig[1:], strict=False))
+
+
+def verbose_requested(argv):
+    """Whether ``--verbose`` is among the options (before a lone ``--``)."""
+    for token in argv:
+        if token == "--":
+            return False
+        if token == "--verbose":
+            return True
+    return False
+
+
+def quiet_environment():
+    """Ask TensorFlow's C++ logging for errors only (fatal errors only at level 3),
+    unless the user chose a level."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def quiet_python_logging():
+    """TensorFlow's and absl's Python loggers: errors only."""
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    with contextlib.suppress(ImportError):
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+@contextlib.contextmanager
+def filtered_stderr():
+    """Send file descriptor 2 to a temporary file inside the block; afterwards write back
+    to stderr every line but TensorFlow's start-up notices (:data:`_NOISE`)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, AttributeError, ValueError):  # no usable stderr: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [
+                line
+                for line in capture.read().decode("utf-8", "replace").splitlines(keepends=True)
+                if not _NOISE.match(line)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+def quiet_import():
+    """The context the package imports TensorFlow in: :func:`filtered_stderr` after
+    :func:`quiet_environment` when this process is the command without ``--verbose``;
+    nothing otherwise."""
+    if not is_command() or verbose_requested(_argv()[1:]):
+        return contextlib.nullcontext()
+    quiet_environment()
+    return filtered_stderr()
