@@ -52,14 +52,149 @@ def test_every_method_trains_on_digits(name, digits):
     assert history["logits_accuracy"][-1] > 0.5
 
 
-def test_heads_and_losses_match_the_papers(digits):
-    assert isinstance(_setup("haseparator", digits).head, CosineDense)
-    assert isinstance(_setup("wsoftmax", digits).head, WeightsBiasedDense)
-    amc = _setup("amc", digits)
-    assert isinstance(amc.loss["embedding"], losses.AMCLoss)
-    assert amc.loss["embedding"].classifier is amc.head  # predicted labels, as in the paper
-    assert amc.loss["embedding"].margin == 0.5
-    assert float(amc.loss["embedding"].weight) == pytest.approx(0.1)
+#: The registry as the papers and DESIGN.md define it, written out here (NOT read back
+#: from METHODS): name -> (head class, logits loss class, embedding loss class or None,
+#: the built losses' attributes). "ce" is Keras' sparse cross-entropy on logits.
+#: Sources: Angular paper (Wu & Wang) "Arc" s = 4 over s (pi - theta); CosFace margin 0.2
+#: and ArcFace 0.3, SphereFace m = 2, NormFace s = 16 (the registry's table of overrides,
+#: methods.py); Wen et al. centre rate alpha = 0.5 with lambda = 0.003; AMC paper Sec. 4:
+#: lambda = 0.1, m_g = 0.5, m_e = 1.0, S_ij from the classifier's argmax; HASeparator's
+#: best CIFAR-10 setting sigma = 3, m = 0.9 (DESIGN.md); W-Softmax alpha = 1.5 with
+#: easy_margin (DESIGN.md: the paper's Eq. 13 collapses on digits), FC on raw features.
+CE = keras.losses.SparseCategoricalCrossentropy
+EXPECTED = {
+    "softmax": (keras.layers.Dense, CE, None, {}),
+    "normface": (CosineDense, losses.NormFaceLoss, None, {"scale": 16.0}),
+    "cosface": (CosineDense, losses.CosFaceLoss, None, {"scale": 16.0, "margin": 0.2}),
+    "arcface": (
+        CosineDense,
+        losses.ArcFaceLoss,
+        None,
+        {"scale": 16.0, "margin": 0.3, "easy_margin": False},
+    ),
+    "sphereface": (CosineDense, losses.SphereFaceLoss, None, {"scale": 16.0, "margin": 2}),
+    "center": (
+        keras.layers.Dense,
+        CE,
+        losses.CenterLoss,
+        {"num_classes": 10, "alpha": 0.5, "weight": 0.003},
+    ),
+    "euclid": (
+        keras.layers.Dense,
+        CE,
+        losses.EuclideanContrastiveLoss,
+        {"margin": 1.0, "weight": 0.1, "classifier": "head"},
+    ),
+    "amc": (
+        keras.layers.Dense,
+        CE,
+        losses.AMCLoss,
+        {"margin": 0.5, "weight": 0.1, "classifier": "head"},
+    ),
+    "arc": (CosineDense, losses.AngularLoss, None, {"scale": 4.0}),
+    "haseparator": (
+        CosineDense,
+        losses.HASeparatorLoss,
+        None,
+        {"scale": 3.0, "margin": 0.9, "head": "head"},
+    ),
+    "wsoftmax": (
+        WeightsBiasedDense,
+        losses.WSoftmaxLoss,
+        None,
+        {"alpha": 1.5, "easy_margin": True, "head": "head"},
+    ),
+}
+#: The registry methods whose embedding loss is ramped up (AMC paper Sec. 3.2).
+RAMPED = {"euclid", "amc"}
+
+
+def _attribute(loss, key):
+    if key == "head":
+        return loss._resolved_head()  # the head layer a HASeparator / W-Softmax loss reads
+    value = getattr(loss, key)
+    return float(value) if key == "weight" else value  # weight: a rampable keras.Variable
+
+
+def _assert_loss(loss, cls, attributes, head):
+    assert type(loss) is cls, f"{type(loss).__name__} is not {cls.__name__}"
+    if cls is CE:
+        assert loss.get_config()["from_logits"] is True  # the heads return logits
+    for key, expected in attributes.items():
+        got = _attribute(loss, key)
+        if expected == "head":
+            # the very head layer object of the built model, not a copy or a name
+            assert got is head, key
+        elif isinstance(expected, bool):
+            assert got is expected, key
+        else:
+            assert got == pytest.approx(expected, rel=1e-6), key
+
+
+def test_expected_table_covers_the_registry():
+    assert set(EXPECTED) == set(METHODS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_heads_and_losses_match_the_papers(name, digits):
+    head_cls, logits_cls, embedding_cls, attributes = EXPECTED[name]
+    setup = _setup(name, digits)
+    head = setup.model.get_layer("head")
+    assert setup.head is head
+    assert type(head) is head_cls, f"{type(head).__name__} is not {head_cls.__name__}"
+    assert head.units == digits.num_classes
+    assert set(setup.loss) == ({"logits", "embedding"} if embedding_cls else {"logits"})
+    if embedding_cls is None:
+        _assert_loss(setup.loss["logits"], logits_cls, attributes, head)
+    else:
+        _assert_loss(setup.loss["logits"], logits_cls, {}, head)
+        _assert_loss(setup.loss["embedding"], embedding_cls, attributes, head)
+    ramps = [type(c).__name__ for c in setup.callbacks]
+    assert ramps == (["LossWeightRamp"] if name in RAMPED else []), ramps
+    assert setup.pretrain_loss is None  # W-Softmax pretrains only when asked
+
+
+#: ``--set`` pairs for each method and the attributes they must set on the built loss.
+OVERRIDES = {
+    "normface": (["scale=8"], {"scale": 8.0}),
+    "cosface": (["margin=0.3"], {"margin": 0.3, "scale": 16.0}),
+    "arcface": (["scale=10", "margin=0.4"], {"scale": 10.0, "margin": 0.4}),
+    "sphereface": (["margin=3"], {"margin": 3}),
+    "center": (["alpha=0.25", "weight=0.01"], {"alpha": 0.25, "weight": 0.01}),
+    "euclid": (["margin=2.0", "weight=0.2"], {"margin": 2.0, "weight": 0.2}),
+    "amc": (["margin=0.7", "weight=0.3"], {"margin": 0.7, "weight": 0.3}),
+    "arc": (["scale=2.5"], {"scale": 2.5}),
+    "haseparator": (["scale=5", "margin=0.5"], {"scale": 5.0, "margin": 0.5}),
+    "wsoftmax": (["alpha=2.0", "easy_margin=false"], {"alpha": 2.0, "easy_margin": False}),
+}
+
+
+class _Built(Exception):
+    """Raised by the spy once the method is built: the CLI test needs no training."""
+
+
+@pytest.mark.parametrize("name", sorted(OVERRIDES))
+def test_command_line_overrides_reach_the_loss_object(name, tmp_path, monkeypatch):
+    """``keras-angular train --set KEY=VALUE``: the value lands on the built loss."""
+    from keras_angular import cli, training
+
+    built = []
+
+    def spy(*args, **kwargs):
+        built.append(build_method(*args, **kwargs))
+        raise _Built
+
+    monkeypatch.setattr(training, "build_method", spy)
+    pairs, attributes = OVERRIDES[name]
+    argv = ["train", "--method", name, "--epochs", "1", "--out", str(tmp_path / name)]
+    for pair in pairs:
+        argv += ["--set", pair]
+    with pytest.raises(_Built):
+        cli.main(argv)
+    (setup,) = built
+    head_cls, logits_cls, embedding_cls, _ = EXPECTED[name]
+    loss = setup.loss["embedding"] if embedding_cls else setup.loss["logits"]
+    _assert_loss(loss, embedding_cls or logits_cls, attributes, setup.head)
 
 
 def test_amc_weight_ramps_up_over_the_first_80_of_300_epochs(digits):
