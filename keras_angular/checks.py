@@ -22,13 +22,16 @@ def check_non_negative(owner, name, value):
     return float(value)
 
 
-def check_range(owner, name, value, low, high, *, low_open=False):
-    """Return ``float(value)`` if ``low (<|<=) value <= high``, else raise ``ValueError``."""
+def check_range(owner, name, value, low, high, *, low_open=False, high_open=False):
+    """Return ``float(value)`` if ``low (<|<=) value (<|<=) high``, else raise ``ValueError``."""
     inside = _is_number(value) and not math.isnan(value)
-    inside = inside and ((low < value) if low_open else (low <= value)) and value <= high
+    inside = inside and ((low < value) if low_open else (low <= value))
+    inside = inside and ((value < high) if high_open else (value <= high))
     if not inside:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{owner}: `{name}` must lie in {bracket}{low}, {high}], got {value!r}.")
+        bracket = ("(" if low_open else "[", ")" if high_open else "]")
+        raise ValueError(
+            f"{owner}: `{name}` must lie in {bracket[0]}{low}, {high}{bracket[1]}, got {value!r}."
+        )
     return float(value)
 
 

@@ -26,7 +26,8 @@ Keras learning rate with one of them, wrap it in
     callback = keras.callbacks.LearningRateScheduler(lambda epoch: lr(epoch))
 
 The AMC recipe (ramps of the loss weight, the learning rate and Adam's
-``beta_1``) has ready callbacks in :mod:`keras_angular.callbacks.ramps`.
+``beta_1``) has ready callbacks in :mod:`keras_angular.callbacks.ramps`, and all
+of it in one in :mod:`keras_angular.callbacks.recipe`.
 """
 
 import math

@@ -313,7 +313,7 @@ def check_run_arguments(
 ):
     """Raise :class:`RunSettingsError` with one sentence if :func:`run_method` could not
     train with these arguments (the other keyword arguments are ignored)."""
-    from keras_angular.callbacks.ramps import RECIPES
+    from keras_angular.callbacks.recipe import RECIPES
 
     def fail(message):
         raise RunSettingsError(f"run_method: {message}")

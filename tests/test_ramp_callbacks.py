@@ -1,4 +1,4 @@
-"""keras_angular.callbacks.ramps in real (tiny) model.fit runs.
+"""keras_angular.callbacks.ramps and .recipe in real (tiny) model.fit runs.
 
 Expected values come from the AMC paper's formulas (Sec. 3.2) written out here, not
 from keras_angular.schedules; Adam's update is re-implemented in NumPy.
@@ -14,11 +14,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from keras import ops  # noqa: E402
 
-from keras_angular.callbacks import ramps  # noqa: E402
+from keras_angular.callbacks import ramps, recipe  # noqa: E402
 from keras_angular.callbacks.ramps import (  # noqa: E402
     AdamBeta1Ramp,
     LearningRateRamp,
     LossWeightRamp,
+)
+from keras_angular.callbacks.recipe import (  # noqa: E402
     TemporalEnsemblingSchedule,
     ema_optimizer,
 )
@@ -165,7 +167,7 @@ def test_learning_rate_ramp_sets_the_rate_sgd_really_uses():
 
 
 def test_learning_rate_ramp_defaults_total_to_fit_epochs_and_rejects_schedules():
-    ramp = LearningRateRamp(0.003, ramp_up=80, ramp_down=50, total_epochs=300)
+    ramp = LearningRateRamp(max_lr=0.003, ramp_up=80, ramp_down=50, total_epochs=300)
     assert ramp.value(0) == pytest.approx(0.003 * math.exp(-5))
     assert ramp.value(299) == pytest.approx(0.003 * down(299, 300, 50))
 
@@ -178,17 +180,17 @@ def test_learning_rate_ramp_defaults_total_to_fit_epochs_and_rejects_schedules()
             np.ones((2, 1)),
             epochs=1,
             verbose=0,
-            callbacks=[LearningRateRamp(0.1, 1, 0)],
+            callbacks=[LearningRateRamp(max_lr=0.1, ramp_up=1, ramp_down=0)],
         )
 
     model.compile(keras.optimizers.SGD(0.1), loss="mse")
-    ramp = LearningRateRamp(0.1, ramp_up=0, ramp_down=2)  # T from fit: 4 epochs
+    ramp = LearningRateRamp(max_lr=0.1, ramp_up=0, ramp_down=2)  # T from fit: 4 epochs
     history = model.fit(np.ones((2, 1)), np.ones((2, 1)), epochs=4, verbose=0, callbacks=[ramp])
     np.testing.assert_allclose(
         history.history["learning_rate"], [0.1 * down(t, 4, 2) for t in range(4)], rtol=1e-6
     )
     with pytest.raises(ValueError, match="max_lr"):
-        LearningRateRamp(0.0)
+        LearningRateRamp(max_lr=0.0)
 
 
 # --------------------------------------------------------------------------- AdamBeta1Ramp
@@ -245,13 +247,17 @@ def test_adam_beta_1_ramp_errors():
     model.compile(keras.optimizers.SGD(0.1), loss="mse")
     with pytest.raises(ValueError, match="Adam family"):
         model.fit(
-            np.ones((2, 1)), np.ones((2, 1)), epochs=1, verbose=0, callbacks=[AdamBeta1Ramp(1, 0)]
+            np.ones((2, 1)),
+            np.ones((2, 1)),
+            epochs=1,
+            verbose=0,
+            callbacks=[AdamBeta1Ramp(total_epochs=1, ramp_down=0)],
         )
     with pytest.raises(ValueError, match=r"start.*\[0, 1\)"):
-        AdamBeta1Ramp(10, 2, start=1.0)
+        AdamBeta1Ramp(total_epochs=10, ramp_down=2, start=1.0)
     with pytest.raises(ValueError, match="ramp_down"):
-        AdamBeta1Ramp(10, -2)
-    assert AdamBeta1Ramp(300, 50).value(275) == pytest.approx(
+        AdamBeta1Ramp(total_epochs=10, ramp_down=-2)
+    assert AdamBeta1Ramp(total_epochs=300, ramp_down=50).value(275) == pytest.approx(
         0.9 * math.exp(-3.125) + 0.5 * (1 - math.exp(-3.125))
     )
 
@@ -370,7 +376,7 @@ def test_official_recipe_needs_an_ema_optimizer_and_paper_baseline_needs_no_loss
     "make",
     [
         lambda: LossWeightRamp(WeightedCE(weight=0.3), ramp_up=7, ramp_down=2, total_epochs=20),
-        lambda: LearningRateRamp(0.01, ramp_up=5, ramp_down=3, total_epochs=None),
+        lambda: LearningRateRamp(max_lr=0.01, ramp_up=5, ramp_down=3, total_epochs=None),
         lambda: AdamBeta1Ramp(total_epochs=40, ramp_down=10, start=0.95, end=0.4),
         lambda: TemporalEnsemblingSchedule(
             "amc", total_epochs=50, recipe="official", max_lr=0.001, ema=False
@@ -390,5 +396,6 @@ def test_get_config_round_trip(make):
 def test_public_names_are_exported():
     import keras_angular.callbacks as callbacks
 
-    for name in ramps.__all__:
-        assert getattr(callbacks, name) is getattr(ramps, name)
+    for module in (ramps, recipe):
+        for name in module.__all__:
+            assert getattr(callbacks, name) is getattr(module, name)

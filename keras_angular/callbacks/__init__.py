@@ -1,7 +1,11 @@
 """Keras callbacks: the papers' ramp schedules and per-epoch feature geometry.
 
 * :mod:`keras_angular.callbacks.ramps` - loss-weight, learning-rate and Adam
-  beta_1 ramps, and the whole AMC recipe (:class:`TemporalEnsemblingSchedule`).
+  beta_1 ramps over one Gaussian-ramp base.
+* :mod:`keras_angular.callbacks.recipe` - the whole AMC recipe
+  (:class:`TemporalEnsemblingSchedule`, ``RECIPES``, :func:`ema_optimizer`).
+* :mod:`keras_angular.callbacks.adam_beta_1` - Adam's ``beta_1`` as a variable the
+  train step reads (what :class:`AdamBeta1Ramp` assigns).
 * :mod:`keras_angular.callbacks.geometry` - feature-geometry metrics in the
   Keras logs and angle histograms in TensorBoard.
 * :mod:`keras_angular.callbacks.batch_norm` - batch-norm population statistics of the
@@ -14,5 +18,7 @@ from keras_angular.callbacks.geometry import *  # noqa: F403
 from keras_angular.callbacks.geometry import __all__ as _geometry_all
 from keras_angular.callbacks.ramps import *  # noqa: F403
 from keras_angular.callbacks.ramps import __all__ as _ramps_all
+from keras_angular.callbacks.recipe import *  # noqa: F403
+from keras_angular.callbacks.recipe import __all__ as _recipe_all
 
-__all__ = [*_ramps_all, *_geometry_all, *_batch_norm_all]
+__all__ = [*_ramps_all, *_recipe_all, *_geometry_all, *_batch_norm_all]

@@ -1,8 +1,8 @@
-"""Ramps of the loss weight, the learning rate and Adam's ``beta_1``: the AMC recipe.
+"""Gaussian ramps of a loss weight, the learning rate and Adam's ``beta_1``.
 
 AMC-Loss (Choi et al.), Sec. 3.2, following Laine & Aila ("Temporal ensembling",
-ICLR 2017) and the mean-teacher code the authors built on, trains for ``T`` epochs
-with Adam and three schedules (:mod:`keras_angular.schedules`):
+ICLR 2017) and the mean-teacher code the authors built on, trains with three
+schedules made of the ramps of :mod:`keras_angular.schedules`:
 
 * the weight of the angular loss rises with a Gaussian ramp-up
   ``exp(-5 (1 - t/L_up)^2)`` over the first ``L_up`` epochs
@@ -13,124 +13,59 @@ with Adam and three schedules (:mod:`keras_angular.schedules`):
 * Adam's ``beta_1`` goes from 0.9 to 0.5 during the ramp-down,
   ``beta_1 = rd(t) 0.9 + (1 - rd(t)) 0.5`` (:class:`AdamBeta1Ramp`).
 
-:class:`TemporalEnsemblingSchedule` applies the whole recipe, as the paper gives
-it (``recipe="paper"``) or as the authors' TF1 code runs it (``"official"``:
-a 100x larger loss weight, shorter ramps and evaluation with Polyak-averaged
-(EMA 0.999) weights; see DESIGN.md), scaled to any number of epochs.
-
-Every callback sets its value at the beginning of each epoch (epochs count from
-0, as Keras passes them) and writes it into the epoch's ``logs`` at its end, so it
-reaches ``History`` (``history.history["loss_weight"]``, ``["learning_rate"]``,
+All three are one :class:`GaussianRamp`: a value between ``low`` and ``high``,
+``value(t) = r(t) high + (1 - r(t)) low`` with ``r(t) = ramp_up(t) ramp_down(t)``.
+Each sets its value at the beginning of every epoch (epochs count from 0, as Keras
+passes them) and writes it into the epoch's ``logs`` at its end, so it reaches
+``History`` (``history.history["loss_weight"]``, ``["learning_rate"]``,
 ``["beta_1"]``). The values are read by the compiled train step from
-``keras.Variable`` objects, so changing them never recompiles anything; this
-needs the TensorFlow (or PyTorch) backend, the one this package targets.
-"""
+``keras.Variable`` objects, so changing them never recompiles anything.
 
-import contextlib
-import math
-import numbers
-import warnings
+The whole AMC recipe, the three ramps together, is
+:class:`keras_angular.callbacks.recipe.TemporalEnsemblingSchedule`. Every
+argument of a ramp is keyword-only, except the loss a :class:`LossWeightRamp`
+ramps.
+"""
 
 import keras
 from keras import ops
 
-from keras_angular.checks import check_non_negative
+from keras_angular.callbacks.adam_beta_1 import beta_1_variable
+from keras_angular.checks import check_int, check_non_negative, check_positive, check_range
 from keras_angular.schedules import gaussian_ramp_down, gaussian_ramp_up
 
-__all__ = [
-    "LossWeightRamp",
-    "LearningRateRamp",
-    "AdamBeta1Ramp",
-    "TemporalEnsemblingSchedule",
-    "ema_optimizer",
-    "RECIPES",
-]
-
-_PACKAGE = "keras_angular"
-
-
-# ----------------------------------------------------------------------------- checks
-
-
-def _check_length(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{owner}: `{name}` must be a finite number of epochs, got {value!r}.")
-    if value < 0:
-        raise ValueError(f"{owner}: `{name}` must be >= 0 epochs, got {value!r}.")
-    return float(value) if not float(value).is_integer() else int(value)
-
-
-def _check_total(owner, total):
-    if total is None:
-        return None
-    if isinstance(total, bool) or not isinstance(total, numbers.Integral) or total <= 0:
-        raise ValueError(
-            f"{owner}: `total_epochs` must be a positive integer or None (= the `epochs` "
-            f"given to fit), got {total!r}."
-        )
-    return int(total)
-
-
-def _check_unit(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{owner}: `{name}` must be a number, got {value!r}.")
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{owner}: `{name}` must lie in [0, 1), got {value!r}.")
-    return value
-
-
-def _check_ramp_fits(owner, ramp_down, total):
-    if total is not None and ramp_down > total:
-        raise ValueError(
-            f"{owner}: `ramp_down` ({ramp_down}) is longer than the training "
-            f"({total} epochs): the ramp-down would start before training does."
-        )
+__all__ = ["LossWeightRamp", "LearningRateRamp", "AdamBeta1Ramp"]
 
 
 def _to_float(value):
     return float(ops.convert_to_numpy(value))
 
 
-def _inner_optimizer(optimizer):
-    """The optimizer that holds the hyper-parameters (unwraps a LossScaleOptimizer)."""
-    return getattr(optimizer, "inner_optimizer", optimizer)
+def _epochs(owner, name, value):
+    """A ramp length: a number of epochs >= 0, kept as an int where it is whole."""
+    value = check_non_negative(owner, name, value)
+    return int(value) if value.is_integer() else value
 
 
-class _Callback(keras.callbacks.Callback):
-    """A callback rebuilt from its ``get_config`` (Keras callbacks have no ``from_config``)."""
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+def check_total_epochs(owner, total_epochs):
+    """``total_epochs``: an int >= 1, or None (= the ``epochs`` given to fit)."""
+    return None if total_epochs is None else check_int(owner, "total_epochs", total_epochs, 1)
 
 
-class _LogsItsValue:
-    """Puts the value the callback set this epoch into ``logs[self.log_key]``, so it
-    reaches History, CSVLogger and TensorBoard."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._value is not None:
-            logs[self.log_key] = self._value
-
-
-class _EpochsMixin:
-    """Resolves ``total_epochs=None`` to the ``epochs`` given to ``fit``."""
-
-    def _resolve_total(self):
-        if self.total_epochs is not None:
-            return self.total_epochs
-        epochs = (self.params or {}).get("epochs")
-        if not epochs:
-            raise ValueError(
-                f"{type(self).__name__}: `total_epochs` is None and fit() did not report its "
-                "number of epochs; pass `total_epochs`."
-            )
-        _check_ramp_fits(type(self).__name__, self.ramp_down, epochs)
-        return int(epochs)
+def resolve_total_epochs(owner, total_epochs, params):
+    """``total_epochs``, or where it is None the ``epochs`` fit() reports in ``params``."""
+    if total_epochs is not None:
+        return total_epochs
+    epochs = (params or {}).get("epochs")
+    if not epochs:
+        raise ValueError(
+            f"{owner}: `total_epochs` is None and fit() did not report its number of "
+            "epochs; pass `total_epochs`."
+        )
+    return int(epochs)
 
 
-# ----------------------------------------------------------------------------- loss weight
+# ----------------------------------------------------------------------------- the loss
 
 
 def _walk_losses(losses):
@@ -147,7 +82,24 @@ def _walk_losses(losses):
         yield losses
 
 
-def _check_weighted(owner, loss):
+def weighted_loss(owner, loss, model=None):
+    """The loss object whose scalar ``keras.Variable`` attribute ``weight`` is ramped.
+
+    ``loss`` is that object, or its ``name``: a name is looked up among the
+    compiled losses of ``model`` (it must name exactly one). ``owner`` names the
+    caller in error messages.
+    """
+    if isinstance(loss, str):
+        losses = list(_walk_losses(getattr(model, "loss", None)))
+        found = [candidate for candidate in losses if getattr(candidate, "name", None) == loss]
+        if len(found) != 1:
+            names = sorted({str(getattr(candidate, "name", candidate)) for candidate in losses})
+            what = "no" if not found else str(len(found))
+            raise ValueError(
+                f"{owner}: {what} compiled loss of the model is named {loss!r} (compiled "
+                f"losses: {names}); pass the loss object itself."
+            )
+        loss = found[0]
     weight = getattr(loss, "weight", None)
     if not isinstance(weight, keras.Variable) or tuple(weight.shape) != ():
         raise ValueError(
@@ -158,22 +110,86 @@ def _check_weighted(owner, loss):
     return loss
 
 
-def _find_loss(owner, model, name):
-    """The one compiled loss of ``model`` named ``name`` that has a ramped ``weight``."""
-    losses = list(_walk_losses(getattr(model, "loss", None)))
-    found = [loss for loss in losses if getattr(loss, "name", None) == name]
-    if len(found) != 1:
-        names = sorted({str(getattr(loss, "name", loss)) for loss in losses})
-        what = "no" if not found else str(len(found))
-        raise ValueError(
-            f"{owner}: {what} compiled loss of the model is named {name!r} (compiled losses: "
-            f"{names}); pass the loss object itself."
-        )
-    return _check_weighted(owner, found[0])
+# ----------------------------------------------------------------------------- the base
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class LossWeightRamp(_LogsItsValue, _EpochsMixin, _Callback):
+class GaussianRamp(keras.callbacks.Callback):
+    """A value moved between ``low`` and ``high`` by the Gaussian ramps, once an epoch.
+
+    ``value(t) = r(t) * high + (1 - r(t)) * low`` with
+    ``r(t) = gaussian_ramp_up(t, ramp_up) * gaussian_ramp_down(t, T, ramp_down)``
+    (the ramp-down only where ``ramp_down > 0``). ``T`` is ``total_epochs``, or the
+    ``epochs`` given to fit where it is None. The base sets the value at the beginning
+    of each epoch and logs it as ``logs[log_key]`` at its end; a subclass says what
+    the bounds are (:meth:`_bounds`), where the value goes (:meth:`_assign`) and
+    what it prepares when training starts (:meth:`on_train_begin`).
+    """
+
+    def __init__(self, *, ramp_up, ramp_down, total_epochs, log_key):
+        super().__init__()
+        owner = type(self).__name__
+        self.ramp_up = _epochs(owner, "ramp_up", ramp_up)
+        self.ramp_down = _epochs(owner, "ramp_down", ramp_down)
+        self.total_epochs = check_total_epochs(owner, total_epochs)
+        self._check_fits(self.total_epochs)
+        if not isinstance(log_key, str) or not log_key:
+            raise ValueError(f"{owner}: `log_key` must be a non-empty string, got {log_key!r}.")
+        self.log_key = log_key
+        self._total = self.total_epochs  # T of the current fit
+        self._value = None  # the value set this epoch
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def _check_fits(self, total):
+        if total is not None and self.ramp_down > total:
+            raise ValueError(
+                f"{type(self).__name__}: `ramp_down` ({self.ramp_down}) is longer than the "
+                f"training ({total} epochs): the ramp-down would start before training does."
+            )
+
+    def _bounds(self):
+        """``(low, high)``: the value at ramp 0 and at ramp 1."""
+        raise NotImplementedError
+
+    def _assign(self, value):
+        """Set ``value`` where the train step reads it; return what it reads, as a float."""
+        raise NotImplementedError
+
+    def value(self, epoch, total_epochs=None):
+        """The value set at ``epoch`` (``total_epochs``: T, if not the one of this fit)."""
+        low, high = self._bounds()
+        ramp = gaussian_ramp_up(epoch, self.ramp_up)
+        if self.ramp_down:
+            total = self._total if total_epochs is None else total_epochs
+            if total is None:
+                raise ValueError(f"{type(self).__name__}: give `total_epochs` for the ramp-down.")
+            ramp *= gaussian_ramp_down(epoch, total, self.ramp_down)
+        return ramp * high + (1.0 - ramp) * low
+
+    def log(self, logs):
+        """Write the value set this epoch into ``logs[log_key]``."""
+        if logs is not None and self._value is not None:
+            logs[self.log_key] = self._value
+
+    def on_train_begin(self, logs=None):
+        if self.ramp_down:
+            self._total = resolve_total_epochs(type(self).__name__, self.total_epochs, self.params)
+            self._check_fits(self._total)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._value = self._assign(self.value(epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.log(logs)
+
+
+# ----------------------------------------------------------------------------- the ramps
+
+
+@keras.saving.register_keras_serializable(package="keras_angular")
+class LossWeightRamp(GaussianRamp):
     """Ramps ``loss.weight`` with the Gaussian ramps of AMC-Loss Sec. 3.2.
 
     At the beginning of epoch ``t`` it assigns
@@ -188,18 +204,19 @@ class LossWeightRamp(_LogsItsValue, _EpochsMixin, _Callback):
             ``weight``, as :class:`keras_angular.losses.AMCLoss`), or its ``name``:
             a name is looked up among the compiled losses of the model when training
             starts (this is what ``get_config`` stores).
+        max_weight: the weight reached after the ramp-up (>= 0); None = the
+            loss's ``weight`` when the callback is made (its ``lambda``).
         ramp_up: ramp-up length ``L_up`` in epochs (>= 0; 0 = none). Paper: 80.
         ramp_down: ramp-down length in epochs (>= 0; 0 = none, the default).
         total_epochs: ``T`` for the ramp-down; None = the ``epochs`` given to fit.
-        max_weight: the weight reached after the ramp-up (>= 0); None = the
-            loss's ``weight`` when the callback is made (its ``lambda``).
         log_key: the key of the logged value.
 
     Example:
-        >>> import keras, numpy as np
         >>> from keras_angular.losses import AMCLoss
         >>> amc = AMCLoss(margin=0.5, weight=0.1)
         >>> ramp = LossWeightRamp(amc, ramp_up=80)   # weight 0.1 * exp(-5) at epoch 0
+        >>> round(ramp.value(0), 6), round(ramp.value(80), 6)
+        (0.000674, 0.1)
         >>> # model.compile(..., loss={"logits": ..., "embedding": amc})
         >>> # model.fit(..., epochs=300, callbacks=[ramp])
     """
@@ -207,82 +224,60 @@ class LossWeightRamp(_LogsItsValue, _EpochsMixin, _Callback):
     def __init__(
         self,
         loss,
+        *,
+        max_weight=None,
         ramp_up=80,
         ramp_down=0,
         total_epochs=None,
-        max_weight=None,
         log_key="loss_weight",
     ):
-        super().__init__()
+        super().__init__(
+            ramp_up=ramp_up, ramp_down=ramp_down, total_epochs=total_epochs, log_key=log_key
+        )
         owner = type(self).__name__
-        self.ramp_up = _check_length(owner, "ramp_up", ramp_up)
-        self.ramp_down = _check_length(owner, "ramp_down", ramp_down)
-        self.total_epochs = _check_total(owner, total_epochs)
-        _check_ramp_fits(owner, self.ramp_down, self.total_epochs)
         self.max_weight = (
             None if max_weight is None else check_non_negative(owner, "max_weight", max_weight)
         )
-        if not isinstance(log_key, str) or not log_key:
-            raise ValueError(f"{owner}: `log_key` must be a non-empty string, got {log_key!r}.")
-        self.log_key = log_key
         if isinstance(loss, str):
             self.loss, self.loss_name = None, loss
         else:
-            self.loss = _check_weighted(owner, loss)
+            self.loss = weighted_loss(owner, loss)
             self.loss_name = loss.name
             if self.max_weight is None:
                 self.max_weight = _to_float(loss.weight)
-        self._value = None
-        self._total = self.total_epochs
 
-    def _resolve_loss(self):
-        if self.loss is None:
-            self.loss = _find_loss(type(self).__name__, self.model, self.loss_name)
-        if self.max_weight is None:
-            self.max_weight = _to_float(self.loss.weight)
-        return self.loss
-
-    def value(self, epoch, total_epochs=None):
-        """The weight this callback sets at ``epoch`` (``total_epochs``: T if not set)."""
+    def _bounds(self):
         if self.max_weight is None:
             raise ValueError(
                 f"{type(self).__name__}: the loss {self.loss_name!r} is not resolved "
                 "yet; its maximum weight is unknown."
             )
-        total = self._total if total_epochs is None else total_epochs
-        ramp = gaussian_ramp_up(epoch, self.ramp_up)
-        if self.ramp_down:
-            if total is None:
-                raise ValueError(f"{type(self).__name__}: give `total_epochs` for the ramp-down.")
-            ramp *= gaussian_ramp_down(epoch, total, self.ramp_down)
-        return self.max_weight * ramp
+        return 0.0, self.max_weight
+
+    def _assign(self, value):
+        self.loss.weight.assign(value)
+        return _to_float(self.loss.weight)
 
     def on_train_begin(self, logs=None):
-        self._resolve_loss()
-        if self.ramp_down:
-            self._total = self._resolve_total()
-
-    def on_epoch_begin(self, epoch, logs=None):
-        loss = self._resolve_loss()
-        loss.weight.assign(self.value(epoch))
-        self._value = _to_float(loss.weight)
+        if self.loss is None:
+            self.loss = weighted_loss(type(self).__name__, self.loss_name, self.model)
+        if self.max_weight is None:
+            self.max_weight = _to_float(self.loss.weight)
+        super().on_train_begin(logs)
 
     def get_config(self):
         return {
             "loss": self.loss_name,
+            "max_weight": self.max_weight,
             "ramp_up": self.ramp_up,
             "ramp_down": self.ramp_down,
             "total_epochs": self.total_epochs,
-            "max_weight": self.max_weight,
             "log_key": self.log_key,
         }
 
 
-# ----------------------------------------------------------------------------- learning rate
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class LearningRateRamp(_LogsItsValue, _EpochsMixin, _Callback):
+@keras.saving.register_keras_serializable(package="keras_angular")
+class LearningRateRamp(GaussianRamp):
     """Sets ``lr = max_lr * gaussian_ramp_up(t, ramp_up) * gaussian_ramp_down(t, T, ramp_down)``.
 
     AMC-Loss Sec. 3.2: Adam with a maximum learning rate of 0.003, ramped up over
@@ -298,50 +293,30 @@ class LearningRateRamp(_LogsItsValue, _EpochsMixin, _Callback):
         total_epochs: ``T``; None = the ``epochs`` given to fit. Paper: 300.
 
     Example:
-        >>> ramp = LearningRateRamp(0.003, ramp_up=80, ramp_down=50, total_epochs=300)
+        >>> ramp = LearningRateRamp(max_lr=0.003, ramp_up=80, ramp_down=50, total_epochs=300)
         >>> round(ramp.value(0), 8), ramp.value(100)
         (2.021e-05, 0.003)
     """
 
-    log_key = "learning_rate"
+    def __init__(self, *, max_lr=0.003, ramp_up=80, ramp_down=50, total_epochs=None):
+        super().__init__(
+            ramp_up=ramp_up, ramp_down=ramp_down, total_epochs=total_epochs, log_key="learning_rate"
+        )
+        self.max_lr = check_positive(type(self).__name__, "max_lr", max_lr)
 
-    def __init__(self, max_lr=0.003, ramp_up=80, ramp_down=50, total_epochs=None):
-        super().__init__()
-        owner = type(self).__name__
-        max_lr = check_non_negative(owner, "max_lr", max_lr)
-        if max_lr <= 0:
-            raise ValueError(f"{owner}: `max_lr` must be > 0, got {max_lr!r}.")
-        self.max_lr = max_lr
-        self.ramp_up = _check_length(owner, "ramp_up", ramp_up)
-        self.ramp_down = _check_length(owner, "ramp_down", ramp_down)
-        self.total_epochs = _check_total(owner, total_epochs)
-        _check_ramp_fits(owner, self.ramp_down, self.total_epochs)
-        self._value = None
-        self._total = self.total_epochs
+    def _bounds(self):
+        return 0.0, self.max_lr
 
-    def value(self, epoch, total_epochs=None):
-        """The learning rate this callback sets at ``epoch``."""
-        total = self._total if total_epochs is None else total_epochs
-        ramp = gaussian_ramp_up(epoch, self.ramp_up)
-        if self.ramp_down:
-            if total is None:
-                raise ValueError(f"{type(self).__name__}: give `total_epochs` for the ramp-down.")
-            ramp *= gaussian_ramp_down(epoch, total, self.ramp_down)
-        return self.max_lr * ramp
-
-    def on_train_begin(self, logs=None):
-        self._total = self._resolve_total()
-
-    def on_epoch_begin(self, epoch, logs=None):
+    def _assign(self, value):
         optimizer = self.model.optimizer
         try:
-            optimizer.learning_rate = self.value(epoch)
+            optimizer.learning_rate = value
         except TypeError as error:
             raise ValueError(
                 f"{type(self).__name__} sets the learning rate each epoch: make the optimizer "
                 "with a float `learning_rate` (not a LearningRateSchedule)."
             ) from error
-        self._value = _to_float(optimizer.learning_rate)
+        return _to_float(optimizer.learning_rate)
 
     def get_config(self):
         return {
@@ -352,63 +327,8 @@ class LearningRateRamp(_LogsItsValue, _EpochsMixin, _Callback):
         }
 
 
-# ----------------------------------------------------------------------------- Adam beta_1
-
-
-def _variable_beta_1(model):
-    """Make the optimizer's ``beta_1`` a ``keras.Variable`` read by the train step.
-
-    Keras 3 Adam keeps ``beta_1`` as a Python float, folded into the compiled train
-    step as a constant when it is traced (its docstring mentions callables, but
-    ``update_step`` casts ``self.beta_1`` directly, so a callable does not work).
-    A scalar variable is read at run time instead. The variable is deliberately
-    not tracked by the optimizer (its saved state keeps the layout of a plain
-    Adam, so checkpoints load either way); ``get_config`` of that optimizer
-    reports the current value as a float, so the model saves and reloads as usual.
-    A train function traced before (with the float) is rebuilt.
-    """
-    optimizer = _inner_optimizer(model.optimizer)
-    current = getattr(optimizer, "beta_1", None)
-    if isinstance(current, keras.Variable):
-        return current
-    if current is None or callable(current) or isinstance(current, bool):
-        raise ValueError(
-            "AdamBeta1Ramp needs an optimizer of the Adam family with a float `beta_1` "
-            f"(keras.optimizers.Adam, AdamW, Adamax, Nadam...), got {type(optimizer).__name__} "
-            f"with beta_1={current!r}."
-        )
-    if keras.backend.backend() == "jax":
-        raise ValueError(
-            "AdamBeta1Ramp needs the TensorFlow or PyTorch backend: under JAX the compiled "
-            "train step only sees the optimizer's tracked state."
-        )
-    strategy = getattr(optimizer, "_distribution_strategy", None)
-    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-    with scope:
-        variable = keras.Variable(
-            float(current),
-            dtype="float32",
-            trainable=False,
-            name="beta_1",
-            aggregation="only_first_replica",
-        )
-    plain_get_config = optimizer.get_config
-
-    def get_config():
-        config = plain_get_config()
-        config["beta_1"] = _to_float(variable)
-        return config
-
-    # object.__setattr__: bypass the optimizer's variable tracking (see above).
-    object.__setattr__(optimizer, "beta_1", variable)
-    object.__setattr__(optimizer, "get_config", get_config)
-    if getattr(model, "train_function", None) is not None:
-        model.make_train_function(force=True)
-    return variable
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class AdamBeta1Ramp(_LogsItsValue, _EpochsMixin, _Callback):
+@keras.saving.register_keras_serializable(package="keras_angular")
+class AdamBeta1Ramp(GaussianRamp):
     """Ramps Adam's ``beta_1`` from ``start`` to ``end`` during the Gaussian ramp-down.
 
     AMC-Loss Sec. 3.2 ("ramp down the learning rate and Adam beta_1 to 0.5 during
@@ -419,331 +339,50 @@ class AdamBeta1Ramp(_LogsItsValue, _EpochsMixin, _Callback):
 
     Keras 3 Adam stores ``beta_1`` as a Python float that the compiled train step
     bakes in as a constant. When training starts, this callback replaces it by a
-    scalar ``keras.Variable`` (with the same value) that the train step reads at
-    every step, and rebuilds the train function if one was already traced. Keras
-    computes Adam's bias correction ``1 - beta_1^t`` with the *current* ``beta_1``
-    (TF1's ``AdamOptimizer``, which the authors used, accumulates the product of
-    the past values instead); both corrections are 1 to within ``0.9^t`` after
-    ``t`` steps, so the two agree once training has run a few hundred steps.
+    scalar ``keras.Variable`` with the same value
+    (:func:`keras_angular.callbacks.adam_beta_1.beta_1_variable`, which says why
+    and how), read by the train step at every step. Keras computes Adam's bias
+    correction ``1 - beta_1^t`` with the *current* ``beta_1`` (TF1's
+    ``AdamOptimizer``, which the authors used, accumulates the product of the past
+    values instead); both corrections are 1 to within ``0.9^t`` after ``t`` steps,
+    so the two agree once training has run a few hundred steps.
 
     Args:
-        total_epochs: ``T``; None = the ``epochs`` given to fit. Paper: 300.
-        ramp_down: ramp-down length in epochs (>= 0). Paper: 50.
         start: ``beta_1`` before the ramp-down, in [0, 1). Paper: 0.9.
         end: ``beta_1`` the ramp-down tends to, in [0, 1). Paper: 0.5.
+        ramp_down: ramp-down length in epochs (>= 0). Paper: 50.
+        total_epochs: ``T``; None = the ``epochs`` given to fit. Paper: 300.
 
     Example:
-        >>> ramp = AdamBeta1Ramp(total_epochs=300, ramp_down=50)
+        >>> ramp = AdamBeta1Ramp(ramp_down=50, total_epochs=300)
         >>> ramp.value(0), round(ramp.value(275), 4)
         (0.9, 0.5176)
     """
 
-    log_key = "beta_1"
-
-    def __init__(self, total_epochs=None, ramp_down=50, start=0.9, end=0.5):
-        super().__init__()
+    def __init__(self, *, start=0.9, end=0.5, ramp_down=50, total_epochs=None):
+        super().__init__(
+            ramp_up=0, ramp_down=ramp_down, total_epochs=total_epochs, log_key="beta_1"
+        )
         owner = type(self).__name__
-        self.total_epochs = _check_total(owner, total_epochs)
-        self.ramp_down = _check_length(owner, "ramp_down", ramp_down)
-        _check_ramp_fits(owner, self.ramp_down, self.total_epochs)
-        self.start = _check_unit(owner, "start", start)
-        self.end = _check_unit(owner, "end", end)
-        self._value = None
-        self._total = self.total_epochs
+        self.start = check_range(owner, "start", start, 0, 1, high_open=True)
+        self.end = check_range(owner, "end", end, 0, 1, high_open=True)
+        self._variable = None
 
-    def value(self, epoch, total_epochs=None):
-        """The ``beta_1`` this callback sets at ``epoch``."""
-        total = self._total if total_epochs is None else total_epochs
-        if not self.ramp_down:
-            return self.start
-        if total is None:
-            raise ValueError(f"{type(self).__name__}: give `total_epochs` for the ramp-down.")
-        rd = gaussian_ramp_down(epoch, total, self.ramp_down)
-        return rd * self.start + (1.0 - rd) * self.end
+    def _bounds(self):
+        return self.end, self.start
+
+    def _assign(self, value):
+        self._variable.assign(value)
+        return _to_float(self._variable)
 
     def on_train_begin(self, logs=None):
-        self._total = self._resolve_total()
-        self._variable = _variable_beta_1(self.model)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._variable.assign(self.value(epoch))
-        self._value = _to_float(self._variable)
+        super().on_train_begin(logs)
+        self._variable = beta_1_variable(self.model, owner=type(self).__name__)
 
     def get_config(self):
         return {
-            "total_epochs": self.total_epochs,
-            "ramp_down": self.ramp_down,
             "start": self.start,
             "end": self.end,
-        }
-
-
-# ----------------------------------------------------------------------------- the recipe
-
-#: The AMC training recipes, for ``epochs`` epochs; :class:`TemporalEnsemblingSchedule`
-#: scales the ramp lengths to the number of epochs it is given.
-#: ``weight_scale`` multiplies the loss's own ``weight`` (its ``lambda``, 0.1).
-RECIPES = {
-    # AMC-Loss Sec. 3.2: 300 epochs, Adam, max lr 0.003, weight and lr ramped up over 80,
-    # lr and beta_1 (0.9 -> 0.5) ramped down over the last 50, lambda = 0.1.
-    "paper": {
-        "epochs": 300,
-        "ramp_up": 80,
-        "ramp_down": 50,
-        "max_lr": 0.003,
-        "weight_scale": 1.0,
-        "beta_1": (0.9, 0.5),
-        "ema_momentum": None,
-    },
-    # The authors' TF1 code (DESIGN.md): effective weight 10 * ramp(t) (lambda 0.1 times a
-    # maximum weight of 100), ramps 50 up / 30 down of 200 epochs, the learning rate ramped,
-    # beta_1 0.9 -> 0.5 in the ramp-down, evaluation with Polyak (EMA 0.999) weights.
-    "official": {
-        "epochs": 200,
-        "ramp_up": 50,
-        "ramp_down": 30,
-        "max_lr": 0.003,
-        "weight_scale": 100.0,
-        "beta_1": (0.9, 0.5),
-        "ema_momentum": 0.999,
-    },
-}
-
-
-def _round_half_up(value):
-    return int(math.floor(value + 0.5))
-
-
-def ema_optimizer(learning_rate=0.003, ema_momentum=0.999, **kwargs):
-    """Adam keeping a Polyak (exponential moving) average of the weights.
-
-    ``keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=0.999, **kwargs)``:
-    the optimizer the ``"official"`` AMC recipe expects. Evaluate with the averaged
-    weights during training with ``keras.callbacks.SwapEMAWeights()``
-    (:class:`TemporalEnsemblingSchedule` does it itself); at the end of ``fit``
-    Keras copies the averages into the model (``optimizer.finalize_variable_values``),
-    so the trained model *is* the averaged one.
-
-    Example:
-        >>> opt = ema_optimizer()
-        >>> opt.use_ema, opt.ema_momentum
-        (True, 0.999)
-    """
-    return keras.optimizers.Adam(
-        learning_rate=learning_rate, use_ema=True, ema_momentum=ema_momentum, **kwargs
-    )
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class TemporalEnsemblingSchedule(_Callback):
-    """The whole AMC-Loss training recipe (Sec. 3.2), scaled to any number of epochs.
-
-    One callback that runs a :class:`LearningRateRamp`, an :class:`AdamBeta1Ramp`,
-    a :class:`LossWeightRamp` (if ``loss`` is given; ramp-up only) and, for a recipe
-    with Polyak averaging, a ``keras.callbacks.SwapEMAWeights`` (validation on the
-    EMA weights). Ramp lengths are the recipe's fractions of its epochs times
-    ``total_epochs``, rounded to whole epochs (see :meth:`plan`):
-
-    ===========  ==================  =================  ===========  ===========  =====
-    recipe       ramp-up             ramp-down          max lr       max weight   EMA
-    ===========  ==================  =================  ===========  ===========  =====
-    ``paper``    80/300 of epochs    50/300             0.003        lambda       no
-    ``official`` 50/200              30/200             0.003        100 lambda   0.999
-    ===========  ==================  =================  ===========  ===========  =====
-
-    (``lambda`` is the loss's own ``weight`` when the callback is made, 0.1 by
-    default; ``beta_1`` goes 0.9 -> 0.5 in the ramp-down in both.) The cross-entropy
-    baseline of the paper trains with the same schedule and no loss
-    (``loss=None``).
-
-    The optimizer must be an Adam with a float learning rate; with EMA it must have
-    ``use_ema=True``: use :meth:`make_optimizer` (or :func:`ema_optimizer`).
-
-    Args:
-        loss: the ramped loss (object or name, see :class:`LossWeightRamp`), or None.
-        total_epochs: ``T``; None (default) = the ``epochs`` given to fit.
-        recipe: ``"paper"`` (default) or ``"official"`` (:data:`RECIPES`).
-        max_lr: override the recipe's maximum learning rate.
-        max_weight: override the loss's maximum weight (absolute, not scaled).
-        ema: override whether to evaluate with EMA weights (None = the recipe's).
-
-    Example:
-        >>> schedule = TemporalEnsemblingSchedule(total_epochs=30, recipe="official")
-        >>> schedule.plan()["ramp_up"], schedule.plan()["ramp_down"]
-        (8, 5)
-        >>> # model.compile(optimizer=schedule.make_optimizer(), loss=...)
-        >>> # model.fit(..., epochs=30, callbacks=[schedule])
-    """
-
-    def __init__(
-        self,
-        loss=None,
-        total_epochs=None,
-        recipe="paper",
-        *,
-        max_lr=None,
-        max_weight=None,
-        ema=None,
-    ):
-        super().__init__()
-        owner = type(self).__name__
-        if recipe not in RECIPES:
-            raise ValueError(f"{owner}: `recipe` must be one of {sorted(RECIPES)}, got {recipe!r}.")
-        self.recipe = recipe
-        self.total_epochs = _check_total(owner, total_epochs)
-        self.max_lr = None if max_lr is None else check_non_negative(owner, "max_lr", max_lr)
-        if self.max_lr == 0:
-            raise ValueError(f"{owner}: `max_lr` must be > 0, got {max_lr!r}.")
-        self.max_weight = (
-            None if max_weight is None else check_non_negative(owner, "max_weight", max_weight)
-        )
-        if ema is not None and not isinstance(ema, bool):
-            raise ValueError(f"{owner}: `ema` must be True, False or None, got {ema!r}.")
-        self.ema = ema
-        if loss is None or isinstance(loss, str):
-            self.loss, self.loss_name = None, loss
-            self._lambda = None
-        else:
-            self.loss = _check_weighted(owner, loss)
-            self.loss_name = loss.name
-            self._lambda = _to_float(loss.weight)
-        self._callbacks = []
-        self.applied_plan = None  # the plan of the current fit, set when it starts
-
-    # -- the plan ---------------------------------------------------------------------
-
-    @property
-    def uses_ema(self):
-        """Whether evaluation runs on the EMA weights."""
-        if self.ema is not None:
-            return self.ema
-        return RECIPES[self.recipe]["ema_momentum"] is not None
-
-    def plan(self, total_epochs=None):
-        """The recipe's values for ``total_epochs`` (default: the one given) as a dict."""
-        total = total_epochs if total_epochs is not None else self.total_epochs
-        if total is None:
-            total = RECIPES[self.recipe]["epochs"]
-        total = _check_total(type(self).__name__, total)
-        spec = RECIPES[self.recipe]
-        scale = total / spec["epochs"]
-        max_weight = self.max_weight
-        if max_weight is None and self._lambda is not None:
-            max_weight = spec["weight_scale"] * self._lambda
-        return {
-            "recipe": self.recipe,
-            "total_epochs": total,
-            "ramp_up": _round_half_up(spec["ramp_up"] * scale),
-            "ramp_down": _round_half_up(spec["ramp_down"] * scale),
-            "max_lr": self.max_lr if self.max_lr is not None else spec["max_lr"],
-            "weight_scale": spec["weight_scale"],
-            "max_weight": max_weight,
-            "beta_1": spec["beta_1"],
-            "ema_momentum": (spec["ema_momentum"] or 0.999) if self.uses_ema else None,
-        }
-
-    def make_optimizer(self, **kwargs):
-        """The recipe's optimizer: ``keras.optimizers.Adam`` with its max lr, ``beta_1``
-        = 0.9, ``beta_2`` = 0.999 and, for an EMA recipe, ``use_ema=True,
-        ema_momentum=0.999``. ``kwargs`` go to Adam (and override those)."""
-        plan = self.plan()
-        options = {"learning_rate": plan["max_lr"], "beta_1": plan["beta_1"][0], "beta_2": 0.999}
-        if plan["ema_momentum"] is not None:
-            options.update(use_ema=True, ema_momentum=plan["ema_momentum"])
-        options.update(kwargs)
-        return keras.optimizers.Adam(**options)
-
-    # -- the sub-callbacks ------------------------------------------------------------
-
-    def _build(self):
-        owner = type(self).__name__
-        total = self.total_epochs
-        fit_epochs = (self.params or {}).get("epochs")
-        if total is None:
-            if not fit_epochs:
-                raise ValueError(
-                    f"{owner}: `total_epochs` is None and fit() did not report its "
-                    "number of epochs; pass `total_epochs`."
-                )
-            total = int(fit_epochs)
-        elif fit_epochs and fit_epochs != total:
-            warnings.warn(
-                f"{owner}: the recipe is scaled to total_epochs={total} but fit() runs to epoch "
-                f"{fit_epochs}.",
-                stacklevel=2,
-            )
-        plan = self.plan(total)
-        callbacks = [
-            LearningRateRamp(plan["max_lr"], plan["ramp_up"], plan["ramp_down"], total),
-            AdamBeta1Ramp(total, plan["ramp_down"], *plan["beta_1"]),
-        ]
-        if self.loss_name is not None:
-            if self.loss is None:
-                self.loss = _find_loss(owner, self.model, self.loss_name)
-            if self._lambda is None:
-                self._lambda = _to_float(self.loss.weight)
-            if self.max_weight is None:
-                plan["max_weight"] = plan["weight_scale"] * self._lambda
-            callbacks.append(
-                LossWeightRamp(
-                    self.loss,
-                    ramp_up=plan["ramp_up"],
-                    ramp_down=0,
-                    total_epochs=total,
-                    max_weight=plan["max_weight"],
-                )
-            )
-        if plan["ema_momentum"] is not None:
-            optimizer = _inner_optimizer(self.model.optimizer)
-            if not getattr(optimizer, "use_ema", False):
-                raise ValueError(
-                    f"{owner}: recipe {self.recipe!r} evaluates with Polyak-averaged (EMA) "
-                    "weights, but the optimizer has use_ema=False. Compile with "
-                    "`schedule.make_optimizer()` (or keras_angular.callbacks.ema_optimizer(), "
-                    "i.e. Adam(use_ema=True, ema_momentum=0.999)), or pass ema=False."
-                )
-            callbacks.append(keras.callbacks.SwapEMAWeights())
-        for callback in callbacks:
-            callback.set_model(self.model)
-            callback.set_params(self.params)
-        self._callbacks = callbacks
-        self.applied_plan = plan
-
-    def _forward(self, hook, *args):
-        for callback in self._callbacks:
-            getattr(callback, hook)(*args)
-
-    def on_train_begin(self, logs=None):
-        self._build()
-        self._forward("on_train_begin", logs)
-
-    def on_train_end(self, logs=None):
-        self._forward("on_train_end", logs)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._forward("on_epoch_begin", epoch, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._forward("on_epoch_end", epoch, logs)
-
-    def on_test_begin(self, logs=None):
-        self._forward("on_test_begin", logs)
-
-    def on_test_end(self, logs=None):
-        self._forward("on_test_end", logs)
-
-    def on_predict_begin(self, logs=None):
-        self._forward("on_predict_begin", logs)
-
-    def on_predict_end(self, logs=None):
-        self._forward("on_predict_end", logs)
-
-    def get_config(self):
-        return {
-            "loss": self.loss_name,
+            "ramp_down": self.ramp_down,
             "total_epochs": self.total_epochs,
-            "recipe": self.recipe,
-            "max_lr": self.max_lr,
-            "max_weight": self.max_weight,
-            "ema": self.ema,
         }
