@@ -36,6 +36,7 @@ import socket
 import threading
 import zipfile
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -155,6 +156,19 @@ class DatasetSplits:
 # --------------------------------------------------------------------------- loading
 
 
+class RawSplits(NamedTuple):
+    """What each source's loader returns to :func:`load_dataset`, before scaling,
+    checks and standardization: images as the source holds them (integers, or floats
+    already in [0, 1]), labels in ``[0, len(class_names))``, and the dataset's name."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    name: str
+
+
 def load_dataset(
     name,
     data_dir=None,
@@ -223,18 +237,17 @@ def load_dataset(
             f"Unknown dataset {name!r}: use one of {', '.join(TFDS_DATASETS)}, "
             "'digits', a folder of class sub-folders, or an existing .npz file."
         )
-    x_train, y_train, x_test, y_test, class_names, ds_name = raw
 
     # Check the [0, 1] images before standardizing: one NaN would spread through the
     # channel statistics to every image. DatasetSplits checks in place (float32, no copy).
     splits = DatasetSplits(
-        _to_unit_float(x_train, name),
-        y_train,
-        _to_unit_float(x_test, name),
-        y_test,
-        len(class_names),
-        class_names,
-        ds_name,
+        _to_unit_float(raw.x_train, name),
+        raw.y_train,
+        _to_unit_float(raw.x_test, name),
+        raw.y_test,
+        len(raw.class_names),
+        raw.class_names,
+        raw.name,
         source=name,
     )
     if standardize == "channel":
@@ -317,7 +330,7 @@ def _load_tfds(name, data_dir, coarse_labels, download):
     x_train, y_train = _tfds_to_numpy(train, label_key)
     x_test, y_test = _tfds_to_numpy(test, label_key)
     ds_name = f"{name}_coarse" if coarse_labels else name
-    return x_train, y_train, x_test, y_test, class_names, ds_name
+    return RawSplits(x_train, y_train, x_test, y_test, class_names, ds_name)
 
 
 def _tfds_to_numpy(ds, label_key):
@@ -359,7 +372,8 @@ def _load_digits(test_fraction, seed):
     x = (digits.images / 16.0).astype(np.float32)[..., None]  # pixel values are 0..16
     y = digits.target.astype(np.int32)
     x_train, x_test, y_train, y_test = _split(x, y, test_fraction, seed)
-    return x_train, y_train, x_test, y_test, [str(c) for c in digits.target_names], "digits"
+    names = [str(c) for c in digits.target_names]
+    return RawSplits(x_train, y_train, x_test, y_test, names, "digits")
 
 
 def _read_npz(path):
@@ -425,7 +439,9 @@ def _load_npz(path, test_fraction, seed):
         np.asarray(y_train).reshape(-1), np.asarray(y_test).reshape(-1), names
     )
     name = os.path.splitext(os.path.basename(path))[0]
-    return _with_channel(x_train), y_train, _with_channel(x_test), y_test, class_names, name
+    return RawSplits(
+        _with_channel(x_train), y_train, _with_channel(x_test), y_test, class_names, name
+    )
 
 
 def _load_folder(path, test_fraction, seed, image_size, color_mode):
@@ -467,7 +483,7 @@ def _load_folder(path, test_fraction, seed, image_size, color_mode):
     x_train, y_train = to_numpy(train)
     x_test, y_test = to_numpy(test)
     name = os.path.basename(os.path.normpath(path))
-    return x_train, y_train, x_test, y_test, class_names, name
+    return RawSplits(x_train, y_train, x_test, y_test, class_names, name)
 
 
 def _first_image(path):
