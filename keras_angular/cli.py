@@ -50,9 +50,15 @@ def _add_common(parser):
     parser.add_argument(
         "--backbone",
         default=None,
-        help="backbone name (default: mlp for 8x8 digits, the AMC CNNs otherwise)",
+        help="backbone name (default: mlp for images up to 16x16 such as the 8x8 digits, "
+        "small_cnn otherwise)",
     )
-    parser.add_argument("--embedding-dim", type=int, default=None, help="embedding size")
+    parser.add_argument(
+        "--embedding-dim",
+        type=int,
+        default=None,
+        help="embedding size (default: the backbone's; 128 for small_cnn)",
+    )
     parser.add_argument(
         "--augment",
         default=None,
@@ -81,6 +87,12 @@ def _add_common(parser):
     )
     parser.add_argument("--jit", action="store_true", help="compile the train step with XLA")
     parser.add_argument("--no-figures", action="store_true", help="skip the geometry figures")
+    parser.add_argument(
+        "--no-precise-bn",
+        action="store_true",
+        help="serve inference from Keras' moving batch-norm averages instead of recomputing "
+        "the population statistics before every evaluation (PreciseBatchNorm)",
+    )
     parser.add_argument(
         "--geometry-every",
         type=int,
@@ -189,6 +201,7 @@ def _run_kwargs(args):
         "overrides": _parse_overrides(args.set),
         "augment": args.augment or False,
         "figures": not args.no_figures,
+        "precise_bn": not args.no_precise_bn,
         "jit_compile": True if args.jit else "auto",
         "strategy": _strategy(args.strategy),
         "recipe": args.recipe,

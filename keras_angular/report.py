@@ -142,8 +142,10 @@ def markdown_table(report):
 def write_report(report, out_dir):
     """Write ``report.json``, ``report.md`` and the KL-vs-EMD scatter into ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
-    scatter = plots.plot_kl_emd_scatter(
-        [{"kl": r["kl"], "emd": r["emd_deg"], "label": r["method"]} for r in report["rows"]],
+    scatter = plots.save_figure(
+        plots.plot_kl_emd_scatter(
+            [{"kl": r["kl"], "emd": r["emd_deg"], "label": r["method"]} for r in report["rows"]]
+        ),
         os.path.join(out_dir, "kl_emd.png"),
     )
     report["figures"] = [os.path.relpath(scatter, out_dir)]

@@ -74,17 +74,19 @@ def geometry_figures(embeddings, labels, kernel, folder, class_names=None, seed=
     """Draw the geometry figures of one model into ``folder``; returns their paths."""
     os.makedirs(folder, exist_ok=True)
     path = lambda name: os.path.join(folder, name)  # noqa: E731
+    save = plots.save_figure  # each figure is written before the next is drawn
     if embeddings.shape[-1] in (2, 3):
-        features = plots.plot_embedding(embeddings, labels, path("embedding.png"))
+        features = save(plots.plot_embedding(embeddings, labels), path("embedding.png"))
     else:
-        features = plots.plot_tsne(embeddings, labels, path("tsne.png"), seed=seed)
+        features = save(plots.plot_tsne(embeddings, labels, seed=seed), path("tsne.png"))
     return [
         features,
-        plots.plot_pair_angle_histograms(embeddings, labels, path("pair_angles.png")),
-        plots.plot_class_mean_angles(
-            embeddings, labels, kernel, path("class_mean_angles.png"), class_names=class_names
+        save(plots.plot_pair_angle_histograms(embeddings, labels), path("pair_angles.png")),
+        save(
+            plots.plot_class_mean_angles(embeddings, labels, kernel, class_names=class_names),
+            path("class_mean_angles.png"),
         ),
-        plots.plot_cosine_similarity(embeddings, labels, path("cosine_similarity.png")),
+        save(plots.plot_cosine_similarity(embeddings, labels), path("cosine_similarity.png")),
     ]
 
 
@@ -178,6 +180,7 @@ def run_method(
         overrides=overrides,
         augment=augment,
         recipe=recipe,
+        precise_bn=precise_bn,
     )
     check_run_arguments(method, geometry_every=geometry_every, **settings)
     if out_dir is not None:
@@ -379,11 +382,12 @@ def run_record(
     overrides=None,
     augment=False,
     recipe=None,
+    precise_bn=True,
     **_,
 ):
     """What :func:`run_method` writes to ``out_dir/run.json``: the settings that decide
     the trained weights (method, seed, epochs, batch size, learning rate, backbone and
-    its kwargs, overrides, augmentation, recipe) and :func:`data_fingerprint`, as
+    its kwargs, overrides, augmentation, recipe, precise BN) and :func:`data_fingerprint`, as
     plain JSON values. The other keyword arguments are ignored."""
     record = {
         "format": _RECORD_FORMAT,
@@ -397,6 +401,7 @@ def run_record(
         "overrides": dict(overrides or {}),
         "augment": augment if augment not in (False, "none") else None,
         "recipe": recipe,
+        "precise_bn": bool(precise_bn),
         "data": data_fingerprint(splits),
     }
     return json.loads(json.dumps(record, default=repr))
