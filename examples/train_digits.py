@@ -22,7 +22,7 @@ LOSSES = {
     "cosface": lambda head: ka.losses.CosFaceLoss(scale=16.0, margin=0.2),
     "arcface": lambda head: ka.losses.ArcFaceLoss(scale=16.0, margin=0.3),
     "arc": lambda head: ka.losses.AngularLoss(scale=4.0),
-    "haseparator": lambda head: ka.losses.HASeparatorLoss(head, scale=3.0, margin=0.9),
+    "haseparator": lambda head: ka.losses.HASeparatorLoss(scale=3.0, margin=0.9, head=head),
 }
 
 

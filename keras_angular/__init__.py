@@ -2,7 +2,8 @@
 
 ``import keras_angular`` imports the modules whose classes are registered for
 Keras serialization (``layers``, ``losses``, ``callbacks``, ``models``), so a
-saved ``.keras`` model loads after it; the others (``data``, ``plots``,
+saved ``.keras`` model loads after it (``keras_angular.saving.load_model`` also
+binds the losses that read a layer, ready to train on); the others (``data``, ``plots``,
 ``methods``, ``training``, ``report``, ``bench``, ``cli``) are imported on first
 attribute access::
 
@@ -19,7 +20,18 @@ from keras_angular import _startup
 # runs: its quiet start (TensorFlow's C++ start-up lines hidden unless --verbose) happens
 # here. Nothing changes for library users (keras_angular/_startup.py says why and how).
 with _startup.quiet_import():
-    from keras_angular import callbacks, checks, layers, losses, metrics, models, ops, schedules
+    from keras_angular import (
+        callbacks,
+        checks,
+        conventions,
+        layers,
+        losses,
+        metrics,
+        models,
+        ops,
+        saving,
+        schedules,
+    )
 
 __version__ = "0.1.0"
 
@@ -36,11 +48,13 @@ __all__ = [
     "__version__",
     "callbacks",
     "checks",
+    "conventions",
     "layers",
     "losses",
     "metrics",
     "models",
     "ops",
+    "saving",
     "schedules",
     *_LAZY_MODULES,
 ]

@@ -94,8 +94,8 @@ def _literal_haseparator_loss(head, scale=3.0, margin=0.9):
         labels = sparse_labels(y_true)
         cosines = ops.cast(cosines, "float32")
         cross_entropy = softmax_cross_entropy(labels, scale * cosines)
-        projections = hyperplane_projections_einsum(embeddings, head.kernel, labels)
-        return ops.mean(cross_entropy + projection_hinge(projections, labels, margin))
+        projections = hyperplane_projections_einsum(labels, embeddings, head.kernel)
+        return ops.mean(cross_entropy + projection_hinge(labels, projections, margin))
 
     return loss
 
@@ -111,7 +111,7 @@ def _literal_wsoftmax_loss(head, alpha=1.5):
     def loss(y_true, outputs, embeddings):
         del outputs  # the literal form multiplies the raw features itself
         labels = sparse_labels(y_true)
-        logits = weights_biased_logits_per_sample(embeddings, head.kernel, labels, alpha)
+        logits = weights_biased_logits_per_sample(labels, embeddings, head.kernel, alpha)
         return ops.mean(softmax_cross_entropy(labels, logits))
 
     return loss

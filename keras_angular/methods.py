@@ -52,7 +52,8 @@ class Method:
         logits_loss: ``(head, num_classes, params) -> Loss`` on the head's output.
         embedding_loss: ``(head, num_classes, params) -> Loss`` on the
             embedding, or None.
-        defaults: hyper-parameters and their paper defaults; ``params`` is
+        defaults: hyper-parameters and the registry's defaults - the papers'
+            except the rows of :data:`REGISTRY_OVERRIDES`; ``params`` is
             ``defaults`` updated with the user's overrides.
         ramp_embedding_loss: ramp the embedding loss's ``weight`` up with the
             AMC paper's Gaussian curve over the first 80/300 of the epochs.
@@ -90,6 +91,62 @@ class MethodSetup:
             metrics={"logits": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
             **kwargs,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class Override:
+    """One row of :data:`REGISTRY_OVERRIDES`: a registry default that is not the paper's."""
+
+    method: str
+    parameter: str
+    paper: object
+    registry: object
+    why: str
+
+
+#: Where a method's registry default differs from its loss class's default (the paper's
+#: value, see each loss's docstring), and why. The registry trains small class counts
+#: (10 classes) with short runs; the face-recognition papers tuned s and m for
+#: thousands of identities. ``--set NAME=VALUE`` restores a paper value.
+#: ``keras-angular train --help``, docs/recipes.md and the compare report print it.
+_SMALL_SCALE = "the paper's s = 64 is set for thousands of identities; 16 for 10-100 classes"
+_SMALL_MARGIN = "a smaller margin to go with the smaller scale (not tuned here)"
+
+REGISTRY_OVERRIDES = (
+    Override("cosface", "scale", 64.0, 16.0, _SMALL_SCALE),
+    Override("cosface", "margin", 0.35, 0.2, _SMALL_MARGIN),
+    Override("arcface", "scale", 64.0, 16.0, _SMALL_SCALE),
+    Override("arcface", "margin", 0.5, 0.3, _SMALL_MARGIN),
+    Override(
+        "sphereface",
+        "margin",
+        4,
+        2,
+        "a milder margin for short runs without SphereFace's softmax annealing (not tuned here)",
+    ),
+    Override(
+        "wsoftmax",
+        "easy_margin",
+        False,
+        True,
+        "the paper's Eq. 13 has a degenerate minimum the digits runs fall into "
+        "(WSoftmaxLoss docstring)",
+    ),
+)
+
+
+def overrides_table(methods=None):
+    """:data:`REGISTRY_OVERRIDES` as Markdown table rows, for ``methods`` (all when None)."""
+    rows = [
+        "| method | parameter | paper | registry | why |",
+        "|---|---|---|---|---|",
+    ]
+    for row in REGISTRY_OVERRIDES:
+        if methods is None or row.method in methods:
+            rows.append(
+                f"| {row.method} | {row.parameter} | {row.paper} | {row.registry} | {row.why} |"
+            )
+    return "\n".join(rows) if len(rows) > 2 else ""
 
 
 METHODS = {
@@ -136,7 +193,7 @@ METHODS = {
             "CE + Euclidean contrastive loss on in-batch pairs (AMC paper Eq. 1)",
             head="dense",
             embedding_loss=lambda head, c, p: losses.EuclideanContrastiveLoss(
-                p["margin"], p["weight"], classifier=head
+                p["margin"], p["weight"], head=head
             ),
             defaults={"margin": 1.0, "weight": 0.1},
             ramp_embedding_loss=True,
@@ -145,9 +202,7 @@ METHODS = {
             "amc",
             "CE + AMC-Loss: geodesic contrastive on in-batch pairs, Gaussian ramp-up",
             head="dense",
-            embedding_loss=lambda head, c, p: losses.AMCLoss(
-                p["margin"], p["weight"], classifier=head
-            ),
+            embedding_loss=lambda head, c, p: losses.AMCLoss(p["margin"], p["weight"], head=head),
             defaults={"margin": 0.5, "weight": 0.1},
             ramp_embedding_loss=True,
         ),
@@ -162,7 +217,9 @@ METHODS = {
             "haseparator",
             "HASeparator: CE over s cos + hinge on hyperplane projections",
             head="cosine",
-            logits_loss=lambda head, c, p: losses.HASeparatorLoss(head, p["scale"], p["margin"]),
+            logits_loss=lambda head, c, p: losses.HASeparatorLoss(
+                p["scale"], p["margin"], head=head
+            ),
             defaults={"scale": 3.0, "margin": 0.9},
         ),
         Method(
@@ -170,11 +227,9 @@ METHODS = {
             "W-Softmax: negatives normalize(alpha w_y + w_j); optional softmax pretraining",
             head="weights_biased",
             logits_loss=lambda head, c, p: losses.WSoftmaxLoss(
-                head, alpha=p["alpha"], easy_margin=bool(p["easy_margin"])
+                p["alpha"], bool(p["easy_margin"]), head=head
             ),
-            pretrain_loss=lambda head, c, p: losses.WSoftmaxLoss(head, alpha=0.0),
-            # easy_margin: the paper's Eq. 13 collapses on digits (WSoftmaxLoss docstring);
-            # --set easy_margin=false runs it as printed.
+            pretrain_loss=lambda head, c, p: losses.WSoftmaxLoss(0.0, head=head),
             defaults={"alpha": 1.5, "easy_margin": True, "pretrain_epochs": 0},
         ),
     ]
@@ -258,11 +313,14 @@ def targets(labels):
 __all__ = [
     "HEADS",
     "METHODS",
+    "REGISTRY_OVERRIDES",
     "Method",
     "MethodSetup",
+    "Override",
     "build_head_and_losses",
     "build_method",
     "get_method",
     "method_params",
+    "overrides_table",
     "targets",
 ]

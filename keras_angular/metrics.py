@@ -4,7 +4,8 @@ Every function takes the penultimate features ("embeddings") of a held-out set,
 shape ``(N, D)``, integer class labels, shape ``(N,)`` (or ``(N, 1)``), and -
 where the class weights matter - the classification head's kernel, shape
 ``(D, C)`` with one column per class (``keras.layers.Dense``,
-:class:`keras_angular.layers.CosineDense`, ...). Nothing here imports
+:class:`keras_angular.layers.CosineDense`, ...). Nothing here (nor in
+:mod:`keras_angular.conventions`, the one place labels and unit vectors are defined) imports
 TensorFlow or Keras, so the metrics run on saved arrays anywhere.
 
 * :func:`angle_statistics` - W-Inter, C-Inter, WC-Intra of the Angular paper
@@ -31,9 +32,13 @@ Conventions:
   Keras logs, ``metrics.json``, ``history.json`` and the compare report - gives
   every angle in degrees, under a key ending ``_deg`` (:data:`GEOMETRY_KEYS`); it
   is the one place that converts.
-* A zero vector has no direction. As in :func:`keras_angular.ops.l2_normalize`
-  it is normalised to zero, so its cosine with anything is 0 and its angle 90
-  degrees; no NaN is produced.
+* Labels follow the package's one policy (:func:`class_indices`, the rule of
+  :mod:`keras_angular.conventions`): integer class indices of shape (N,) or
+  (N, 1); one-hot labels are refused.
+* Unit vectors come from :func:`keras_angular.conventions.l2_normalize`, the
+  function the heads and losses use (through :func:`keras_angular.ops.l2_normalize`):
+  a zero vector is normalised to zero, so its cosine with anything is 0 and its
+  angle 90 degrees; no NaN is produced.
 * A class with no sample in ``labels`` has no centre: it is skipped in the
   centre-based terms (its weight still counts in ``w_inter`` and as an "other"
   weight in ``cw_inter``), and its per-class mean angle is NaN. A statistic with
@@ -43,6 +48,8 @@ Conventions:
 
 import numpy as np
 
+from keras_angular.conventions import l2_normalize, label_shape_error
+
 __all__ = [
     "DEFAULT_MAX_PAIRS",
     "GEOMETRY_KEYS",
@@ -51,6 +58,7 @@ __all__ = [
     "angle_histogram_divergence",
     "angle_statistics",
     "class_centers",
+    "class_indices",
     "class_mean_angles",
     "clustering_scores",
     "cosine_similarity_matrix",
@@ -111,16 +119,20 @@ def _as_features(features, name="features"):
     return x
 
 
-def _as_labels(labels, n, num_classes=None):
+def class_indices(labels, n=None, num_classes=None, owner="keras_angular.metrics"):
+    """The package's label policy on NumPy arrays: (N,) int64 class indices, or ``ValueError``.
+
+    The rule of :mod:`keras_angular.conventions` (shape (N,) or (N, 1); integer or
+    integer-valued float values ``>= 0`` and below ``num_classes``; one-hot labels
+    refused, never converted), as :func:`keras_angular.ops.checked_labels` applies
+    it to tensors. ``n``: the number of rows the labels must match.
+    """
     y = np.asarray(labels)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(
-            f"labels must be integer class indices of shape (N,) or (N, 1), got shape "
-            f"{np.shape(labels)}; for one-hot labels pass labels.argmax(-1)."
-        )
-    if y.shape[0] != n:
+    error = label_shape_error(owner, y.shape, name="labels")
+    if error:
+        raise ValueError(error)
+    y = y.reshape(-1)
+    if n is not None and y.shape[0] != n:
         raise ValueError(f"labels has {y.shape[0]} entries but features has {n} rows.")
     if np.issubdtype(y.dtype, np.floating):
         if not np.all(np.isfinite(y)):
@@ -156,12 +168,6 @@ def _as_kernel(kernel, dim):
     return w
 
 
-def _unit_rows(x):
-    """Rows scaled to unit norm; a zero row stays zero (as ``ops.l2_normalize``)."""
-    norms = np.sqrt(np.maximum(np.sum(x * x, axis=-1, keepdims=True), 1e-24))
-    return x / norms
-
-
 def _acos(cos):
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
@@ -176,15 +182,15 @@ def angle_between(a, b):
         >>> float(angle_between([[1.0, 0.0]], [[0.0, 2.0]])[0, 0]) == np.pi / 2
         True
     """
-    a = _unit_rows(np.atleast_2d(np.asarray(a, dtype=np.float64)))
-    b = _unit_rows(np.atleast_2d(np.asarray(b, dtype=np.float64)))
+    a = l2_normalize(np.atleast_2d(np.asarray(a, dtype=np.float64)))
+    b = l2_normalize(np.atleast_2d(np.asarray(b, dtype=np.float64)))
     return _acos(a @ b.T)
 
 
 def _check(features, labels, kernel=None):
     x = _as_features(features)
     w = None if kernel is None else _as_kernel(kernel, x.shape[1])
-    y = _as_labels(labels, x.shape[0], None if w is None else w.shape[1])
+    y = class_indices(labels, x.shape[0], None if w is None else w.shape[1])
     return x, y, w
 
 
@@ -283,8 +289,8 @@ def target_angles(features, labels, kernel):
     (Fig. 7).
     """
     x, y, w = _check(features, labels, kernel)
-    u = _unit_rows(x)
-    v = _unit_rows(w.T)[y]
+    u = l2_normalize(x)
+    v = l2_normalize(w.T)[y]
     return _acos(np.sum(u * v, axis=1))
 
 
@@ -355,7 +361,7 @@ def pair_angles(features, labels, max_pairs=DEFAULT_MAX_PAIRS, seed=0):
     n, dim = x.shape
     if n < 2:
         raise ValueError(f"pair_angles needs at least 2 samples, got {n}.")
-    u = _unit_rows(x)
+    u = l2_normalize(x)
     total = n * (n - 1) // 2
     positives, negatives = [], []
     if total <= max_pairs:
@@ -484,7 +490,7 @@ def clustering_scores(features, labels, predictions=None, seed=0, n_clusters=Non
     k = len(np.unique(y)) if n_clusters is None else int(n_clusters)
     if k < 1 or k > x.shape[0]:
         raise ValueError(f"n_clusters must be in [1, N={x.shape[0]}], got {k}.")
-    u = _unit_rows(x)
+    u = l2_normalize(x)
     clusters = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(u)
     scores = {
         "homogeneity": float(homogeneity_score(y, clusters)),
@@ -496,7 +502,7 @@ def clustering_scores(features, labels, predictions=None, seed=0, n_clusters=Non
             if not np.all(np.isfinite(p)):
                 raise ValueError("predictions contains NaN or infinite values.")
             p = p.argmax(axis=1)
-        p = _as_labels(p, x.shape[0])
+        p = class_indices(p, x.shape[0])
         scores["prediction_homogeneity"] = float(homogeneity_score(y, p))
         scores["prediction_completeness"] = float(completeness_score(y, p))
     return scores
@@ -525,7 +531,7 @@ def cosine_similarity_matrix(features, labels, samples_per_class=None, seed=0):
             idx = np.sort(rng.choice(idx, size=int(samples_per_class), replace=False))
         picked.append(idx)
     order = np.concatenate(picked)
-    u = _unit_rows(x[order])
+    u = l2_normalize(x[order])
     return np.clip(u @ u.T, -1.0, 1.0), y[order]
 
 

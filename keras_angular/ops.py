@@ -17,16 +17,33 @@ Everything here is label-free math on unit vectors:
 * :func:`half_pairs` / :func:`pair_values_to_samples` - the AMC paper's
   "split the batch in halves B1, B2 and pair element-wise" (Choi et al. Sec. 3.1).
 
-Nothing in this module imports the rest of the package.
+Labels come first in every function that takes them, as in the losses
+(``arcface_loss(y_true, y_pred, ...)``).
+
+**Label policy** (one rule for the ops, losses, metrics and callbacks; defined
+in :mod:`keras_angular.conventions`, whose NumPy-only code the metrics share):
+labels are sparse integer class indices of shape ``(batch,)`` or ``(batch, 1)``,
+in an integer dtype or as integer-valued floats (Keras casts ``y_true`` to
+float32); every label is ``>= 0`` and below the class count where one is known.
+One-hot labels are refused with a message that says to pass
+``argmax(y, axis=-1)``; nothing converts them silently. Here
+:func:`checked_labels` enforces it on tensors (in graphs too);
+:func:`keras_angular.metrics.class_indices` on NumPy arrays.
+
+**Unit vectors**: :func:`l2_normalize` is
+:func:`keras_angular.conventions.l2_normalize` on tensors: one formula and one
+floor for the heads, losses and metrics.
+
+Nothing in this module imports the rest of the package but
+:mod:`keras_angular.conventions` (NumPy only).
 """
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-#: Floor under squared norms, as ``tf.math.l2_normalize`` uses: a zero vector
-#: normalises to zero instead of NaN.
-NORM_EPSILON = 1e-12
+from keras_angular import conventions
+from keras_angular.conventions import LABEL_VALUES_MESSAGE, NORM_EPSILON, label_shape_error
 
 #: ``||w_y - w_j||^2`` below this (class weights less than 1e-3 rad apart) counts as a
 #: zero hyperplane normal: float32 rounding alone leaves ~1e-7 for identical weights.
@@ -59,21 +76,21 @@ def as_tensor(x, dtype=None):
 def l2_normalize(x, axis=-1):
     """Scale ``x`` to unit L2 norm along ``axis``; a zero vector stays zero.
 
-    ``x * rsqrt(max(sum(x**2), 1e-12))`` - the same floor as
-    ``tf.math.l2_normalize``, so the value and gradient are finite everywhere.
+    :func:`keras_angular.conventions.l2_normalize` (``x * rsqrt(max(sum(x**2),
+    1e-12))``, the floor of ``tf.math.l2_normalize``) applied with ``keras.ops``:
+    the value and gradient are finite everywhere. NumPy input gives a tensor.
 
     Example:
         >>> import numpy as np
         >>> l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]])).numpy().tolist()
-        [[0.6000000238418579, 0.800000011920929], [0.0, 0.0]]
+        [[0.6000000000000001, 0.8], [0.0, 0.0]]
     """
     x = ops.convert_to_tensor(x)
     if keras.backend.standardize_dtype(x.dtype) in ("float16", "bfloat16"):
         # In float16 the 1e-12 floor rounds to 0 (a zero vector would give NaN) and
         # squares above 65504 overflow: normalise in float32, return the input dtype.
         return ops.cast(l2_normalize(ops.cast(x, "float32"), axis=axis), x.dtype)
-    squared = ops.sum(ops.square(x), axis=axis, keepdims=True)
-    return x * ops.rsqrt(ops.maximum(squared, ops.cast(NORM_EPSILON, x.dtype)))
+    return conventions.l2_normalize(x, axis=axis, xp=ops)
 
 
 def safe_acos(x, epsilon=ACOS_EPSILON):
@@ -103,8 +120,9 @@ def sparse_labels(y_true):
 def checked_labels(y_true, num_classes=None, owner="loss"):
     """:func:`sparse_labels` after checking that ``y_true`` holds class indices.
 
-    What the losses call on ``y_true`` (Keras hands every loss its ``y_true`` cast
-    to float32, so integer-ness is a check on values, not on the dtype):
+    The label policy (module docstring) on tensors; what the losses call on
+    ``y_true`` (Keras hands every loss its ``y_true`` cast to float32, so
+    integer-ness is a check on values, not on the dtype):
 
     * at trace time: ``y_true`` has shape (B,) or (B, 1); one-hot labels (B, C)
       with C > 1 and other ranks raise ``ValueError``;
@@ -123,15 +141,9 @@ def checked_labels(y_true, num_classes=None, owner="loss"):
         unless under XLA with an invalid label.
     """
     y_true = as_tensor(y_true)
-    shape = tuple(y_true.shape)
-    expected = "integer class indices of shape (batch,) or (batch, 1)"
-    if len(shape) == 2 and shape[-1] is not None and shape[-1] != 1:
-        raise ValueError(
-            f"{owner}: y_true must be {expected}, got shape {shape} - one-hot labels? "
-            f"Pass `argmax(y_true, axis=-1)` instead."
-        )
-    if len(shape) not in (1, 2):
-        raise ValueError(f"{owner}: y_true must be {expected}, got shape {shape}.")
+    error = label_shape_error(owner, y_true.shape)
+    if error:
+        raise ValueError(error)
     values = ops.reshape(y_true, (-1,))
     valid = values >= 0
     if not keras.backend.is_int_dtype(values.dtype):
@@ -139,7 +151,7 @@ def checked_labels(y_true, num_classes=None, owner="loss"):
     if num_classes is not None:
         valid = ops.logical_and(valid, values < ops.cast(num_classes, values.dtype))
     bound = f" < {num_classes}" if isinstance(num_classes, int) else ""
-    message = f"{owner}: every label must be an integer class index, 0 <= label{bound}; got"
+    message = f"{owner}: {LABEL_VALUES_MESSAGE}{bound}; got"
     if tf.executing_eagerly():
         if not bool(ops.all(valid)):
             raise tf.errors.InvalidArgumentError(
@@ -162,7 +174,7 @@ def nan_where_invalid(values, valid):
     return ops.where(valid, values, ops.cast(float("nan"), values.dtype))
 
 
-def target_values(values, onehot):
+def target_values(onehot, values):
     """``values[b, y_b]`` for every row, from a one-hot mask of the same shape.
 
     A masked sum rather than a gather, so it compiles under XLA and its
@@ -177,17 +189,16 @@ def inverse_column_norms(kernel):
     Scaling a product by these instead of normalising the kernel first gives the
     same numbers without an (N, C) normalised copy and its backward pass.
     """
-    squared = ops.sum(ops.square(kernel), axis=0)
-    return ops.rsqrt(ops.maximum(squared, ops.cast(NORM_EPSILON, kernel.dtype)))
+    return conventions.inverse_norms(kernel, axis=0, xp=ops)
 
 
-def gram_rows(kernel, labels):
+def gram_rows(labels, kernel):
     """Rows of the unit class weights' Gram matrix picked by ``labels``.
 
     Args:
+        labels: (B,) integer classes.
         kernel: (N, C) class weights; normalised here (a unit kernel is returned
             as is, up to rounding).
-        labels: (B,) integer classes.
 
     Returns:
         (B, C) tensor ``G[b, j] = w_{labels[b]} . w_j / (||w_{labels[b]}|| ||w_j||)``.
@@ -208,7 +219,7 @@ def gram_rows(kernel, labels):
     return rows * ops.take(inverse, labels, axis=0)[:, None] * inverse[None, :]
 
 
-def hyperplane_projections(cosines, kernel, labels):
+def hyperplane_projections(labels, cosines, kernel):
     """Projections of unit embeddings on the normals ``w_y - w_j`` (closed form).
 
     Kansizoglou et al. Eq. 5-6 with the normal direction of DESIGN.md: for a
@@ -225,10 +236,10 @@ def hyperplane_projections(cosines, kernel, labels):
     a zero gradient instead of the literal form's 1e6-amplified one.
 
     Args:
+        labels: (B,) integer classes.
         cosines: (B, C) cosines between unit embeddings and unit class weights
             (the output of :class:`keras_angular.layers.CosineDense`).
         kernel: (N, C) class weights (normalised here).
-        labels: (B,) integer classes.
 
     Returns:
         (B, C) float32 projections.
@@ -236,8 +247,8 @@ def hyperplane_projections(cosines, kernel, labels):
     cosines = ops.cast(cosines, "float32")
     labels = sparse_labels(labels)
     onehot = ops.one_hot(labels, ops.shape(cosines)[-1], dtype="float32")
-    cos_target = target_values(cosines, onehot)
-    normal_sq = 2.0 - 2.0 * gram_rows(ops.cast(kernel, "float32"), labels)
+    cos_target = target_values(onehot, cosines)
+    normal_sq = 2.0 - 2.0 * gram_rows(labels, ops.cast(kernel, "float32"))
     projections = (cos_target[:, None] - cosines) * ops.rsqrt(ops.maximum(normal_sq, NORM_EPSILON))
     # A zero normal (the target column, or two identical class weights: 2 - 2G is then
     # float32 rounding noise, ~1e-7) projects to 0 with no gradient, where normalising
@@ -245,7 +256,7 @@ def hyperplane_projections(cosines, kernel, labels):
     return ops.where(ops.logical_and(onehot < 1, normal_sq > ZERO_NORMAL_SQ), projections, 0.0)
 
 
-def hyperplane_projections_einsum(embeddings, kernel, labels):
+def hyperplane_projections_einsum(labels, embeddings, kernel):
     """The paper-literal HASeparator projections (Kansizoglou et al. Eq. 4-6).
 
     Builds the B x N x C tensor of normals ``H = T+ - W+`` (target minus other,
@@ -254,9 +265,9 @@ def hyperplane_projections_einsum(embeddings, kernel, labels):
     for training.
 
     Args:
+        labels: (B,) integer classes.
         embeddings: (B, N) raw embeddings.
         kernel: (N, C) class weights.
-        labels: (B,) integer classes.
     """
     unit_embeddings = l2_normalize(ops.cast(embeddings, "float32"), axis=-1)
     unit_kernel = l2_normalize(ops.cast(kernel, "float32"), axis=0)

@@ -164,6 +164,7 @@ def write_report(report, out_dir):
         "",
         markdown_table(report),
         "",
+        *_overrides_section([row["method"] for row in report["rows"]]),
         "Per-run files, figures and models: `<method>/seed_<k>/`. KL vs EMD: "
         f"![KL vs EMD]({report['figures'][0]})",
         "",
@@ -171,6 +172,17 @@ def write_report(report, out_dir):
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write("\n".join(text))
     return os.path.join(out_dir, "report.md")
+
+
+def _overrides_section(methods):
+    """The registry's departures from the papers' defaults for ``methods``, as report lines."""
+    from keras_angular.methods import overrides_table
+
+    table = overrides_table(methods)
+    if not table:
+        return []
+    intro = "Registry defaults that differ from the papers' (`--set` restores them):"
+    return [intro, "", table, ""]
 
 
 def _is_plain(value):

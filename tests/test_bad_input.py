@@ -37,8 +37,8 @@ LOSSES = {
     "ArcFaceLoss": (lambda h: L.ArcFaceLoss(), True),
     "SphereFaceLoss": (lambda h: L.SphereFaceLoss(), True),
     "AngularLoss": (lambda h: L.AngularLoss(), True),
-    "HASeparatorLoss": (lambda h: L.HASeparatorLoss(h["cosine"]), True),
-    "WSoftmaxLoss": (lambda h: L.WSoftmaxLoss(h["biased"]), True),
+    "HASeparatorLoss": (lambda h: L.HASeparatorLoss(head=h["cosine"]), True),
+    "WSoftmaxLoss": (lambda h: L.WSoftmaxLoss(head=h["biased"]), True),
     "AMCLoss": (lambda h: L.AMCLoss(), False),
     "EuclideanContrastiveLoss": (lambda h: L.EuclideanContrastiveLoss(), False),
     "CenterLoss": (lambda h: L.CenterLoss(C), True),
@@ -75,7 +75,7 @@ HYPER_PARAMETERS = [
         (owner, "scale", lambda v, o=owner: getattr(L, o)(scale=v))
         for owner in ["NormFaceLoss", "CosFaceLoss", "ArcFaceLoss", "SphereFaceLoss", "AngularLoss"]
     ],
-    ("HASeparatorLoss", "scale", lambda v: L.HASeparatorLoss(_cosine_head(), scale=v)),
+    ("HASeparatorLoss", "scale", lambda v: L.HASeparatorLoss(scale=v, head=_cosine_head())),
 ]
 BAD_SCALES = [0.0, -1.0, float("nan"), float("inf"), "3", True, None]
 
@@ -90,19 +90,19 @@ BAD_VALUES = [
     ("SphereFaceLoss", "margin", lambda v: L.SphereFaceLoss(margin=v), 9),
     ("SphereFaceLoss", "margin", lambda v: L.SphereFaceLoss(margin=v), 2.5),
     ("SphereFaceLoss", "margin", lambda v: L.SphereFaceLoss(margin=v), True),
-    ("HASeparatorLoss", "margin", lambda v: L.HASeparatorLoss(_cosine_head(), margin=v), 0.0),
-    ("HASeparatorLoss", "margin", lambda v: L.HASeparatorLoss(_cosine_head(), margin=v), 1.01),
-    ("HASeparatorLoss", "margin", lambda v: L.HASeparatorLoss(_cosine_head(), margin=v), -0.5),
+    ("HASeparatorLoss", "margin", lambda v: L.HASeparatorLoss(margin=v, head=_cosine_head()), 0.0),
+    ("HASeparatorLoss", "margin", lambda v: L.HASeparatorLoss(margin=v, head=_cosine_head()), 1.01),
+    ("HASeparatorLoss", "margin", lambda v: L.HASeparatorLoss(margin=v, head=_cosine_head()), -0.5),
     (
         "WSoftmaxLoss",
         "alpha",
-        lambda v: L.WSoftmaxLoss(layers.WeightsBiasedDense(C), alpha=v),
+        lambda v: L.WSoftmaxLoss(alpha=v, head=layers.WeightsBiasedDense(C)),
         -0.01,
     ),
     (
         "WSoftmaxLoss",
         "alpha",
-        lambda v: L.WSoftmaxLoss(layers.WeightsBiasedDense(C), alpha=v),
+        lambda v: L.WSoftmaxLoss(alpha=v, head=layers.WeightsBiasedDense(C)),
         float("nan"),
     ),
     ("AMCLoss", "margin", lambda v: L.AMCLoss(margin=v), 0.0),
@@ -150,8 +150,8 @@ def test_limits_themselves_are_accepted():
     L.ArcFaceLoss(margin=math.pi / 2)
     L.SphereFaceLoss(margin=1)
     L.SphereFaceLoss(margin=8)
-    L.HASeparatorLoss(_cosine_head(), margin=1.0)
-    L.WSoftmaxLoss(layers.WeightsBiasedDense(C), alpha=0.0)
+    L.HASeparatorLoss(margin=1.0, head=_cosine_head())
+    L.WSoftmaxLoss(alpha=0.0, head=layers.WeightsBiasedDense(C))
     L.CenterLoss(1, alpha=0.0, weight=0.0)
     L.CenterLoss(1, alpha=1.0)
     L.AMCLoss(weight=0.0)
@@ -280,7 +280,7 @@ def test_pair_loss_with_classifier_does_not_read_y_true(rng):
     """With a classifier, S_ij comes from its argmax: any placeholder y_true will do."""
     head = layers.CosineDense(C)
     head.build((None, D))
-    loss = L.AMCLoss(classifier=head)
+    loss = L.AMCLoss(head=head)
     embeddings = _y_pred(rng, (B, D))
     placeholder = np.full((B,), -7.5, np.float32)
     assert np.isfinite(float(_call(loss, placeholder, embeddings, "graph")))
@@ -326,24 +326,24 @@ def test_batch_size_mismatch_is_refused(name, rng):
     "make, match",
     [
         (
-            lambda: L.WSoftmaxLoss(layers.CosineDense(C)),
+            lambda: L.WSoftmaxLoss(head=layers.CosineDense(C)),
             "WSoftmaxLoss: `head` must be a WeightsBiasedDense layer .* got CosineDense",
         ),
         (
-            lambda: L.HASeparatorLoss(layers.WeightsBiasedDense(C)),
+            lambda: L.HASeparatorLoss(head=layers.WeightsBiasedDense(C)),
             "HASeparatorLoss: `head` must be a CosineDense layer .* got WeightsBiasedDense",
         ),
         (
-            lambda: L.HASeparatorLoss(keras.layers.Dense(C)),
+            lambda: L.HASeparatorLoss(head=keras.layers.Dense(C)),
             "HASeparatorLoss: `head` must be a CosineDense layer .* got Dense",
         ),
         (
-            lambda: L.HASeparatorLoss(None),
+            lambda: L.HASeparatorLoss(head=None),
             "HASeparatorLoss: `head` must be a CosineDense layer .* got NoneType",
         ),
         (
-            lambda: L.AMCLoss(classifier=np.ones((D, C))),
-            "AMCLoss: `classifier` must be a Layer layer .* got ndarray",
+            lambda: L.AMCLoss(head=np.ones((D, C))),
+            "AMCLoss: `head` must be a Layer layer .* got ndarray",
         ),
     ],
     ids=["wsoftmax-cosine", "haseparator-biased", "haseparator-dense", "no-head", "amc-array"],
@@ -363,16 +363,16 @@ def _two_head_model():
 
 def test_binding_by_name_to_a_layer_of_the_wrong_type_is_refused():
     model = _two_head_model()
-    loss = L.HASeparatorLoss("biased_head")  # a name, as from_config rebuilds it
+    loss = L.HASeparatorLoss(head="biased_head")  # a name, as from_config rebuilds it
     with pytest.raises(TypeError, match="HASeparatorLoss: `head` must be a CosineDense"):
         loss.bind(model)
-    loss = L.WSoftmaxLoss("cosine_head")
+    loss = L.WSoftmaxLoss(head="cosine_head")
     with pytest.raises(TypeError, match="WSoftmaxLoss: `head` must be a WeightsBiasedDense"):
         loss.bind(model)
 
 
 def test_binding_to_a_missing_layer_name_is_refused():
-    loss = L.HASeparatorLoss("no_such_layer")
+    loss = L.HASeparatorLoss(head="no_such_layer")
     with pytest.raises(ValueError, match="no_such_layer"):
         loss.bind(_two_head_model())
 
@@ -387,18 +387,18 @@ def test_y_pred_not_from_the_given_head_is_refused(name, rng):
 def test_amc_classifier_on_an_embedding_of_the_wrong_size_is_refused(rng):
     head = layers.CosineDense(C)
     head.build((None, D))
-    loss = L.AMCLoss(classifier=head)
+    loss = L.AMCLoss(head=head)
     with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 5"):
         _call(loss, np.zeros((B,), np.float32), _y_pred(rng, (B, D + 2)), "eager")
 
 
 # ---------------------------------------------------------------------------------------
-# what keras.losses.Loss accepts: tf.Variable for y_pred and y_true (issue 9)
+# what keras.losses.Loss accepts: tf.Variable for y_pred and y_true
 # ---------------------------------------------------------------------------------------
 VARIABLE_CASES = {
     **{name: factory for name, (factory, _) in LOSSES.items()},
     # a margin near pi: every pair contributes, whatever the head predicts
-    "AMCLoss-classifier": lambda h: L.AMCLoss(margin=3.0, classifier=h["cosine"]),
+    "AMCLoss-classifier": lambda h: L.AMCLoss(margin=3.0, head=h["cosine"]),
 }
 
 

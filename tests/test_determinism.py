@@ -54,10 +54,10 @@ def _worker():  # pragma: no cover - runs in a subprocess
         logits = head(embedding)
         single = {
             "arcface": lambda: L.ArcFaceLoss(scale=16.0),
-            "haseparator": lambda: L.HASeparatorLoss(head),
-            "wsoftmax": lambda: L.WSoftmaxLoss(head),
+            "haseparator": lambda: L.HASeparatorLoss(head=head),
+            "wsoftmax": lambda: L.WSoftmaxLoss(head=head),
         }
-        pair = {"amc": lambda: L.AMCLoss(classifier=head), "center": lambda: L.CenterLoss(10)}
+        pair = {"amc": lambda: L.AMCLoss(head=head), "center": lambda: L.CenterLoss(10)}
         if method in single:
             model = keras.Model(inputs, logits)
             loss, targets = single[method](), y

@@ -153,15 +153,13 @@ def _worker(group):  # pragma: no cover - runs in a subprocess
             "arcface": lambda: L.ArcFaceLoss(scale=8.0),
             "sphereface": lambda: L.SphereFaceLoss(scale=8.0),
             "angular": lambda: L.AngularLoss(),
-            "haseparator": lambda: L.HASeparatorLoss(head),
-            "wsoftmax": lambda: L.WSoftmaxLoss(head),
+            "haseparator": lambda: L.HASeparatorLoss(head=head),
+            "wsoftmax": lambda: L.WSoftmaxLoss(head=head),
         }
         pair = {
-            "amc": lambda: L.AMCLoss(margin=2.0, weight=1.0, classifier=head),
+            "amc": lambda: L.AMCLoss(margin=2.0, weight=1.0, head=head),
             "amc_true_labels": lambda: L.AMCLoss(margin=2.0, weight=1.0),
-            "euclidean": lambda: L.EuclideanContrastiveLoss(
-                margin=3.0, weight=1.0, classifier=head
-            ),
+            "euclidean": lambda: L.EuclideanContrastiveLoss(margin=3.0, weight=1.0, head=head),
             "center": lambda: L.CenterLoss(C, alpha=0.5, weight=1.0),
         }
         if method in single:

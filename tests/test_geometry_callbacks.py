@@ -141,7 +141,9 @@ def test_config_round_trip_and_set_data(digits_split):
     model = _model()
     with pytest.raises(ValueError, match="set_data"):
         model.fit(x[:64], y[:64], epochs=1, verbose=0, callbacks=[restored])
-    restored.set_data(xv, keras.utils.to_categorical(yv, 10))  # one-hot labels accepted
+    with pytest.raises(ValueError, match=r"^GeometryMetrics: labels must be .* one-hot labels\?"):
+        restored.set_data(xv, keras.utils.to_categorical(yv, 10))  # the one label policy
+    restored.set_data(xv, yv[:, None])
     np.testing.assert_array_equal(restored.y, yv)
 
     hist = AngleHistograms(xv, yv, log_dir="somewhere", classes=[0, 3], samples_per_class=5)

@@ -83,13 +83,13 @@ EXPECTED = {
         keras.layers.Dense,
         CE,
         losses.EuclideanContrastiveLoss,
-        {"margin": 1.0, "weight": 0.1, "classifier": "head"},
+        {"margin": 1.0, "weight": 0.1, "head": "head"},
     ),
     "amc": (
         keras.layers.Dense,
         CE,
         losses.AMCLoss,
-        {"margin": 0.5, "weight": 0.1, "classifier": "head"},
+        {"margin": 0.5, "weight": 0.1, "head": "head"},
     ),
     "arc": (CosineDense, losses.AngularLoss, None, {"scale": 4.0}),
     "haseparator": (
@@ -111,7 +111,7 @@ RAMPED = {"euclid", "amc"}
 
 def _attribute(loss, key):
     if key == "head":
-        return loss._resolved_head()  # the head layer a HASeparator / W-Softmax loss reads
+        return loss.head  # the head layer a HASeparator / W-Softmax / AMC loss reads
     value = getattr(loss, key)
     return float(value) if key == "weight" else value  # weight: a rampable keras.Variable
 
@@ -220,3 +220,60 @@ def test_wsoftmax_pretraining_phase_is_plain_softmax(digits):
     setup = _setup("wsoftmax", digits, pretrain_epochs=2)
     assert setup.pretrain_loss["logits"].alpha == 0.0
     assert setup.loss["logits"].alpha == 1.5
+
+
+def _class_default(loss_cls, parameter):
+    import inspect
+
+    return inspect.signature(loss_cls).parameters[parameter].default
+
+
+#: the loss class behind each registry method with a row in REGISTRY_OVERRIDES
+_OVERRIDDEN_LOSS = {
+    "cosface": losses.CosFaceLoss,
+    "arcface": losses.ArcFaceLoss,
+    "sphereface": losses.SphereFaceLoss,
+    "wsoftmax": losses.WSoftmaxLoss,
+}
+
+
+def test_registry_overrides_table_is_what_the_code_does():
+    """Each row's paper value is the loss class's default and its registry value the
+    method's; every registry default that differs from its class default has a row."""
+    from keras_angular.methods import REGISTRY_OVERRIDES, overrides_table
+
+    rows = {(r.method, r.parameter): r for r in REGISTRY_OVERRIDES}
+    for (method, parameter), row in rows.items():
+        assert _class_default(_OVERRIDDEN_LOSS[method], parameter) == row.paper
+        assert METHODS[method].defaults[parameter] == row.registry
+        assert row.why
+    single = {
+        "normface": losses.NormFaceLoss,
+        "arc": losses.AngularLoss,
+        "haseparator": losses.HASeparatorLoss,
+        "center": losses.CenterLoss,
+        "euclid": losses.EuclideanContrastiveLoss,
+        "amc": losses.AMCLoss,
+        **_OVERRIDDEN_LOSS,
+    }
+    for method, loss_cls in single.items():
+        for parameter, value in METHODS[method].defaults.items():
+            if parameter == "pretrain_epochs":
+                continue
+            if value != _class_default(loss_cls, parameter):
+                assert (method, parameter) in rows, (method, parameter)
+    assert overrides_table(["arc"]) == ""
+    assert overrides_table(["wsoftmax"]).splitlines()[-1].startswith("| wsoftmax | easy_margin |")
+
+
+def test_train_help_and_recipes_print_the_overrides_table(capsys):
+    import pathlib
+
+    from keras_angular.cli import build_parser
+    from keras_angular.methods import overrides_table
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    assert overrides_table() in capsys.readouterr().out
+    recipes = pathlib.Path(__file__).parents[1] / "docs" / "recipes.md"
+    assert overrides_table() in recipes.read_text()

@@ -203,7 +203,9 @@ def _through_head(loss, head, x, labels):
 def test_haseparator_is_finite_with_degenerate_weights(problem, scale, margin):
     x, kernel, labels = problem
     head = _head(layers.CosineDense, kernel)
-    value, cosines, grads = _through_head(L.HASeparatorLoss(head, scale, margin), head, x, labels)
+    value, cosines, grads = _through_head(
+        L.HASeparatorLoss(scale, margin, head=head), head, x, labels
+    )
     assert finite(value, cosines, *grads), (x, kernel, labels, value)
 
 
@@ -213,7 +215,7 @@ def test_w_softmax_is_finite_with_degenerate_weights(problem, alpha):
     # alpha = 1 with antipodal weights is the one zero-norm biased weight (w_c + w_j = 0)
     x, kernel, labels = problem
     head = _head(layers.WeightsBiasedDense, kernel)
-    value, outputs, grads = _through_head(L.WSoftmaxLoss(head, alpha), head, x, labels)
+    value, outputs, grads = _through_head(L.WSoftmaxLoss(alpha, head=head), head, x, labels)
     assert finite(value, outputs, *grads), (x, kernel, labels, value)
 
 
@@ -262,7 +264,7 @@ def test_pair_losses_are_finite_for_any_batch(name, data, problem, weight, predi
     classifier = None
     if predicted:
         classifier = _head(layers.CosineDense, np.eye(x.shape[1], num_classes + 1, dtype=F32))
-    loss = cls(margin=data.draw(margins), weight=weight, classifier=classifier)
+    loss = cls(margin=data.draw(margins), weight=weight, head=classifier)
     value, (grad,) = value_and_gradients(loss, labels, x)
     assert finite(value, grad), (x, labels, value, grad)
     assert value >= 0.0
@@ -294,13 +296,13 @@ METHODS = {
     "arcface": lambda head: L.ArcFaceLoss(scale=64.0, margin=math.pi / 2),
     "sphereface": lambda head: L.SphereFaceLoss(scale=64.0, margin=8),
     "angular": lambda head: L.AngularLoss(scale=64.0),
-    "haseparator": lambda head: L.HASeparatorLoss(head, scale=64.0, margin=1.0),
-    "wsoftmax": lambda head: L.WSoftmaxLoss(head, alpha=1.0),
+    "haseparator": lambda head: L.HASeparatorLoss(scale=64.0, margin=1.0, head=head),
+    "wsoftmax": lambda head: L.WSoftmaxLoss(alpha=1.0, head=head),
 }
 TWO_OUTPUT_METHODS = {
-    "amc": lambda head: L.AMCLoss(margin=math.pi, classifier=head),
+    "amc": lambda head: L.AMCLoss(margin=math.pi, head=head),
     "amc_true_labels": lambda head: L.AMCLoss(margin=math.pi, weight=1.0),
-    "euclidean": lambda head: L.EuclideanContrastiveLoss(classifier=head),
+    "euclidean": lambda head: L.EuclideanContrastiveLoss(head=head),
     "center": lambda head: L.CenterLoss(4, alpha=1.0, weight=1.0),
 }
 DIM, EMB, NUM_CLASSES = 6, 5, 4

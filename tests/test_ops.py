@@ -88,7 +88,7 @@ def test_safe_acos_graph_and_xla():
 def test_gram_rows_both_code_paths(rng, batch, num_classes):
     _, w, y = _problem(rng, batch, 8, num_classes)
     unit = ops.l2_normalize(w, axis=0)
-    got = ops.gram_rows(unit, tf.constant(y))
+    got = ops.gram_rows(tf.constant(y), unit)
     np.testing.assert_allclose(got, ref.gram_rows(w, y), rtol=1e-5, atol=1e-6)
 
 
@@ -97,8 +97,8 @@ def test_hyperplane_projections_closed_form_vs_literal(rng, batch, dim, num_clas
     e, w, y = _problem(rng, batch, dim, num_classes)
     cosines = ref.cosine_dense(e, w).astype(np.float32)
     literal = ref.hyperplane_projections_literal(e, w, y)
-    closed = ops.hyperplane_projections(cosines, w, y).numpy()
-    einsum = ops.hyperplane_projections_einsum(e, w, y).numpy()
+    closed = ops.hyperplane_projections(y, cosines, w).numpy()
+    einsum = ops.hyperplane_projections_einsum(y, e, w).numpy()
     assert closed.shape == (batch, num_classes)
     np.testing.assert_allclose(closed, literal, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(einsum, literal, rtol=1e-5, atol=1e-5)
@@ -112,7 +112,7 @@ def test_hyperplane_projections_with_cosines_from_cosine_dense(rng):
     head = layers.CosineDense(4)
     head.build((None, 8))
     head.kernel.assign(w)
-    closed = ops.hyperplane_projections(head(e), head.kernel, y).numpy()
+    closed = ops.hyperplane_projections(y, head(e), head.kernel).numpy()
     np.testing.assert_allclose(closed, ref.hyperplane_projections_literal(e, w, y), atol=1e-5)
 
 
@@ -121,7 +121,7 @@ def test_hyperplane_projections_projection_on_normal_is_a_cosine(rng):
     # gives p_j = sin of the angular difference for coplanar 2-d vectors.
     w = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)  # w_0 = e_x, w_1 = e_y
     e = np.array([[1.0, 0.0]], np.float32)  # on w_0
-    p = ops.hyperplane_projections(ref.cosine_dense(e, w).astype(np.float32), w, [0]).numpy()
+    p = ops.hyperplane_projections([0], ref.cosine_dense(e, w).astype(np.float32), w).numpy()
     np.testing.assert_allclose(p, [[0.0, np.sqrt(0.5)]], atol=1e-6)
 
 
@@ -133,8 +133,8 @@ def test_hyperplane_projections_identical_class_weights_are_finite(rng):
     kernel = tf.constant(w)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([cosines, kernel])
-        closed = ops.hyperplane_projections(cosines, kernel, y)
-        einsum = ops.hyperplane_projections_einsum(e, kernel, y)
+        closed = ops.hyperplane_projections(y, cosines, kernel)
+        einsum = ops.hyperplane_projections_einsum(y, e, kernel)
         total_c = tf.reduce_sum(closed)
         total_e = tf.reduce_sum(einsum)
     literal = ref.hyperplane_projections_literal(e, w, y)
@@ -152,7 +152,7 @@ def test_hyperplane_projections_xla(rng):
     e, w, y = _problem(rng, 8, 6, 5)
     cosines = ref.cosine_dense(e, w).astype(np.float32)
     fn = tf.function(ops.hyperplane_projections, jit_compile=True)
-    got = fn(tf.constant(cosines), tf.constant(w), tf.constant(y)).numpy()
+    got = fn(tf.constant(y), tf.constant(cosines), tf.constant(w)).numpy()
     np.testing.assert_allclose(got, ref.hyperplane_projections_literal(e, w, y), atol=1e-5)
 
 
@@ -221,10 +221,55 @@ def test_zero_hyperplane_normal_has_no_amplified_gradient():
     with tf.GradientTape() as tape:
         tape.watch(e)
         cosines = tf.linalg.l2_normalize(e, 1) @ tf.linalg.l2_normalize(kernel, 0)
-        p = ops.hyperplane_projections(cosines, kernel, y)
+        p = ops.hyperplane_projections(y, cosines, kernel)
         total = tf.reduce_sum(p)
     np.testing.assert_array_equal(p.numpy()[[0, 4], 2], 0.0)  # class 1 vs its twin 2
     np.testing.assert_array_equal(p.numpy()[2, 1], 0.0)  # class 2 vs its twin 1
     gradient = tape.gradient(total, [e, kernel])
     # every term is a difference of cosines over a normal of length >= ~0.1 here
     assert max(float(tf.reduce_max(tf.abs(g))) for g in gradient) < 100.0
+
+
+# --------------------------------------------------------------------------- #
+# the one label policy and the one l2_normalize
+# --------------------------------------------------------------------------- #
+def test_one_label_policy_for_ops_losses_metrics_and_callbacks():
+    from keras_angular import metrics
+    from keras_angular.callbacks import GeometryMetrics
+    from keras_angular.losses import NormFaceLoss
+
+    one_hot = np.eye(3, dtype=np.float32)[[0, 1, 2, 1]]
+    refusals = [
+        lambda: ops.checked_labels(one_hot, 3, "owner"),
+        lambda: NormFaceLoss()(one_hot, np.zeros((4, 3), np.float32)),
+        lambda: metrics.class_indices(one_hot),
+        lambda: metrics.angle_statistics(np.eye(4, 3), one_hot, np.eye(3)),
+        lambda: GeometryMetrics(np.zeros((4, 3)), one_hot),
+    ]
+    for refuse in refusals:
+        with pytest.raises(
+            ValueError,
+            match=r"must be integer class indices of shape \(batch,\) "
+            r"or \(batch, 1\), got shape \(4, 3\) - one-hot labels\?",
+        ):
+            refuse()
+    # integer-valued floats, as Keras hands y_true to a loss, are accepted everywhere
+    floats = np.array([[0.0], [2.0], [1.0], [1.0]], np.float32)
+    np.testing.assert_array_equal(ops.checked_labels(floats, 3)[0].numpy(), [0, 2, 1, 1])
+    np.testing.assert_array_equal(metrics.class_indices(floats, 4, 3), [0, 2, 1, 1])
+
+
+def test_one_l2_normalize_for_tensors_and_arrays(rng):
+    from keras_angular import conventions, metrics
+
+    x = rng.normal(size=(5, 3))
+    x[2] = 0.0
+    x[3] = 1e-7  # below the floor: scaled by 1e6, not to unit length - in both
+    tensor = ops.l2_normalize(tf.constant(x)).numpy()
+    array = conventions.l2_normalize(x)
+    np.testing.assert_allclose(tensor, array, rtol=1e-12, atol=0)
+    assert array[2].tolist() == [0.0, 0.0, 0.0]
+    angles = metrics.angle_between(x, x)
+    np.testing.assert_allclose(angles[3, 3], np.arccos(np.clip(np.sum(array[3] ** 2), -1, 1)))
+    assert ops.l2_normalize is not conventions.l2_normalize  # tensors in, tensors out
+    assert metrics.l2_normalize is conventions.l2_normalize

@@ -5,10 +5,13 @@
 * the ramped ``weight`` variable's value survives ``get_config``;
 * a model with each head saves to ``.keras`` and loads with bit-identical predictions;
 * ``model.export()`` serves the same outputs after ``tf.saved_model.load``;
-* training continues after ``keras.saving.load_model``: head-free losses as they are;
-  losses that hold a head (HASeparator, W-Softmax, AMC / Euclidean with a classifier)
-  know it only by name after loading - they raise the ``RuntimeError`` that says to call
-  ``loss.bind(model)``, and after ``bind`` continue exactly like the original model.
+* a model compiled with each loss saves and loads with ``keras_angular.saving.load_model``
+  with bit-identical predictions and trains on with ``fit`` and no other call, exactly like
+  the original model; ``CenterLoss``'s centres are saved and restored;
+* after a plain ``keras.saving.load_model`` the losses that hold a head (HASeparator,
+  W-Softmax, AMC / Euclidean with a head) know it only by name: ``fit`` raises the
+  ``RuntimeError`` that names the loader and ``loss.bind(model)``, and after ``bind`` (which
+  leaves the model's compiled steps alone) training continues.
 """
 
 import json
@@ -18,9 +21,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_angular
 from keras_angular import layers
 from keras_angular import losses as L
-from keras_angular.losses.base import HeadReference
 
 D, C, B = 6, 4, 8
 
@@ -50,17 +53,17 @@ LOSSES = {
     "ArcFaceLoss": (lambda h: L.ArcFaceLoss(9.0, 0.3, easy_margin=True), "cosines", None),
     "SphereFaceLoss": (lambda h: L.SphereFaceLoss(scale=6.0, margin=3), "cosines", None),
     "AngularLoss": (lambda h: L.AngularLoss(scale=2.5, reduction="sum"), "cosines", None),
-    "HASeparatorLoss": (lambda h: L.HASeparatorLoss(h, 2.0, 0.5), "cosines", _cosine),
-    "WSoftmaxLoss": (lambda h: L.WSoftmaxLoss(h, alpha=0.7), "outputs", _biased),
+    "HASeparatorLoss": (lambda h: L.HASeparatorLoss(2.0, 0.5, head=h), "cosines", _cosine),
+    "WSoftmaxLoss": (lambda h: L.WSoftmaxLoss(alpha=0.7, head=h), "outputs", _biased),
     "AMCLoss": (lambda h: L.AMCLoss(margin=0.7, weight=0.3), "embedding", None),
-    "AMCLoss-classifier": (lambda h: L.AMCLoss(0.6, 0.2, classifier=h), "embedding", _cosine),
+    "AMCLoss-classifier": (lambda h: L.AMCLoss(0.6, 0.2, head=h), "embedding", _cosine),
     "EuclideanContrastiveLoss": (
         lambda h: L.EuclideanContrastiveLoss(margin=1.5, weight=0.2),
         "embedding",
         None,
     ),
     "EuclideanContrastiveLoss-classifier": (
-        lambda h: L.EuclideanContrastiveLoss(classifier=h),
+        lambda h: L.EuclideanContrastiveLoss(head=h),
         "embedding",
         _biased,
     ),
@@ -157,7 +160,7 @@ def test_rebuilt_head_loss_says_how_to_bind(name, rng):
     clone = type(loss).from_config(loss.get_config())
     y_true, y_pred = _inputs(kind, head, rng)
     owner = type(loss).__name__
-    with pytest.raises(RuntimeError, match=rf"^{owner} was rebuilt .* Call `loss.bind\(model\)`"):
+    with pytest.raises(RuntimeError, match=rf"^{owner} was rebuilt .* call `loss.bind\(model\)`"):
         clone(y_true, y_pred)
     assert clone.bind(_holder_model(head)) is clone
     np.testing.assert_array_equal(
@@ -178,11 +181,11 @@ def _model(method):
     logits = head(embedding)
     single = {
         "arcface": lambda: L.ArcFaceLoss(scale=8.0),
-        "haseparator": lambda: L.HASeparatorLoss(head),
-        "wsoftmax": lambda: L.WSoftmaxLoss(head),
+        "haseparator": lambda: L.HASeparatorLoss(head=head),
+        "wsoftmax": lambda: L.WSoftmaxLoss(head=head),
     }
     pair = {
-        "amc": lambda: L.AMCLoss(classifier=head, weight=0.5),
+        "amc": lambda: L.AMCLoss(head=head, weight=0.5),
         "center": lambda: L.CenterLoss(C, weight=0.1),
     }
     if method in single:
@@ -246,30 +249,108 @@ def _loss_of(model, key="embedding"):
     return model.loss[key] if isinstance(model.loss, dict) else model.loss
 
 
-@pytest.mark.parametrize("method", ["arcface", "center", "haseparator", "wsoftmax", "amc"])
-def test_training_continues_after_load_model(method, tmp_path, rng):
-    model = _model(method)
-    x, y = _data(method, rng)
+#: One model per loss class (and per way of reading labels): name -> (loss factory(head),
+#: head class, whether the loss goes on the embedding next to NormFace on the logits).
+LOSS_MODELS = {
+    "NormFaceLoss": (lambda h: L.NormFaceLoss(scale=8.0), layers.CosineDense, False),
+    "CosFaceLoss": (lambda h: L.CosFaceLoss(scale=8.0, margin=0.2), layers.CosineDense, False),
+    "ArcFaceLoss": (lambda h: L.ArcFaceLoss(scale=8.0), layers.CosineDense, False),
+    "SphereFaceLoss": (lambda h: L.SphereFaceLoss(margin=2), layers.CosineDense, False),
+    "AngularLoss": (lambda h: L.AngularLoss(), layers.CosineDense, False),
+    "HASeparatorLoss": (lambda h: L.HASeparatorLoss(head=h), layers.CosineDense, False),
+    "WSoftmaxLoss": (lambda h: L.WSoftmaxLoss(head=h), layers.WeightsBiasedDense, False),
+    "AMCLoss": (lambda h: L.AMCLoss(weight=0.5), layers.CosineDense, True),
+    "AMCLoss-head": (lambda h: L.AMCLoss(weight=0.5, head=h), layers.CosineDense, True),
+    "EuclideanContrastiveLoss": (
+        lambda h: L.EuclideanContrastiveLoss(weight=0.5),
+        layers.CosineDense,
+        True,
+    ),
+    "EuclideanContrastiveLoss-head": (
+        lambda h: L.EuclideanContrastiveLoss(weight=0.5, head=h),
+        layers.CosineDense,
+        True,
+    ),
+    "CenterLoss": (lambda h: L.CenterLoss(C, weight=0.1), layers.CosineDense, True),
+}
+
+
+def _loss_model(name):
+    keras.utils.set_random_seed(7)
+    make, head_cls, on_embedding = LOSS_MODELS[name]
+    inputs = keras.Input((D,))
+    embedding = keras.layers.Dense(5, activation="tanh", name="embedding")(inputs)
+    head = head_cls(C, name="head")
+    logits = head(embedding)
+    if on_embedding:
+        model = keras.Model(inputs, {"logits": logits, "embedding": embedding})
+        loss = {"logits": L.NormFaceLoss(scale=8.0), "embedding": make(head)}
+    else:
+        model = keras.Model(inputs, logits)
+        loss = make(head)
+    model.compile(keras.optimizers.Adam(1e-2), loss=loss)
+    return model, on_embedding
+
+
+def test_every_loss_class_has_a_save_load_fit_case():
+    names = {name.split("-")[0] for name in LOSS_MODELS}
+    assert names == set(L.__all__) - {n for n in L.__all__ if n[0].islower()}
+
+
+@pytest.mark.parametrize("name", list(LOSS_MODELS))
+def test_save_load_and_fit_on_with_each_loss(name, tmp_path, rng):
+    """keras_angular.saving.load_model: bit-exact predictions, then `fit` with no other call
+    continues exactly like the original model (CenterLoss: from the saved centres)."""
+    model, on_embedding = _loss_model(name)
+    x = rng.normal(size=(32, D)).astype(np.float32)
+    labels = rng.integers(0, C, size=32).astype(np.int32)
+    y = {"logits": labels, "embedding": labels} if on_embedding else labels
     _fit(model, x, y)
     model.save(tmp_path / "model.keras")
-    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    reloaded = keras_angular.saving.load_model(tmp_path / "model.keras")
+    _assert_same_outputs(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
     loss = _loss_of(reloaded)
     assert type(loss) is type(_loss_of(model))
     assert loss.get_config() == _loss_of(model).get_config()
+    if loss.head_types and loss.head is not None:
+        assert loss.head is reloaded.get_layer("head")
+    if isinstance(loss, L.CenterLoss):
+        saved = np.asarray(_loss_of(model).centers)
+        assert np.abs(saved).sum() > 0  # the fit moved them
+        np.testing.assert_array_equal(np.asarray(loss.centers), saved)
 
-    if isinstance(loss, HeadReference):
-        with pytest.raises(RuntimeError, match=r"Call `loss.bind\(model\)`"):
-            _fit(reloaded, x, y)
-        loss.bind(reloaded)
-        assert loss._resolved_head() is reloaded.get_layer("head")
-    elif isinstance(loss, L.CenterLoss):
-        assert loss.centers is None  # centres are not saved: training resumes with fresh ones
-        _loss_of(model).centers.assign(np.zeros((C, 5), np.float32))
-
+    before = [np.array(w) for w in reloaded.get_weights()]
+    history = reloaded.fit(x, y, batch_size=B, epochs=1, shuffle=False, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert any(
+        not np.array_equal(a, b) for a, b in zip(before, reloaded.get_weights(), strict=True)
+    )
     _fit(model, x, y)
-    _fit(reloaded, x, y)
     for a, b in zip(model.get_weights(), reloaded.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    if isinstance(loss, L.CenterLoss):
+        np.testing.assert_allclose(
+            np.asarray(loss.centers), np.asarray(_loss_of(model).centers), rtol=1e-6, atol=1e-7
+        )
+
+
+@pytest.mark.parametrize("name", ["HASeparatorLoss", "WSoftmaxLoss", "AMCLoss-head"])
+def test_plain_keras_load_names_the_loader_and_bind_needs_no_recompile(name, tmp_path, rng):
+    model, on_embedding = _loss_model(name)
+    x = rng.normal(size=(16, D)).astype(np.float32)
+    labels = rng.integers(0, C, size=16).astype(np.int32)
+    y = {"logits": labels, "embedding": labels} if on_embedding else labels
+    _fit(model, x, y)
+    model.save(tmp_path / "model.keras")
+    unbound = keras.saving.load_model(tmp_path / "model.keras")
+    with pytest.raises(RuntimeError, match=r"keras_angular\.saving\.load_model\(path\)"):
+        _fit(unbound, x, y)
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    loss = _loss_of(reloaded)
+    assert loss.bind(reloaded) is loss  # before the first fit: no compiled step to drop
+    assert loss.head is reloaded.get_layer("head")
+    history = reloaded.fit(x, y, batch_size=B, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
 
 
 def test_import_keras_angular_is_enough_to_load_a_saved_model(tmp_path):
@@ -281,7 +362,7 @@ def test_import_keras_angular_is_enough_to_load_a_saved_model(tmp_path):
     inputs = keras.Input((4,))
     head = layers.CosineDense(3, name="head")
     model = keras.Model(inputs, head(keras.layers.Dense(5, name="embedding")(inputs)))
-    model.compile("adam", loss=L.HASeparatorLoss(head))
+    model.compile("adam", loss=L.HASeparatorLoss(head=head))
     model.save(tmp_path / "m.keras")
     code = (
         "import keras, keras_angular, sys; "

@@ -71,13 +71,6 @@ def _kernel(model, head_layer):
     return np.asarray(keras.ops.convert_to_numpy(head.kernel), dtype=np.float64)
 
 
-def _labels(y):
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
-        y = y.argmax(axis=1)
-    return y.reshape(-1)
-
-
 class _GeometryCallback(keras.callbacks.Callback):
     def __init__(self, x, y, embedding_layer, head_layer, batch_size):
         super().__init__()
@@ -88,9 +81,14 @@ class _GeometryCallback(keras.callbacks.Callback):
         self.set_data(x, y)
 
     def set_data(self, x, y):
-        """Set the held-out inputs ``x`` and integer (or one-hot) labels ``y``."""
+        """Set the held-out inputs ``x`` and their labels ``y``.
+
+        ``y``: integer class indices of shape (N,) or (N, 1), the package's label
+        policy (:func:`keras_angular.metrics.class_indices`); one-hot labels are
+        refused with a message that says to pass ``argmax(y, axis=-1)``.
+        """
         self.x = x
-        self.y = None if y is None else _labels(y)
+        self.y = None if y is None else metrics.class_indices(y, owner=type(self).__name__)
 
     def set_model(self, model):
         super().set_model(model)
@@ -139,7 +137,7 @@ class GeometryMetrics(_GeometryCallback):
     Args:
         x: held-out inputs (array or anything ``model.predict`` takes that
             yields the samples in the order of ``y``; not a shuffled dataset).
-        y: their integer labels (N,) or one-hot labels (N, C).
+        y: their integer class labels, shape (N,) or (N, 1) (one-hot labels are refused).
         embedding_layer: name of the penultimate embedding layer.
         head_layer: name of the classification head (has ``kernel`` (D, C)).
         every: evaluate every this many epochs.
@@ -249,7 +247,7 @@ class AngleHistograms(_GeometryCallback):
 
     Args:
         x, y: held-out inputs (an array, or a list / dict of arrays) and
-            integer (or one-hot) labels.
+            integer class labels (one-hot labels are refused).
         log_dir: TensorBoard log directory (a ``tf.summary`` file writer is
             opened there at the start of training; use a subfolder such as
             ``logs/run/angles`` to keep it apart from Keras' TensorBoard).

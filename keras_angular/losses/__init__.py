@@ -4,12 +4,17 @@
 |---|---|---|
 | :class:`NormFaceLoss`, :class:`CosFaceLoss`, :class:`ArcFaceLoss`,
   :class:`SphereFaceLoss`, :class:`AngularLoss` | ``CosineDense`` cosines | ``margin`` |
-| :class:`HASeparatorLoss` (head) | ``CosineDense`` cosines | ``hyperplane`` |
-| :class:`WSoftmaxLoss` (head) | ``WeightsBiasedDense`` outputs | ``weights_biased`` |
-| :class:`AMCLoss`, :class:`EuclideanContrastiveLoss` | the embedding | ``contrastive`` |
+| :class:`HASeparatorLoss` (``head=``) | ``CosineDense`` cosines | ``hyperplane`` |
+| :class:`WSoftmaxLoss` (``head=``) | ``WeightsBiasedDense`` outputs | ``weights_biased`` |
+| :class:`AMCLoss`, :class:`EuclideanContrastiveLoss` (optional ``head=``) | the embedding |
+  ``contrastive`` |
 | :class:`CenterLoss` | the embedding | ``center`` |
 
-Each module also exposes the plain function that returns per-sample values.
+Each module also exposes the plain function that returns per-sample values
+(labels first); every class is that function and its settings over one base,
+:class:`~keras_angular.losses.base.PerSampleLoss`. Every constructor takes its
+settings first, then ``head=None`` where the loss reads a layer, then
+``reduction="sum_over_batch_size", name=..., dtype=None``.
 """
 
 from keras_angular.losses.center import CenterLoss

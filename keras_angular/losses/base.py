@@ -1,11 +1,16 @@
-"""What every loss of the package shares: label handling, cross-entropy, hyper-parameter
-checks, the ramped ``weight`` variable and the reference to a head layer."""
+"""The one base of every loss of the package, in the spirit of Keras' ``LossFunctionWrapper``.
+
+A loss class hands :class:`PerSampleLoss` its per-sample function and its
+(already checked) settings; the base supplies ``call`` (one entry check, then the
+function), ``get_config`` / ``from_config``, the optional rampable ``weight``
+and the optional ``head`` layer the loss reads.
+"""
 
 import keras
 from keras import ops
 
 from keras_angular.checks import check_prediction_shape, check_range
-from keras_angular.ops import as_tensor, checked_labels, nan_where_invalid, sparse_labels
+from keras_angular.ops import as_tensor, checked_labels, nan_where_invalid
 
 
 def softmax_cross_entropy(labels, logits):
@@ -15,141 +20,157 @@ def softmax_cross_entropy(labels, logits):
     )
 
 
-def num_classes_of(y_pred):
-    """The class count C of (B, C) scores: static when known, else a scalar tensor."""
-    static = y_pred.shape[-1]
-    return static if static is not None else ops.shape(y_pred)[-1]
+class PerSampleLoss(keras.losses.Loss):
+    """A per-sample loss function and its settings as a ``keras.losses.Loss``.
 
+    Subclasses pass ``fn`` - ``fn(labels, y_pred, **settings)`` returning (B,)
+    values, plus ``kernel=head.kernel`` for a loss that reads its head's class
+    weights - and declare how they read their inputs in three class attributes:
 
-def checked_predictions(owner, y_true, y_pred, layout=None, units=None):
-    """``y_pred`` as a tensor, after its shape checks; the one place a loss converts it.
+    * ``y_pred_layout``: what ``y_pred``'s two axes are, for messages;
+    * ``head_types``: the layer types ``head`` may be (empty: the loss reads no layer);
+    * ``head_role``: ``"kernel"`` (the head's kernel goes to ``fn``; its ``units``
+      bound the labels and must equal ``y_pred``'s last axis) or ``"labels"`` (an
+      optional head whose argmax on ``y_pred`` gives the labels; ``y_true`` unread).
 
-    Whatever ``keras.losses.Loss`` accepts is accepted: NumPy arrays, tensors and
-    ``tf.Variable`` (read by :func:`keras_angular.ops.as_tensor`, so that a
-    ``tf.GradientTape`` differentiating the loss with respect to the variable gets
-    its gradient). ``layout`` and ``units`` are as for :func:`check_inputs`.
-    """
-    check_prediction_shape(owner, y_true, y_pred, layout or "(batch, num_classes)", units)
-    return as_tensor(y_pred)
+    Labels are checked by :func:`keras_angular.ops.checked_labels` (the package's
+    label policy), bounded by the head's ``units``, a ``num_classes`` setting, or
+    ``y_pred``'s last axis when it holds class scores; every message starts with
+    the loss's class name.
 
+    A loss given ``weight`` holds it as a scalar float32 ``keras.Variable`` that
+    scales every value: what :class:`keras_angular.callbacks.LossWeightRamp`
+    assigns, without recompiling the train step.
 
-def check_inputs(owner, y_true, y_pred, num_classes=None, layout=None, units=None):
-    """What every loss that reads ``y_true`` runs first: checks and conversion of both inputs.
-
-    Args:
-        owner: the loss's class name, which every message starts with.
-        num_classes: the exclusive upper bound of the labels; ``"scores"`` for C
-            of ``y_pred``; None for no bound.
-        layout: how ``y_pred``'s two axes read, for the message.
-        units: the head's ``units``, which ``y_pred``'s last axis must equal.
-
-    Returns:
-        ``(labels, valid, y_pred)``: ``labels`` and ``valid`` from
-        :func:`keras_angular.ops.checked_labels`, ``y_pred`` from
-        :func:`checked_predictions` - use it, not the argument, from here on.
-    """
-    y_pred = checked_predictions(owner, y_true, y_pred, layout, units)
-    if isinstance(num_classes, str):
-        num_classes = num_classes_of(y_pred)
-    labels, valid = checked_labels(y_true, num_classes, owner)
-    return labels, valid, y_pred
-
-
-def checked_values(owner, loss_fn, y_true, y_pred, *args, units=None):
-    """``loss_fn(labels, y_pred, *args)`` after :func:`check_inputs`.
-
-    Labels are bounded by ``units`` (a head's class count, which ``y_pred``'s
-    last axis must equal) or, without it, by ``y_pred``'s last axis; a sample
-    flagged invalid under XLA gets a NaN loss
-    (:func:`keras_angular.ops.nan_where_invalid`).
-    """
-    bound = units if units is not None else "scores"
-    labels, valid, y_pred = check_inputs(owner, y_true, y_pred, bound, units=units)
-    return nan_where_invalid(loss_fn(labels, y_pred, *args), valid)
-
-
-class WeightedLoss(keras.losses.Loss):
-    """A loss term scaled by ``weight``, a scalar float32 ``keras.Variable``.
-
-    ``weight`` is what a :class:`keras_angular.callbacks.LossWeightRamp` ramps:
-    assigning it changes the compiled train step without recompiling.
+    The head is saved by name (``get_config``). Keras rebuilds a compiled
+    model's losses from their configs before it can hand them the model, so a
+    loss rebuilt by ``keras.saving.load_model`` knows its head only by name;
+    :func:`keras_angular.saving.load_model` loads and binds it (:meth:`bind`)
+    before any train step exists, so ``fit`` just works.
     """
 
-    def __init__(self, weight, name=None, reduction="sum_over_batch_size", dtype=None):
+    y_pred_layout = "(batch, num_classes)"
+    head_types = ()
+    head_role = None
+    _head = None
+
+    def __init__(
+        self,
+        fn,
+        reduction="sum_over_batch_size",
+        name=None,
+        dtype=None,
+        *,
+        head=None,
+        weight=None,
+        **settings,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        check_range(type(self).__name__, "weight", weight, 0.0, float("inf"))
-        self.weight = keras.Variable(
-            float(weight), dtype="float32", trainable=False, name=f"{self.name}_weight"
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config["weight"] = float(ops.convert_to_numpy(self.weight))
-        return config
-
-
-class HeadReference:
-    """Holds the head layer a loss reads (its kernel or its predictions).
-
-    The head is given as the layer itself. ``get_config`` stores the layer's
-    name; a loss rebuilt from a config holds only that name until
-    :meth:`bind` is called with the model, and says so if it is used before.
-    """
-
-    _head_types = (keras.layers.Layer,)
-    _head_argument = "head"
-
-    def _set_head(self, head, required=True):
-        if head is None and not required:
-            self._head = None
-            return
-        if isinstance(head, str):
-            self._head = head
-            return
-        if not isinstance(head, self._head_types):
-            wanted = " or ".join(t.__name__ for t in self._head_types)
-            raise TypeError(
-                f"{type(self).__name__}: `{self._head_argument}` must be a {wanted} layer "
-                f"(the layer whose output this loss receives), got {type(head).__name__}."
+        self.fn = fn
+        self._settings = settings
+        for key, value in settings.items():
+            setattr(self, key, value)
+        self.weight = None
+        if weight is not None:
+            check_range(type(self).__name__, "weight", weight, 0.0, float("inf"))
+            self.weight = keras.Variable(
+                float(weight), dtype="float32", trainable=False, name=f"{self.name}_weight"
             )
-        self._head = head
+        if self.head_types:
+            self._set_head(head)
 
-    def bind(self, model):
-        """Resolve a head stored by name to ``model.get_layer(name)``; returns ``self``.
+    # ------------------------------------------------------------------ the head
+    def _set_head(self, head):
+        owner = type(self).__name__
+        if head is None and self.head_role == "labels":
+            self._head = None
+        elif isinstance(head, str):  # a layer name (from get_config), resolved by `bind`
+            self._head = head
+        elif not isinstance(head, self.head_types):
+            wanted = " or ".join(t.__name__ for t in self.head_types)
+            raise TypeError(
+                f"{owner}: `head` must be a {wanted} layer (the layer whose output this loss "
+                f"receives), got {type(head).__name__}."
+            )
+        else:
+            self._head = head
 
-        Also drops the train / test steps ``model`` may have traced before (a
-        ``fit`` that failed on the unbound loss leaves one Keras cannot reuse),
-        so the next ``fit`` / ``evaluate`` traces again with the head.
-        """
-        if isinstance(self._head, str):
-            self._set_head(model.get_layer(self._head))
-            for step in ("train_function", "test_function"):
-                if getattr(model, step, None) is not None:
-                    setattr(model, step, None)
-        return self
-
-    def _resolved_head(self):
+    @property
+    def head(self):
+        """The head layer, or None; a head known only by name raises ``RuntimeError``."""
         if isinstance(self._head, str):
             raise RuntimeError(
-                f"{type(self).__name__} was rebuilt from a config and only knows its "
-                f"{self._head_argument} layer by name ({self._head!r}). Call "
-                f"`loss.bind(model)` or recompile with "
-                f"`{type(self).__name__}({self._head_argument}=model.get_layer({self._head!r}))`."
+                f"{type(self).__name__} was rebuilt from a config and knows its head layer "
+                f"only by name ({self._head!r}). Load the model with "
+                f"`keras_angular.saving.load_model(path)`, or call `loss.bind(model)` "
+                f"before the first `fit`."
             )
         return self._head
 
-    def _head_config(self):
-        head = self._head
-        return head if head is None or isinstance(head, str) else head.name
+    def bind(self, model):
+        """Resolve a head known by name to ``model.get_layer(name)``; returns ``self``.
+
+        What :func:`keras_angular.saving.load_model` calls on every loss it loads;
+        call it yourself on a loss rebuilt from a config outside that loader,
+        before the first ``fit``.
+        """
+        if isinstance(self._head, str):
+            self._set_head(model.get_layer(self._head))
+        return self
+
+    # ------------------------------------------------------------------ the step
+    def _label_bound(self, y_pred):
+        if "num_classes" in self._settings:
+            return self._settings["num_classes"]
+        if self.head_role == "kernel":
+            return self.head.units
+        if self.y_pred_layout == PerSampleLoss.y_pred_layout:
+            static = y_pred.shape[-1]
+            return static if static is not None else ops.shape(y_pred)[-1]
+        return None
+
+    def check_inputs(self, y_true, y_pred):
+        """The one entry check: ``(labels, valid, y_pred)`` as tensors, or a clear error.
+
+        ``y_pred`` must have rank 2 (and, for a loss reading its head's kernel,
+        the head's ``units`` classes); ``y_true`` follows the label policy
+        (:func:`keras_angular.ops.checked_labels`; ``valid`` flags a bad label
+        under XLA). A ``head_role="labels"`` head replaces ``y_true`` by its
+        argmax on ``y_pred`` (no gradient); ``valid`` is then None.
+        """
+        owner = type(self).__name__
+        units = self.head.units if self.head_role == "kernel" else None
+        check_prediction_shape(owner, y_true, y_pred, self.y_pred_layout, units)
+        y_pred = as_tensor(y_pred)
+        if self.head_role == "labels" and self.head is not None:
+            scores = ops.stop_gradient(self.head(y_pred))
+            return ops.cast(ops.argmax(scores, axis=-1), "int32"), None, y_pred
+        labels, valid = checked_labels(y_true, self._label_bound(y_pred), owner)
+        return labels, valid, y_pred
+
+    def compute(self, labels, y_pred, valid):
+        """The per-sample values of checked inputs: ``fn(labels, y_pred, **settings)``."""
+        kwargs = dict(self._settings)
+        if self.head_role == "kernel":
+            kwargs["kernel"] = self.head.kernel
+        return self.fn(labels, y_pred, **kwargs)
+
+    def call(self, y_true, y_pred):
+        labels, valid, y_pred = self.check_inputs(y_true, y_pred)
+        values = self.compute(labels, y_pred, valid)
+        if self.weight is not None:
+            values = self.weight * values
+        return values if valid is None else nan_where_invalid(values, valid)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        config = {**super().get_config(), **self._settings}
+        if self.weight is not None:
+            config["weight"] = float(ops.convert_to_numpy(self.weight))
+        if self.head_types:
+            head = self._head
+            config["head"] = head if head is None or isinstance(head, str) else head.name
+        return config
 
 
-__all__ = [
-    "HeadReference",
-    "WeightedLoss",
-    "check_inputs",
-    "checked_predictions",
-    "checked_values",
-    "num_classes_of",
-    "softmax_cross_entropy",
-    "sparse_labels",
-]
+__all__ = ["PerSampleLoss", "softmax_cross_entropy"]

@@ -5,17 +5,20 @@ import tensorflow as tf
 from keras import ops
 
 from keras_angular.checks import check_int, check_range
-from keras_angular.losses.base import WeightedLoss, check_inputs
-from keras_angular.ops import nan_where_invalid
+from keras_angular.losses.base import PerSampleLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
-class CenterLoss(WeightedLoss):
-    """Center loss ``weight * 1/2 ||x_i - c_{y_i}||^2`` per sample (Angular paper Eq. 5).
+class CenterLoss(PerSampleLoss):
+    """Center loss: the squared distance of each feature to its class centre.
+
+    Formula (Angular paper Eq. 5-6; Wen et al. 2016, Eq. 2 and 4)::
+
+        loss = weight * 1/2 ||x_i - c_{y_i}||^2
 
     Use it on the embedding output next to cross-entropy on the logits (Eq. 6:
     ``weight`` is ``lambda``). The class centres ``centers`` (C x D, zeros at
-    start, created on the first call) are model state, updated as Wen et al.
+    start, created on the first call) are state, updated as Wen et al.
     Eq. 4 prescribe, once per training step:
 
         delta c_j = sum_i [y_i = j] (c_j - x_i) / (1 + sum_i [y_i = j]),
@@ -23,9 +26,10 @@ class CenterLoss(WeightedLoss):
 
     The update runs when the gradient of the loss is taken - in ``model.fit``,
     never in ``evaluate`` or ``predict``, so validation data do not move the
-    centres. It therefore needs the TensorFlow backend. The centres are not
-    weights of the model: they are not saved with it (``get_config`` keeps the
-    hyper-parameters; training resumes with fresh centres).
+    centres. It therefore needs the TensorFlow backend. The centres are saved
+    with a model compiled with this loss (``model.save`` writes them beside the
+    weights, ``keras.saving.load_model`` restores them), so training resumes
+    from the saved centres; ``get_config`` keeps the hyper-parameters only.
 
     Under a ``tf.distribute`` strategy (``MirroredStrategy``) the per-class counts
     and feature sums are summed over the replicas before the update, so the
@@ -34,28 +38,46 @@ class CenterLoss(WeightedLoss):
     aggregation).
 
     Args:
-        num_classes: number of classes C.
-        alpha: the centre learning rate in [0, 1]; Wen et al. use 0.5.
-        weight: ``lambda`` (>= 0), a rampable ``keras.Variable``.
+        num_classes: the number of classes C (required): the loss reads no
+            layer, its centres are its own state.
+        alpha: the centre learning rate in [0, 1]. Default 0.5, Wen et al.'s.
+        weight: ``lambda`` (>= 0), a rampable ``keras.Variable``. Default 0.003,
+            Wen et al.'s face-recognition setting (the Angular paper states none).
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"center_loss"``.
 
     Example:
-        >>> import keras, keras_angular, numpy as np
-        >>> loss = CenterLoss(num_classes=10, alpha=0.5, weight=0.003)
-        >>> value = loss(np.array([0, 3]), np.random.rand(2, 8).astype("float32"))
+        >>> import numpy as np
+        >>> loss = CenterLoss(num_classes=4, weight=1.0)
+        >>> features = np.array([[1.0, 2.0], [3.0, 0.0]], "float32")
+        >>> print(round(float(loss(np.array([0, 3]), features)), 6))  # centres start at 0
+        3.5
+
+    Reference: Wen, Zhang, Li & Qiao, "A discriminative feature learning approach
+    for deep face recognition", ECCV 2016.
     """
+
+    y_pred_layout = "(batch, features)"
 
     def __init__(
         self,
         num_classes,
         alpha=0.5,
         weight=0.003,
-        name="center_loss",
         reduction="sum_over_batch_size",
+        name="center_loss",
         dtype=None,
     ):
-        super().__init__(weight, name=name, reduction=reduction, dtype=dtype)
-        self.num_classes = check_int("CenterLoss", "num_classes", num_classes, 1)
-        self.alpha = check_range("CenterLoss", "alpha", alpha, 0.0, 1.0)
+        owner = type(self).__name__
+        super().__init__(
+            None,
+            reduction,
+            name,
+            dtype,
+            weight=weight,
+            num_classes=check_int(owner, "num_classes", num_classes, 1),
+            alpha=check_range(owner, "alpha", alpha, 0.0, 1.0),
+        )
         self.centers = None
 
     def _ensure_centers(self, feature_dim):
@@ -74,14 +96,11 @@ class CenterLoss(WeightedLoss):
                 )
         elif self.centers.shape[-1] != feature_dim:
             raise ValueError(
-                f"CenterLoss: the centres have {self.centers.shape[-1]} dimensions but the "
-                f"embedding has {feature_dim}; use one CenterLoss per embedding."
+                f"{type(self).__name__}: the centres have {self.centers.shape[-1]} dimensions "
+                f"but the embedding has {feature_dim}; use one CenterLoss per embedding."
             )
 
-    def call(self, y_true, y_pred):
-        labels, valid, y_pred = check_inputs(
-            "CenterLoss", y_true, y_pred, self.num_classes, "(batch, features)"
-        )
+    def compute(self, labels, y_pred, valid):
         features = ops.cast(y_pred, "float32")
         self._ensure_centers(features.shape[-1])
         # a flagged label (XLA only, see checked_labels) is assigned to no centre
@@ -109,12 +128,20 @@ class CenterLoss(WeightedLoss):
 
             return 0.5 * ops.sum(ops.square(offset), axis=-1), gradient
 
-        current = ops.convert_to_tensor(centers)
-        values = self.weight * half_squared_distance(features, assigned, current)
-        return nan_where_invalid(values, valid)
+        return half_squared_distance(features, assigned, ops.convert_to_tensor(centers))
 
-    def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "alpha": self.alpha}
+    # Keras' .keras format calls these on every loss a compiled model holds.
+    def save_own_variables(self, store):
+        """Write the centres (once created) into a model's saved weights."""
+        if self.centers is not None:
+            store["centers"] = ops.convert_to_numpy(self.centers)
+
+    def load_own_variables(self, store):
+        """Restore the centres a saved model holds (none: they start at zero again)."""
+        if "centers" in store:
+            saved = store["centers"][...]
+            self._ensure_centers(saved.shape[-1])
+            self.centers.assign(saved)
 
 
 __all__ = ["CenterLoss"]

@@ -3,7 +3,7 @@
 Both follow Choi, Som & Turaga: the batch is split into halves B1, B2 and
 row ``i`` of B1 is paired with row ``i`` of B2 (n/2 pairs, O(np/2), Sec. 3.1);
 ``S_ij = 1`` when the pair shares a label - the classifier's *predicted* label
-(Eq. 3, the paper and its code) when a ``classifier`` head is given, the true
+(Eq. 3, the paper and its code) when a ``head`` is given, the true
 label otherwise. Each pair's value goes to both its members, so Keras'
 ``sample_weight`` and reductions apply per sample and the default reduction
 is the mean over pairs (:func:`keras_angular.ops.pair_values_to_samples`).
@@ -15,24 +15,18 @@ holds rows ``[r B/R, (r + 1) B/R)`` and pairs row ``i`` of that slice with row
 halves' pairing ``(i, i + B/2)`` of one device (tests/test_distributed.py).
 
 ``y_true`` is checked (integer labels >= 0, shape (B,) or (B, 1)) only when it
-defines ``S_ij``; with a ``classifier`` it is not read and any placeholder will do.
+defines ``S_ij``; with a ``head`` it is not read and any placeholder will do.
 """
 
 import keras
 from keras import ops
 
 from keras_angular.checks import check_positive
-from keras_angular.losses.base import (
-    HeadReference,
-    WeightedLoss,
-    check_inputs,
-    checked_predictions,
-)
+from keras_angular.losses.base import PerSampleLoss
 from keras_angular.ops import (
     NORM_EPSILON,
     half_pairs,
     l2_normalize,
-    nan_where_invalid,
     pair_values_to_samples,
     safe_acos,
 )
@@ -73,113 +67,115 @@ def euclidean_contrastive_loss(labels, embeddings, margin=1.0):
     return pair_values_to_samples(values, ops.shape(features)[0])
 
 
-class _PairContrastiveLoss(HeadReference, WeightedLoss):
-    """Shared pairing, labels and config of :class:`AMCLoss` and
-    :class:`EuclideanContrastiveLoss`."""
+class _PairContrastiveLoss(PerSampleLoss):
+    """What :class:`AMCLoss` and :class:`EuclideanContrastiveLoss` share: pairs and labels."""
 
-    _head_argument = "classifier"
-    _pair_loss = None
+    y_pred_layout = "(batch, features)"
+    head_types = (keras.layers.Layer,)
+    head_role = "labels"
 
-    def __init__(self, margin, weight, classifier, name, reduction, dtype):
-        super().__init__(weight, name=name, reduction=reduction, dtype=dtype)
-        self.margin = check_positive(type(self).__name__, "margin", margin)
-        self._set_head(classifier, required=False)
-
-    @property
-    def classifier(self):
-        """The head whose argmax defines ``S_ij``, or None for true labels."""
-        return self._head
-
-    def call(self, y_true, y_pred):
-        owner = type(self).__name__
-        if self._head is None:
-            # S_ij from y_true: integer labels >= 0 (any number of classes).
-            labels, valid, y_pred = check_inputs(owner, y_true, y_pred, None, "(batch, features)")
-            values = type(self)._pair_loss(labels, y_pred, self.margin)
-            return self.weight * nan_where_invalid(values, valid)
-        # S_ij from the classifier's argmax: y_true is not read (any placeholder will do).
-        y_pred = checked_predictions(owner, y_true, y_pred, "(batch, features)")
-        scores = ops.stop_gradient(self._resolved_head()(y_pred))
-        labels = ops.cast(ops.argmax(scores, axis=-1), "int32")
-        return self.weight * type(self)._pair_loss(labels, y_pred, self.margin)
-
-    def get_config(self):
-        return {**super().get_config(), "margin": self.margin, "classifier": self._head_config()}
+    def __init__(self, fn, margin, weight, head, reduction, name, dtype):
+        super().__init__(
+            fn,
+            reduction,
+            name,
+            dtype,
+            head=head,
+            weight=weight,
+            margin=check_positive(type(self).__name__, "margin", margin),
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
 class AMCLoss(_PairContrastiveLoss):
-    """AMC-Loss (Choi et al., Eq. 2): angular margin contrastive loss on the unit hypersphere.
+    """AMC-Loss: a contrastive loss on the geodesic distance between unit features.
 
-    ``weight * mean_pairs[S theta^2 + (1 - S) max(0, m_g - theta)^2]`` with
-    ``theta = arccos(z_i . z_j)`` the geodesic distance between the unit
-    features of the in-batch pairs ``(i, i + B/2)``. Add it to cross-entropy on
-    the logits (Algorithm 1); ramp ``weight`` with
+    Formula (Choi, Som & Turaga, Eq. 2-3; pairs ``(i, i + B/2)`` of Sec. 3.1)::
+
+        theta = arccos(z_i . z_j),   z = x / ||x||,
+        loss = weight * mean_pairs[S theta^2 + (1 - S) max(0, m_g - theta)^2]
+
+    Add it to cross-entropy on the logits (Algorithm 1); ramp ``weight`` with
     :class:`keras_angular.callbacks.LossWeightRamp`.
 
     Args:
-        margin: angular margin ``m_g`` in radians (> 0); the paper uses 0.5.
-        weight: ``lambda`` (>= 0), a ``keras.Variable`` a callback can ramp;
-            the paper uses 0.1.
-        classifier: the head layer mapping the embedding to class scores; when
-            given, ``S_ij`` comes from its argmax (no gradient), as in the paper;
-            when None, from ``y_true``.
+        margin: the angular margin ``m_g`` in radians (> 0). Default 0.5, the
+            paper's (Sec. 4).
+        weight: ``lambda`` (>= 0), a ``keras.Variable`` a callback can ramp.
+            Default 0.1, the paper's (Sec. 4).
+        head: the layer mapping the embedding to class scores; when given,
+            ``S_ij`` comes from its argmax (no gradient) as in the paper (Eq. 3)
+            and ``y_true`` is not read; when None (the default), from ``y_true``.
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"amc_loss"``.
 
     Example:
-        >>> import keras, keras_angular, numpy as np
+        >>> import numpy as np
+        >>> features = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [1.0, 0.0]], "float32")
+        >>> print(round(float(AMCLoss()(np.array([0, 1, 0, 0]), features)), 6))
+        0.000497
+        >>> import keras
         >>> inputs = keras.Input((64,))
         >>> embedding = keras.layers.Dense(16, name="embedding")(inputs)
         >>> head = keras.layers.Dense(10, name="head")
         >>> model = keras.Model(inputs, {"logits": head(embedding), "embedding": embedding})
         >>> model.compile("adam", loss={
         ...     "logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        ...     "embedding": AMCLoss(margin=0.5, weight=0.1, classifier=head)})
-    """
+        ...     "embedding": AMCLoss(head=head)})
 
-    _pair_loss = staticmethod(amc_loss)
+    Reference: Choi, Som & Turaga, "AMC-Loss: Angular margin contrastive loss for
+    improved explainability in image classification", CVPR Workshops 2020.
+    """
 
     def __init__(
         self,
         margin=0.5,
         weight=0.1,
-        classifier=None,
-        name="amc_loss",
+        head=None,
         reduction="sum_over_batch_size",
+        name="amc_loss",
         dtype=None,
     ):
-        super().__init__(margin, weight, classifier, name, reduction, dtype)
+        super().__init__(amc_loss, margin, weight, head, reduction, name, dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
 class EuclideanContrastiveLoss(_PairContrastiveLoss):
-    """Euclidean contrastive loss (AMC paper Eq. 1, its "+Eucd" baseline).
+    """Euclidean contrastive loss on in-batch pairs: the AMC paper's "+Eucd" baseline.
 
-    ``weight * mean_pairs[S d^2 + (1 - S) max(0, m_e - d)^2]`` with
-    ``d = ||x_i - x_j||`` on the raw features of the pairs ``(i, i + B/2)``.
+    Formula (Choi, Som & Turaga, Eq. 1; pairs ``(i, i + B/2)``)::
+
+        d = ||x_i - x_j||,   loss = weight * mean_pairs[S d^2 + (1 - S) max(0, m_e - d)^2]
 
     Args:
-        margin: Euclidean margin ``m_e`` (> 0); the paper uses 1.0.
-        weight: ``lambda`` (>= 0), a rampable ``keras.Variable``; the paper uses 0.1.
-        classifier: as for :class:`AMCLoss`.
+        margin: the Euclidean margin ``m_e`` (> 0). Default 1.0, the paper's (Sec. 4).
+        weight: ``lambda`` (>= 0), a rampable ``keras.Variable``. Default 0.1,
+            the paper's (Sec. 4).
+        head: as for :class:`AMCLoss`. Default None (``S_ij`` from ``y_true``).
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"euclidean_contrastive_loss"``.
 
     Example:
-        >>> import keras, keras_angular, numpy as np
-        >>> loss = EuclideanContrastiveLoss(margin=1.0, weight=0.1)
-        >>> value = loss(np.array([0, 1, 0, 1]), np.random.rand(4, 8).astype("float32"))
-    """
+        >>> import numpy as np
+        >>> features = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.5], [1.0, 0.0]], "float32")
+        >>> loss = EuclideanContrastiveLoss()
+        >>> print(round(float(loss(np.array([0, 1, 0, 0]), features)), 6))
+        0.0125
 
-    _pair_loss = staticmethod(euclidean_contrastive_loss)
+    Reference: Hadsell, Chopra & LeCun, "Dimensionality reduction by learning an
+    invariant mapping", CVPR 2006 (the contrastive loss), as used by Choi et al.
+    """
 
     def __init__(
         self,
         margin=1.0,
         weight=0.1,
-        classifier=None,
-        name="euclidean_contrastive_loss",
+        head=None,
         reduction="sum_over_batch_size",
+        name="euclidean_contrastive_loss",
         dtype=None,
     ):
-        super().__init__(margin, weight, classifier, name, reduction, dtype)
+        super().__init__(euclidean_contrastive_loss, margin, weight, head, reduction, name, dtype)
 
 
 __all__ = [

@@ -5,11 +5,7 @@ from keras import ops
 
 from keras_angular.checks import check_positive, check_range
 from keras_angular.layers import CosineDense
-from keras_angular.losses.base import (
-    HeadReference,
-    checked_values,
-    softmax_cross_entropy,
-)
+from keras_angular.losses.base import PerSampleLoss, softmax_cross_entropy
 from keras_angular.ops import hyperplane_projections, sparse_labels
 
 
@@ -27,75 +23,76 @@ def haseparator_loss(y_true, cosines, kernel, scale=3.0, margin=0.9):
     cosines = ops.cast(cosines, "float32")
     cross_entropy = softmax_cross_entropy(labels, scale * cosines)
     return cross_entropy + projection_hinge(
-        hyperplane_projections(cosines, kernel, labels), labels, margin
+        labels, hyperplane_projections(labels, cosines, kernel), margin
     )
 
 
-def projection_hinge(projections, labels, margin):
+def projection_hinge(labels, projections, margin):
     """Per-sample ``sum_{j != y} (m - min(p_j, m))`` (Eq. 7, summed over classes as in Eq. 8)."""
     off_target = 1.0 - ops.one_hot(labels, ops.shape(projections)[-1], dtype="float32")
     return ops.sum((margin - ops.minimum(projections, margin)) * off_target, axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
-class HASeparatorLoss(HeadReference, keras.losses.Loss):
-    """HASeparator: ``CE(sigma cos) + sum_{j != y} (m - min(p_j, m))`` (Eq. 4-8).
+class HASeparatorLoss(PerSampleLoss):
+    """HASeparator: cosine cross-entropy plus a hinge on hyperplane projections.
+
+    Formula (Kansizoglou et al., Eq. 4-8; normal direction as DESIGN.md decides)::
+
+        loss = -log softmax(sigma cos)_y + sum_{j != y} (m - min(p_j, m)),
+        p_j = e . (w_y - w_j) / ||w_y - w_j|| = (cos_y - cos_j) / sqrt(2 - 2 w_y . w_j)
 
     ``y_pred`` are the cosines of ``head``, a :class:`~keras_angular.layers.CosineDense`;
     the loss reads ``head.kernel`` for the hyperplane normals, so its gradient
     reaches the class weights through both terms.
 
     Args:
-        head: the ``CosineDense`` layer whose output this loss receives.
-        scale: the feature scaler ``sigma`` (> 0). The paper's best CIFAR-10
-            ResNet-18 settings are sigma = 3, m = 0.9-1.0; the authors' code
-            defaults to sigma = 1, m = 0.1.
-        margin: the relaxation margin ``m`` in (0, 1] (Eq. 7).
+        scale: the feature scaler ``sigma`` (> 0). Default 3.0, the paper's best
+            CIFAR-10 ResNet-18 setting (the authors' code defaults to 1).
+        margin: the relaxation margin ``m`` in (0, 1] (Eq. 7). Default 0.9, the
+            paper's best CIFAR-10 ResNet-18 setting (the authors' code: 0.1).
+        head: the ``CosineDense`` layer whose output this loss receives (required).
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"haseparator_loss"``.
 
     Example:
         >>> import keras, keras_angular, numpy as np
+        >>> head = keras_angular.layers.CosineDense(
+        ...     3, kernel_initializer="identity", name="head")
+        >>> cos = head(np.array([[1.0, 0.2, 0.0]], "float32"))
+        >>> print(round(float(HASeparatorLoss(head=head)(np.array([0]), cos)), 6))
+        0.689789
         >>> inputs = keras.Input((16,))
         >>> head = keras_angular.layers.CosineDense(10, name="head")
         >>> model = keras.Model(inputs, head(keras.layers.Dense(8)(inputs)))
-        >>> model.compile("adam", loss=HASeparatorLoss(head, scale=3.0, margin=0.9))
+        >>> model.compile("adam", loss=HASeparatorLoss(head=head))
+
+    Reference: Kansizoglou et al., "HASeparator: Hyperplane-assisted softmax",
+    ICMLA 2020.
     """
 
-    _head_types = (CosineDense,)
+    head_types = (CosineDense,)
+    head_role = "kernel"
 
     def __init__(
         self,
-        head,
         scale=3.0,
         margin=0.9,
-        name="haseparator_loss",
+        head=None,
         reduction="sum_over_batch_size",
+        name="haseparator_loss",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self._set_head(head)
-        self.scale = check_positive(type(self).__name__, "scale", scale)
-        self.margin = check_range(type(self).__name__, "margin", margin, 0.0, 1.0, low_open=True)
-
-    def call(self, y_true, y_pred):
-        head = self._resolved_head()
-        return checked_values(
-            "HASeparatorLoss",
+        owner = type(self).__name__
+        super().__init__(
             haseparator_loss,
-            y_true,
-            y_pred,
-            head.kernel,
-            self.scale,
-            self.margin,
-            units=head.units,
+            reduction,
+            name,
+            dtype,
+            head=head,
+            scale=check_positive(owner, "scale", scale),
+            margin=check_range(owner, "margin", margin, 0.0, 1.0, low_open=True),
         )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "head": self._head_config(),
-            "scale": self.scale,
-            "margin": self.margin,
-        }
 
 
 __all__ = ["HASeparatorLoss", "haseparator_loss", "projection_hinge"]

@@ -8,7 +8,7 @@ logit is an angle). Only the B target cosines go through an arccos.
 | loss | target logit | paper |
 |---|---|---|
 | NormFace   | ``s cos(theta_y)``                      | Wang et al. 2017, Angular paper Eq. 3 |
-| CosFace    | ``s (cos(theta_y) - m)``                | Wang et al. 2018 (LMCL) |
+| CosFace    | ``s (cos(theta_y) - m)``                | Wang et al. 2018 (LMCL), Eq. 4 |
 | ArcFace    | ``s cos(theta_y + m)``                  | Deng et al. 2019, Angular paper Eq. 4 |
 | SphereFace | ``s psi(theta_y)``, integer m           | Liu et al. 2017 (A-Softmax) |
 | Angular    | ``s (pi - theta_j)`` for every class j  | Wu & Wang, Eq. 7 as fixed in DESIGN.md |
@@ -20,7 +20,7 @@ import keras
 from keras import ops
 
 from keras_angular.checks import check_int, check_positive, check_range
-from keras_angular.losses.base import checked_values, softmax_cross_entropy
+from keras_angular.losses.base import PerSampleLoss, softmax_cross_entropy
 from keras_angular.ops import safe_acos, sparse_labels
 
 
@@ -45,7 +45,7 @@ def normface_loss(y_true, cosines, scale=16.0):
     return softmax_cross_entropy(labels, logits)
 
 
-def cosface_loss(y_true, cosines, scale=30.0, margin=0.35):
+def cosface_loss(y_true, cosines, scale=64.0, margin=0.35):
     """Per-sample CosFace (LMCL) loss: target logit ``scale * (cos(theta_y) - margin)``."""
     logits, labels = margin_logits(y_true, cosines, scale, lambda cos_y: cos_y - margin)
     return softmax_cross_entropy(labels, logits)
@@ -67,7 +67,7 @@ def arcface_target(cos_y, margin, easy_margin=False):
     )
 
 
-def arcface_loss(y_true, cosines, scale=30.0, margin=0.5, easy_margin=False):
+def arcface_loss(y_true, cosines, scale=64.0, margin=0.5, easy_margin=False):
     """Per-sample ArcFace loss (Angular paper Eq. 4): target logit ``s cos(theta_y + m)``."""
     logits, labels = margin_logits(
         y_true, cosines, scale, lambda cos_y: arcface_target(cos_y, margin, easy_margin)
@@ -106,177 +106,227 @@ def angular_loss(y_true, cosines, scale=4.0):
     return softmax_cross_entropy(labels, logits)
 
 
-class _CosineMarginLoss(keras.losses.Loss):
-    """Shared constructor and config of the cosine-logit losses."""
-
-    def __init__(self, scale, name, reduction, dtype):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.scale = check_positive(type(self).__name__, "scale", scale)
-
-    def _checked(self, loss_fn, y_true, y_pred, *args):
-        """:func:`~keras_angular.losses.base.checked_values` under this loss's name."""
-        return checked_values(type(self).__name__, loss_fn, y_true, y_pred, *args)
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
+def _scale(owner, scale):
+    return check_positive(owner, "scale", scale)
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
-class NormFaceLoss(_CosineMarginLoss):
-    """NormFace: ``L = -log softmax(s cos(theta))_y`` (Angular paper Eq. 3).
+class NormFaceLoss(PerSampleLoss):
+    """NormFace: cross-entropy over the scaled cosines of a ``CosineDense`` head.
+
+    Formula (Angular paper Eq. 3; Wang et al. 2017)::
+
+        loss = -log( e^{s cos(theta_y)} / sum_j e^{s cos(theta_j)} )
 
     Args:
-        scale: the logit scale ``s`` (> 0).
-        name, reduction, dtype: as for ``keras.losses.Loss``.
+        scale: the logit scale ``s`` (> 0). Default 16.0: NormFace learns ``s``
+            or fixes it per task and the Angular paper states none, so 16 is this
+            package's choice (enough for a softmax to reach ~1 on 10 classes).
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"normface_loss"``.
 
     Example:
-        >>> import keras, keras_angular, numpy as np
+        >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1], [0.2, 0.7]], "float32")
-        >>> round(float(NormFaceLoss(scale=16.0)(np.array([0, 1]), cos)), 4)
-        0.0002
+        >>> print(round(float(NormFaceLoss()(np.array([0, 1]), cos)), 6))
+        0.000169
+
+    Reference: Wang, Xiang, Cheng, Yuille, "NormFace: L2 hypersphere embedding for
+    face verification", ACM MM 2017.
     """
 
     def __init__(
-        self, scale=16.0, name="normface_loss", reduction="sum_over_batch_size", dtype=None
+        self, scale=16.0, reduction="sum_over_batch_size", name="normface_loss", dtype=None
     ):
-        super().__init__(scale, name, reduction, dtype)
-
-    def call(self, y_true, y_pred):
-        return self._checked(normface_loss, y_true, y_pred, self.scale)
+        owner = type(self).__name__
+        super().__init__(normface_loss, reduction, name, dtype, scale=_scale(owner, scale))
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
-class CosFaceLoss(_CosineMarginLoss):
-    """CosFace / LMCL: logits ``s (cos(theta_j) - m [j = y])``.
+class CosFaceLoss(PerSampleLoss):
+    """CosFace / LMCL: an additive cosine margin on the target logit.
+
+    Formula (Wang et al. 2018, Eq. 4)::
+
+        z_j = s (cos(theta_j) - m [j = y]),   loss = -log softmax(z)_y
 
     Args:
-        scale: logit scale ``s`` (> 0).
-        margin: additive cosine margin ``m`` in [0, 2].
+        scale: the logit scale ``s`` (> 0). Default 64.0, the CosFace paper's.
+        margin: the cosine margin ``m`` in [0, 2]. Default 0.35, the CosFace paper's.
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"cosface_loss"``.
+
+    The registry's ``cosface`` method trains with s = 16, m = 0.2
+    (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
 
     Example:
-        >>> import keras, keras_angular, numpy as np
+        >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1]], "float32")
-        >>> loss = CosFaceLoss(scale=30.0, margin=0.35)(np.array([0]), cos)
+        >>> print(round(float(CosFaceLoss()(np.array([0]), cos)), 6))
+        0.0
+
+    Reference: Wang et al., "CosFace: Large margin cosine loss for deep face
+    recognition", CVPR 2018.
     """
 
     def __init__(
         self,
-        scale=30.0,
+        scale=64.0,
         margin=0.35,
-        name="cosface_loss",
         reduction="sum_over_batch_size",
+        name="cosface_loss",
         dtype=None,
     ):
-        super().__init__(scale, name, reduction, dtype)
-        self.margin = check_range(type(self).__name__, "margin", margin, 0.0, 2.0)
-
-    def call(self, y_true, y_pred):
-        return self._checked(cosface_loss, y_true, y_pred, self.scale, self.margin)
-
-    def get_config(self):
-        return {**super().get_config(), "margin": self.margin}
+        owner = type(self).__name__
+        super().__init__(
+            cosface_loss,
+            reduction,
+            name,
+            dtype,
+            scale=_scale(owner, scale),
+            margin=check_range(owner, "margin", margin, 0.0, 2.0),
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
-class ArcFaceLoss(_CosineMarginLoss):
-    """ArcFace: target logit ``s cos(theta_y + m)`` (Angular paper Eq. 4, Deng et al.).
+class ArcFaceLoss(PerSampleLoss):
+    """ArcFace: an additive angular margin on the target angle.
+
+    Formula (Angular paper Eq. 4; Deng et al. 2019, Eq. 3)::
+
+        z_y = s cos(theta_y + m),   z_j = s cos(theta_j),   loss = -log softmax(z)_y
 
     Where ``theta_y + m > pi`` the target logit falls back to
-    ``s (cos(theta_y) - m sin(m))`` so it stays monotonic in the angle; with
+    ``s (cos(theta_y) - m sin(m))``, which stays monotonic in the angle; with
     ``easy_margin=True`` the margin applies only where ``cos(theta_y) > 0``.
 
     Args:
-        scale: logit scale ``s`` (> 0).
-        margin: additive angular margin ``m`` in radians, in [0, pi/2].
-        easy_margin: see above.
+        scale: the logit scale ``s`` (> 0). Default 64.0, the ArcFace paper's
+            (the Angular paper uses Eq. 4 without stating s or m).
+        margin: the angular margin ``m`` in radians, in [0, pi/2]. Default 0.5,
+            the ArcFace paper's.
+        easy_margin: see above. Default False.
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"arcface_loss"``.
+
+    The registry's ``arcface`` method trains with s = 16, m = 0.3
+    (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
 
     Example:
-        >>> import keras, keras_angular, numpy as np
+        >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1]], "float32")
-        >>> loss = ArcFaceLoss(scale=30.0, margin=0.5)(np.array([0]), cos)
+        >>> print(round(float(ArcFaceLoss(scale=16.0)(np.array([0]), cos)), 6))
+        0.000456
+
+    Reference: Deng, Guo, Xue, Zafeiriou, "ArcFace: Additive angular margin loss
+    for deep face recognition", CVPR 2019.
     """
 
     def __init__(
         self,
-        scale=30.0,
+        scale=64.0,
         margin=0.5,
         easy_margin=False,
-        name="arcface_loss",
         reduction="sum_over_batch_size",
+        name="arcface_loss",
         dtype=None,
     ):
-        super().__init__(scale, name, reduction, dtype)
-        self.margin = check_range(type(self).__name__, "margin", margin, 0.0, math.pi / 2)
-        self.easy_margin = bool(easy_margin)
-
-    def call(self, y_true, y_pred):
-        return self._checked(
-            arcface_loss, y_true, y_pred, self.scale, self.margin, self.easy_margin
+        owner = type(self).__name__
+        super().__init__(
+            arcface_loss,
+            reduction,
+            name,
+            dtype,
+            scale=_scale(owner, scale),
+            margin=check_range(owner, "margin", margin, 0.0, math.pi / 2),
+            easy_margin=bool(easy_margin),
         )
-
-    def get_config(self):
-        return {**super().get_config(), "margin": self.margin, "easy_margin": self.easy_margin}
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
-class SphereFaceLoss(_CosineMarginLoss):
-    """SphereFace (A-Softmax) on unit features: target logit ``s psi(theta_y)``.
+class SphereFaceLoss(PerSampleLoss):
+    """SphereFace (A-Softmax) on unit features: a multiplicative angular margin.
 
-    ``psi(theta) = (-1)^k cos(m theta) - 2k`` on ``[k pi/m, (k+1) pi/m]``
-    (Liu et al. 2017, Eq. 7); a baseline of the Angular paper.
+    Formula (Liu et al. 2017, Eq. 7, with unit features and a scale)::
+
+        z_y = s psi(theta_y),   psi(theta) = (-1)^k cos(m theta) - 2k
+        on [k pi/m, (k+1) pi/m],   z_j = s cos(theta_j),   loss = -log softmax(z)_y
+
+    A baseline of the Angular paper.
 
     Args:
-        scale: logit scale ``s`` (> 0).
-        margin: the integer multiplicative angular margin ``m`` in 1..8 (1 is NormFace).
+        scale: the logit scale ``s`` (> 0). Default 16.0: SphereFace scales by
+            the feature norm instead, so on unit features ``s`` is this
+            package's choice, as for :class:`NormFaceLoss`.
+        margin: the integer margin ``m`` in 1..8 (1 is NormFace). Default 4,
+            the SphereFace paper's.
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"sphereface_loss"``.
+
+    The registry's ``sphereface`` method trains with m = 2
+    (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
 
     Example:
-        >>> import keras, keras_angular, numpy as np
+        >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1]], "float32")
-        >>> loss = SphereFaceLoss(scale=16.0, margin=4)(np.array([0]), cos)
+        >>> print(round(float(SphereFaceLoss()(np.array([0]), cos)), 6))
+        5.304186
+
+    Reference: Liu et al., "SphereFace: Deep hypersphere embedding for face
+    recognition", CVPR 2017.
     """
 
     def __init__(
         self,
         scale=16.0,
         margin=4,
-        name="sphereface_loss",
         reduction="sum_over_batch_size",
+        name="sphereface_loss",
         dtype=None,
     ):
-        super().__init__(scale, name, reduction, dtype)
-        self.margin = check_int(type(self).__name__, "margin", margin, 1, 8)
-
-    def call(self, y_true, y_pred):
-        return self._checked(sphereface_loss, y_true, y_pred, self.scale, self.margin)
-
-    def get_config(self):
-        return {**super().get_config(), "margin": self.margin}
+        owner = type(self).__name__
+        super().__init__(
+            sphereface_loss,
+            reduction,
+            name,
+            dtype,
+            scale=_scale(owner, scale),
+            margin=check_int(owner, "margin", margin, 1, 8),
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
-class AngularLoss(_CosineMarginLoss):
-    """Wu & Wang's angular "Arc" loss: cross-entropy over ``s (pi - theta_j)``.
+class AngularLoss(PerSampleLoss):
+    """Wu & Wang's angular "Arc" loss: cross-entropy over the scaled angles.
 
-    ``theta_j = arccos(cos_j)`` for every class; ``dZ/dtheta = -s`` is constant
-    (Eq. 10), so intra-class angles keep shrinking where softmax's gradient
-    vanishes. Eq. 7 in the paper's text lost the ``pi -`` (DESIGN.md); with
-    ``theta_y = 0, theta_j = pi/2`` it gives Sec. 3.2's ``P(y) = e^{s pi} / (e^{s pi} +
-    (C-1) e^{s pi/2})``. The paper asks for ``s > 3``.
+    Formula (Wu & Wang, Eq. 7 with the ``pi -`` lost in extraction restored, as
+    DESIGN.md decides)::
+
+        z_j = s (pi - theta_j),   theta_j = arccos(cos_j),   loss = -log softmax(z)_y
+
+    ``dZ/dtheta = -s`` is constant (Eq. 10), so intra-class angles keep
+    shrinking where softmax's gradient vanishes; with ``theta_y = 0, theta_j =
+    pi/2`` it gives Sec. 3.2's ``P(y) = e^{s pi} / (e^{s pi} + (C-1) e^{s pi/2})``.
 
     Args:
-        scale: ``s`` (> 0).
+        scale: ``s`` (> 0). Default 4.0: the paper compares s = 1, 3, 5, 7, 12, 20
+            (Fig. 5) and fixes none; 4 is this package's choice among them.
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"angular_loss"``.
 
     Example:
-        >>> import keras, keras_angular, numpy as np
+        >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1]], "float32")
-        >>> loss = AngularLoss(scale=4.0)(np.array([0]), cos)
+        >>> print(round(float(AngularLoss()(np.array([0]), cos)), 6))
+        0.016793
+
+    Reference: Wu & Wang, "Angular learning: Toward discriminative embedded
+    features" (published as ArcGrad, IJCNN 2020).
     """
 
-    def __init__(self, scale=4.0, name="angular_loss", reduction="sum_over_batch_size", dtype=None):
-        super().__init__(scale, name, reduction, dtype)
-
-    def call(self, y_true, y_pred):
-        return self._checked(angular_loss, y_true, y_pred, self.scale)
+    def __init__(self, scale=4.0, reduction="sum_over_batch_size", name="angular_loss", dtype=None):
+        owner = type(self).__name__
+        super().__init__(angular_loss, reduction, name, dtype, scale=_scale(owner, scale))
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_angular.checks import check_range
 from keras_angular.layers import WeightsBiasedDense
-from keras_angular.losses.base import HeadReference, checked_values, softmax_cross_entropy
+from keras_angular.losses.base import PerSampleLoss, softmax_cross_entropy
 from keras_angular.ops import (
     NORM_EPSILON,
     gram_rows,
@@ -15,7 +15,7 @@ from keras_angular.ops import (
 )
 
 
-def weights_biased_logits(head_outputs, kernel, labels, alpha, easy_margin=False):
+def weights_biased_logits(labels, head_outputs, kernel, alpha, easy_margin=False):
     """W-Softmax logits in closed form (Eq. 1 and 11-13).
 
     For a sample of class ``c`` each negative weight becomes
@@ -37,8 +37,8 @@ def weights_biased_logits(head_outputs, kernel, labels, alpha, easy_margin=False
     labels = sparse_labels(labels)
     outputs = ops.cast(head_outputs, "float32")
     onehot = ops.one_hot(labels, ops.shape(outputs)[-1], dtype="float32")
-    target = target_values(outputs, onehot)
-    norm_sq = alpha * alpha + 1.0 + 2.0 * alpha * gram_rows(ops.cast(kernel, "float32"), labels)
+    target = target_values(onehot, outputs)
+    norm_sq = alpha * alpha + 1.0 + 2.0 * alpha * gram_rows(labels, ops.cast(kernel, "float32"))
     negatives = (alpha * target[:, None] + outputs) * ops.rsqrt(ops.maximum(norm_sq, NORM_EPSILON))
     biased = onehot < 1
     if easy_margin:
@@ -46,7 +46,7 @@ def weights_biased_logits(head_outputs, kernel, labels, alpha, easy_margin=False
     return ops.where(biased, negatives, outputs)
 
 
-def weights_biased_logits_per_sample(features, kernel, labels, alpha):
+def weights_biased_logits_per_sample(labels, features, kernel, alpha):
     """The paper-literal W-Softmax logits: a biased weight matrix per sample.
 
     Algorithm 1: for every sample, build the (M, C) matrix whose target column
@@ -66,13 +66,19 @@ def weights_biased_logits_per_sample(features, kernel, labels, alpha):
 def wsoftmax_loss(y_true, head_outputs, kernel, alpha=1.5, easy_margin=False):
     """Per-sample W-Softmax loss (Eq. 13): cross-entropy over :func:`weights_biased_logits`."""
     labels = sparse_labels(y_true)
-    logits = weights_biased_logits(head_outputs, kernel, labels, alpha, easy_margin)
+    logits = weights_biased_logits(labels, head_outputs, kernel, alpha, easy_margin)
     return softmax_cross_entropy(labels, logits)
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")
-class WSoftmaxLoss(HeadReference, keras.losses.Loss):
-    """W-Softmax: softmax where each negative weight is ``normalize(alpha w_y + w_j)`` (Eq. 13).
+class WSoftmaxLoss(PerSampleLoss):
+    """W-Softmax: softmax where each negative weight is biased towards the target's.
+
+    Formula (Li & Wang, Eq. 1 and 11-13, in closed form)::
+
+        w'_j = normalize(alpha w_y + w_j)  (j != y),   z_y = y_y = w_y . x,
+        z_j = w'_j . x = (alpha y_y + y_j) / sqrt(alpha^2 + 1 + 2 alpha w_y . w_j),
+        loss = -log softmax(z)_y
 
     ``y_pred`` is the output of ``head``, a
     :class:`~keras_angular.layers.WeightsBiasedDense` (unit weights, raw
@@ -81,65 +87,62 @@ class WSoftmaxLoss(HeadReference, keras.losses.Loss):
     the class scores.
 
     The paper's loss has a degenerate minimum: for a sample whose target score
-    ``y_c`` is negative, every biased negative ``(alpha y_c + y_j) / ||alpha w_c +
-    w_j||`` is *lower* than ``y_j`` would be, so mapping all features to one
-    direction with a negative dot on every class weight drives the loss to 0
-    without separating anything (measured on the digits data with an MLP:
-    loss 0.001, test accuracy 63%, C-Inter 4 degrees, at alpha = 1.5; also at
-    alpha = 0.5 and 1). ``easy_margin=True`` applies the bias only where
-    ``y_c > 0`` - the paper's loss wherever the target score is positive - and
-    trains normally (97.5% on the same run).
+    ``y_y`` is negative, every biased negative is *lower* than ``y_j`` would be,
+    so mapping all features to one direction with a negative dot on every class
+    weight drives the loss to 0 without separating anything (measured on the
+    digits data with an MLP: loss 0.001, test accuracy 63%, C-Inter 4 degrees, at
+    alpha = 1.5; also at alpha = 0.5 and 1). ``easy_margin=True`` applies the
+    bias only where ``y_y > 0`` - the paper's loss wherever the target score is
+    positive - and trains normally (97.5% on the same run).
 
     Args:
-        head: the ``WeightsBiasedDense`` layer whose output this loss receives.
-        alpha: the bias strength (>= 0); the paper's default is 1.5.
-        easy_margin: bias the negatives only where the target score is
-            positive (default False: the paper's Eq. 13 everywhere).
+        alpha: the bias strength (>= 0). Default 1.5, the paper's.
+        easy_margin: bias the negatives only where the target score is positive.
+            Default False: the paper's Eq. 13 everywhere. The registry's
+            ``wsoftmax`` method trains with True
+            (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
+        head: the ``WeightsBiasedDense`` layer whose output this loss receives
+            (required).
+        reduction, name, dtype: as for ``keras.losses.Loss``; default name
+            ``"wsoftmax_loss"``.
 
     Example:
         >>> import keras, keras_angular, numpy as np
+        >>> head = keras_angular.layers.WeightsBiasedDense(
+        ...     3, kernel_initializer="identity", name="head")
+        >>> outputs = head(np.array([[2.0, 0.5, -1.0]], "float32"))
+        >>> print(round(float(WSoftmaxLoss(head=head)(np.array([0]), outputs)), 6))
+        0.855921
         >>> inputs = keras.Input((16,))
         >>> head = keras_angular.layers.WeightsBiasedDense(10, name="head")
         >>> model = keras.Model(inputs, head(keras.layers.Dense(8)(inputs)))
-        >>> model.compile("adam", loss=WSoftmaxLoss(head, alpha=1.5))
+        >>> model.compile("adam", loss=WSoftmaxLoss(head=head))
+
+    Reference: Li & Wang, "W-Softmax: Weights-biased softmax loss for deep
+    feature learning".
     """
 
-    _head_types = (WeightsBiasedDense,)
+    head_types = (WeightsBiasedDense,)
+    head_role = "kernel"
 
     def __init__(
         self,
-        head,
         alpha=1.5,
         easy_margin=False,
-        name="wsoftmax_loss",
+        head=None,
         reduction="sum_over_batch_size",
+        name="wsoftmax_loss",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self._set_head(head)
-        self.alpha = check_range(type(self).__name__, "alpha", alpha, 0.0, float("inf"))
-        self.easy_margin = bool(easy_margin)
-
-    def call(self, y_true, y_pred):
-        head = self._resolved_head()
-        return checked_values(
-            "WSoftmaxLoss",
+        super().__init__(
             wsoftmax_loss,
-            y_true,
-            y_pred,
-            head.kernel,
-            self.alpha,
-            self.easy_margin,
-            units=head.units,
+            reduction,
+            name,
+            dtype,
+            head=head,
+            alpha=check_range(type(self).__name__, "alpha", alpha, 0.0, float("inf")),
+            easy_margin=bool(easy_margin),
         )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "head": self._head_config(),
-            "alpha": self.alpha,
-            "easy_margin": self.easy_margin,
-        }
 
 
 __all__ = [
