@@ -114,7 +114,7 @@ def _add_verbose(parser):
 
 def build_parser():
     """The argument parser of ``keras-angular``."""
-    from keras_angular.methods import METHODS
+    from keras_angular.methods import METHODS, overrides_table
 
     methods_help = "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values())
     parser = argparse.ArgumentParser(
@@ -128,6 +128,9 @@ def build_parser():
         "train",
         help="train one method and write model, history, metrics",
         description=f"Train one method. Methods: {methods_help}.",
+        epilog="Registry defaults that differ from the papers' (the loss classes' defaults); "
+        "--set NAME=VALUE restores one:\n\n" + overrides_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--method", required=True, help="a method name (see above)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
