@@ -46,7 +46,15 @@ def _add_common(parser):
     )
     parser.add_argument("--epochs", type=int, default=30, help="epochs (default: 30)")
     parser.add_argument("--batch-size", type=int, default=128, help="global batch (default: 128)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    parser.add_argument(
+        "--lr", type=float, default=2e-3, help="Adam's peak learning rate (default: 2e-3)"
+    )
+    parser.add_argument(
+        "--lr-schedule",
+        default="cosine",
+        choices=["cosine", "constant"],
+        help="cosine: decay --lr to 0 over the run (default); constant: keep it",
+    )
     parser.add_argument(
         "--backbone",
         default=None,
@@ -197,6 +205,7 @@ def _run_kwargs(args):
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.lr,
+        "lr_schedule": args.lr_schedule,
         "backbone": args.backbone,
         "backbone_kwargs": (
             {"embedding_dim": args.embedding_dim} if args.embedding_dim is not None else None

@@ -498,6 +498,7 @@ def small_cnn(
     embedding_dim=128,
     *,
     widths=(32, 64, 128),
+    convs=(1, 2, 2),
     batch_norm=True,
     weight_decay=0.0,
     name="small_cnn",
@@ -508,11 +509,13 @@ def small_cnn(
     16x16 when none is named, chosen because it reaches a useful accuracy in a short
     CPU run at any image size, so a first comparison of losses reads something real::
 
-        per stage s (``widths[s]`` filters):
-            3x3 conv, BN, ReLU, same     x2
-            2x2 max-pool                 (not after the last stage, nor below 4x4)
+        stage 1:  3x3 conv 32, BN, ReLU, same
+                  2x2 max-pool            (each pool skipped below 4x4, so any size works)
+        stage 2:  3x3 conv 64, BN, ReLU, same     x2
+                  2x2 max-pool
+        stage 3:  3x3 conv 128, BN, ReLU, same    x2
         global average pool
-        Dense(embedding_dim), linear     <- layer "embedding"
+        Dense(embedding_dim), linear              <- layer "embedding"
 
     The linear embedding lets the angular heads use the whole sphere (a ReLU output
     would confine the features to the positive orthant). Its batch norms are meant to
@@ -524,6 +527,7 @@ def small_cnn(
         input_shape: ``(H, W, C)``, any size of at least 1x1.
         embedding_dim: size of the embedding (default 128).
         widths: filters of each stage; one pooling between consecutive stages.
+        convs: convolutions in each stage (as many entries as ``widths``).
         batch_norm: BN after every convolution.
         weight_decay: coupled L2 weight decay on the kernels (see the module docstring).
         name: model name.
@@ -533,11 +537,15 @@ def small_cnn(
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     size = min(input_shape[:2])
-    for stage, filters in enumerate(widths, start=1):
+    if len(convs) != len(widths):
+        raise ValueError(
+            f"small_cnn: `convs` {tuple(convs)} and `widths` {tuple(widths)} differ in length."
+        )
+    for stage, (filters, n_convs) in enumerate(zip(widths, convs, strict=True), start=1):
         if stage > 1 and size >= 4:
             x = layers.MaxPooling2D(2, name=f"pool{stage - 1}")(x)
             size //= 2
-        for i in (1, 2):
+        for i in range(1, n_convs + 1):
             x = layers.Conv2D(
                 filters,
                 3,
