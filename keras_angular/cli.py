@@ -160,10 +160,14 @@ def build_parser():
     )
     _add_common(compare)
 
-    bench = sub.add_parser("bench", help="time heads and losses against softmax")
-    from keras_angular import bench as bench_module
-
-    bench_module.add_arguments(bench)
+    # Thin entry: the benchmark is a script of the repository checkout, not of the package;
+    # its options (and --help) are its own, passed through by main().
+    bench = sub.add_parser(
+        "bench",
+        add_help=False,
+        help="time heads and losses against softmax: runs benchmarks/heads_and_losses.py of "
+        "a repository checkout (keras-angular bench --help lists its options)",
+    )
     _add_verbose(bench)
     return parser
 
@@ -275,15 +279,15 @@ def _check_options(args):
 
 def main(argv=None):
     """Entry point of the ``keras-angular`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, bench_argv = parser.parse_known_args(argv)  # bench's options are the script's
+    if args.command != "bench" and bench_argv:
+        parser.error(f"unrecognized arguments: {' '.join(bench_argv)}")
     if not getattr(args, "verbose", False):
         _startup.quiet_environment()  # for what reads it later (TensorFlow read it already)
         _startup.quiet_python_logging()
     if args.command == "bench":
-        from keras_angular import bench
-
-        bench.main(args)
-        return 0
+        return _bench(bench_argv)
     names = [args.method] if args.command == "train" else args.methods.split(",")
     # bad options, unknown names, bad overrides, missing or bad data: one clear sentence,
     # exit status 2, nothing written
@@ -306,6 +310,29 @@ def main(argv=None):
         return _compare(args, methods, splits, kwargs)
     except RunSettingsError as error:
         return _user_error(error)
+
+
+#: What ``keras-angular bench`` runs: the benchmark script of the repository checkout
+#: this package sits in (an editable install); it is not installed with the package.
+BENCH_SCRIPT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "heads_and_losses.py"
+)
+
+
+def _bench(argv):
+    """``keras-angular bench ARGS``: ``python benchmarks/heads_and_losses.py ARGS``."""
+    if not os.path.isfile(BENCH_SCRIPT):
+        return _user_error(
+            f"bench runs benchmarks/heads_and_losses.py of a repository checkout (it is not "
+            f"installed with the package) and found none at {BENCH_SCRIPT}: in a checkout, "
+            "run `pip install -e .` and `python benchmarks/heads_and_losses.py`."
+        )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("heads_and_losses", BENCH_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cli(argv, prog="keras-angular bench")
 
 
 def _user_error(error):

@@ -1,4 +1,5 @@
-"""The bench runs end to end at tiny shapes and returns well-formed results (no timing checks)."""
+"""The head + loss benchmark (``benchmarks/heads_and_losses.py``, not part of the package)
+runs end to end at tiny shapes and returns well-formed results (no timing checks)."""
 
 import argparse
 import json
@@ -11,7 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_angular import bench
+from keras_angular import cli
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+sys.path.insert(0, BENCHMARKS)  # the benchmarks are scripts, not a package
+import heads_and_losses as bench  # noqa: E402
 
 SMALL = (4, 8, 3)
 TINY = (6, 32, 24)  # B*N*C = 4608 elements: far above B*N, N*C and B*C
@@ -155,26 +160,39 @@ def test_environment_and_markdown(results):
         assert key in env
     assert env["policy"] == "float32" and env["jit_compile"] is False
     text = bench.format_markdown(results)
-    assert "| B x N x C | method | ms | x softmax |" in text
+    assert "| B x N x C | method | ms | ratio to softmax |" in text
     assert "closed-form speed-up" in text
     for shape in ("4x8x3", "6x32x24"):
         assert text.count(f"\n| {shape} |") == len(bench.METHODS) + len(bench.LITERAL_FORMS)
 
 
-def test_targets_are_checked_where_the_shape_is_measured():
-    rows = [
-        {"shape": [128, 512, 1000], "method": "arcface", "ratio": 1.1},
-        {"shape": [128, 512, 1000], "method": "wsoftmax", "ratio": 2.5},
-        {"shape": [128, 512, 1000], "method": "haseparator_einsum", "ratio": 40.0},
-        {"shape": [256, 512, 10000], "method": "arcface", "ratio": 3.0},
-        {"shape": [128, 512, 1000], "method": "amc", "ratio": 1.5},
-    ]
-    targets = bench.evaluate_targets(rows)
-    assert [(t["what"], t["met"]) for t in targets] == [
-        ("arcface / softmax", True),
-        ("wsoftmax / softmax", False),
-        ("haseparator_einsum / closed", True),
-    ]
+def test_the_largest_tensor_walk_misses_no_nested_function():
+    """``largest_tensor`` walks the step graph's own operations; the only functions
+    nested in any step are the label checks' assertion branches (no large tensor)."""
+    x = tf.constant(np.zeros(SMALL[:2], "float32"))
+    y = tf.constant(np.arange(SMALL[0]) % SMALL[2], dtype="int32")
+    for name in bench.candidate_names():
+        head, forward = bench.build_candidate(name, SMALL[2])
+        head.build(x.shape)
+        nested = bench.nested_functions(bench.make_step(forward, head), x, y)
+        assert all("Assert" in function for function in nested), (name, nested)
+
+
+def test_keras_angular_bench_runs_the_script(capsys):
+    argv = ["bench", "--shapes", "4x8x3", "--repeats", "1", "--min-sample-ms", "0.01"]
+    assert cli.main([*argv, "--methods", "arcface", "--no-literal"]) == 0
+    printed = capsys.readouterr().out
+    assert "| 4x8x3 | softmax |" in printed and "| 4x8x3 | arcface |" in printed
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: keras-angular bench" in capsys.readouterr().out
+
+
+def test_keras_angular_bench_without_a_checkout_says_where_it_lives(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "BENCH_SCRIPT", os.path.join(BENCHMARKS, "no_such_script.py"))
+    assert cli.main(["bench", "--quick"]) == 2
+    assert "python benchmarks/heads_and_losses.py" in capsys.readouterr().err
 
 
 def test_command_line_main_writes_json(tmp_path, capsys):

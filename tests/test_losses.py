@@ -338,6 +338,50 @@ def test_haseparator_gradient_through_head(batch, dim, num_classes, seed, scale,
     assert_grad_close(np.asarray(g_k), fd_k)
 
 
+@pytest.mark.parametrize("num_classes", [5, 12])  # C <= B (whole Gram) and C > B (rows)
+def test_literal_and_closed_forms_are_the_same_loss_code(num_classes):
+    """haseparator_loss / wsoftmax_loss take their projections / logits as a function:
+    the paper's einsum and per-sample forms, bound to the embeddings, give the same
+    per-sample values and gradients as the closed forms (the benchmark relies on it)."""
+    from keras_angular.ops import hyperplane_projections_einsum
+
+    rng = np.random.default_rng(7)
+    e = tf.constant(rng.normal(size=(8, 6)).astype(np.float32))
+    w = rng.normal(size=(6, num_classes)).astype(np.float32)
+    y = tf.constant(random_labels(rng, 8, num_classes))
+
+    called = []
+
+    def einsum(labels, cosines, kernel):
+        called.append("einsum")
+        return hyperplane_projections_einsum(labels, e, kernel)
+
+    def per_sample(labels, outputs, kernel, alpha, easy_margin):
+        called.append("per_sample")
+        assert not easy_margin
+        return L.weights_biased_logits_per_sample(labels, e, kernel, alpha)
+
+    cases = [
+        (
+            _cosine_head(w),
+            L.haseparator_loss,
+            {"scale": 3.0, "margin": 0.9},
+            {"projections": einsum},
+        ),
+        (_wb_head(w), L.wsoftmax_loss, {"alpha": 1.5}, {"logits": per_sample}),
+    ]
+    for head, fn, settings, literal in cases:
+        values = []
+        for form in ({}, literal):
+            with tf.GradientTape() as tape:
+                tape.watch(e)
+                per = fn(y, head(e), head.kernel, **settings, **form)
+            values.append([per, *tape.gradient(per, [e, head.kernel])])
+        for got, expected in zip(*values, strict=True):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+    assert called == ["einsum", "per_sample"]
+
+
 def test_haseparator_identical_class_weights_finite():
     rng = np.random.default_rng(12)
     e = rng.normal(size=(6, 5)).astype(np.float32)

@@ -1,20 +1,26 @@
-"""XLA and mixed precision for every head and loss (issue 5, item 3). Nothing here is timed.
+"""XLA and mixed precision for every head and loss. Nothing here is timed.
 
 * XLA: loss values and gradients (w.r.t. the embedding and the head's variables) of a
   ``tf.function(jit_compile=True)`` step equal the eager ones, for every method of the
-  bench and the paper-literal forms;
+  head + loss benchmark (``benchmarks/heads_and_losses.py``) and the paper-literal forms;
 * mixed precision: under ``mixed_float16`` and ``mixed_bfloat16`` every loss gives
   finite values and finite (loss-scaled, then unscaled) gradients on a half-precision
   embedding, also with degenerate inputs (identical pairs, an embedding equal to its
   class weight); and ``model.fit`` of a few steps stays finite under each policy.
 """
 
+import os
+import sys
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_angular import bench
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+)
+import heads_and_losses as bench  # noqa: E402
 
 BATCH, WIDTH, CLASSES = 12, 16, 5
 ALL_FORMS = (*bench.METHODS, *bench.LITERAL_FORMS)

@@ -9,22 +9,27 @@ from keras_angular.losses.base import PerSampleLoss, softmax_cross_entropy
 from keras_angular.ops import hyperplane_projections, sparse_labels
 
 
-def haseparator_loss(y_true, cosines, kernel, scale=3.0, margin=0.9):
+def haseparator_loss(
+    y_true, cosines, kernel, scale=3.0, margin=0.9, projections=hyperplane_projections
+):
     """Per-sample HASeparator loss ``C_c + sum_{j != y} (m - min(p_j, m))``.
 
     ``C_c`` is the cross-entropy over ``sigma * cos`` (Eq. 4) and ``p_j`` the
     projection of the unit embedding on the normal ``w_y - w_j`` of its class's
-    separating hyperplanes (Eq. 5-7, direction as in DESIGN.md), computed in the
-    closed form of :func:`keras_angular.ops.hyperplane_projections`. The batch
+    separating hyperplanes (Eq. 5-7, direction as in DESIGN.md), computed by
+    ``projections(labels, cosines, kernel)``: by default the closed form
+    :func:`keras_angular.ops.hyperplane_projections`. The paper's einsum,
+    :func:`keras_angular.ops.hyperplane_projections_einsum`, projects the
+    embeddings themselves; pass it bound to them
+    (``lambda labels, cosines, kernel: hyperplane_projections_einsum(labels,
+    embeddings, kernel)``) to compute the same loss the literal way. The batch
     mean of the hinge is Eq. 8's ``C_t``. The zero normal ``j = y`` is left out
     (the authors' code keeps it as a constant ``m`` with no gradient).
     """
     labels = sparse_labels(y_true)
     cosines = ops.cast(cosines, "float32")
     cross_entropy = softmax_cross_entropy(labels, scale * cosines)
-    return cross_entropy + projection_hinge(
-        labels, hyperplane_projections(labels, cosines, kernel), margin
-    )
+    return cross_entropy + projection_hinge(labels, projections(labels, cosines, kernel), margin)
 
 
 def projection_hinge(labels, projections, margin):

@@ -63,11 +63,20 @@ def weights_biased_logits_per_sample(labels, features, kernel, alpha):
     return ops.einsum("bm,bmc->bc", ops.cast(features, "float32"), weights)
 
 
-def wsoftmax_loss(y_true, head_outputs, kernel, alpha=1.5, easy_margin=False):
-    """Per-sample W-Softmax loss (Eq. 13): cross-entropy over :func:`weights_biased_logits`."""
+def wsoftmax_loss(
+    y_true, head_outputs, kernel, alpha=1.5, easy_margin=False, logits=weights_biased_logits
+):
+    """Per-sample W-Softmax loss (Eq. 13): cross-entropy over the biased logits.
+
+    ``logits(labels, head_outputs, kernel, alpha, easy_margin)`` computes them: by
+    default the closed form :func:`weights_biased_logits`. Algorithm 1's
+    :func:`weights_biased_logits_per_sample` multiplies the raw features
+    itself (and has no easy margin); pass it bound to them to compute the same
+    loss the literal way.
+    """
     labels = sparse_labels(y_true)
-    logits = weights_biased_logits(labels, head_outputs, kernel, alpha, easy_margin)
-    return softmax_cross_entropy(labels, logits)
+    biased = logits(labels, head_outputs, kernel, alpha, easy_margin)
+    return softmax_cross_entropy(labels, biased)
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")

@@ -1,6 +1,8 @@
 """Head + loss micro-benchmark: every method's train step against a plain softmax head.
 
-``keras-angular bench`` / ``python -m keras_angular.bench`` times, in one process,
+``python benchmarks/heads_and_losses.py`` (or ``keras-angular bench``, which runs this
+file from a checkout of the repository; it is not installed with the package) times,
+in one process,
 the forward + backward step of each classification head and its loss on a random
 (B, N) embedding with C classes, and the papers' literal formulations against our
 closed forms (DESIGN.md, "Closed forms"):
@@ -16,13 +18,18 @@ closed forms (DESIGN.md, "Closed forms"):
   processes, frequency changes) hits all candidates alike and the ratios cancel it;
 * **ratio**: median step time over the softmax baseline's (``Dense`` with bias +
   sparse cross-entropy, float32 like our heads) in the same run; for the literal
-  forms, literal time over closed time (the speed-up);
+  forms, literal time over closed time (the speed-up). A literal form runs the
+  package's own loss function with the paper's projections (HASeparator) or logits
+  (W-Softmax) passed in, and the closed method's settings, so the pair differs only
+  in that computation;
 * **peak memory**: the TensorFlow allocator's peak during one step minus what it
   held before (``tf.config.experimental.get_memory_info``, on the GPU if there is
   one, else on the CPU allocator; oneDNN scratch space on CPU is not counted), and,
   independent of the device, the **largest tensor** in the step's graph (forward
   and backward, before any XLA fusion) from its static shapes - this is what
-  shows that the closed forms never build the B x N x C tensor.
+  shows that the closed forms never build the B x N x C tensor. The graph's own
+  operations are walked; the only functions nested in it are the branches of the
+  label checks' assertions (a test holds this), which hold no large tensor.
 
 A literal form whose B x N x C float32 tensor would exceed ``--memory-cap-mb`` is
 not run at that shape (the table says so); its largest tensor is still reported
@@ -32,13 +39,12 @@ from the traced graph, which allocates nothing.
 the embedding is in the compute dtype, the heads (ours and the baseline) compute
 in float32. ``--clock cpu --threads 1`` measures the work done rather than the
 time waited, the steadiest figures on a machine shared with other jobs.
-The table ends with issue 5's targets that the measured shapes cover.
 
 Example::
 
-    python -m keras_angular.bench --quick
-    python -m keras_angular.bench --jit --json bench.json
-    python -m keras_angular.bench --shapes 128x512x1000 --repeats 15
+    python benchmarks/heads_and_losses.py --quick
+    python benchmarks/heads_and_losses.py --jit --json bench.json
+    python benchmarks/heads_and_losses.py --shapes 128x512x1000 --repeats 15
 """
 
 import argparse
@@ -50,12 +56,15 @@ import statistics
 import sys
 import time
 
+from keras_angular.losses.hyperplane import haseparator_loss
+from keras_angular.losses.weights_biased import weights_biased_logits_per_sample, wsoftmax_loss
 from keras_angular.methods import METHODS as REGISTRY
 from keras_angular.methods import build_head_and_losses
+from keras_angular.ops import hyperplane_projections_einsum
 
-#: (B, N, C): batch, embedding width, classes - the shapes of issue 5.
+#: (B, N, C): batch, embedding width, classes; C from 10 to 10,000.
 DEFAULT_SHAPES = ((128, 128, 10), (128, 512, 100), (128, 512, 1000), (256, 512, 10000))
-#: ``--quick``: the three shapes with C <= 1000, where issue 5 sets its targets.
+#: ``--quick``: the three shapes with C <= 1000.
 QUICK_SHAPES = ((128, 128, 10), (128, 512, 100), (128, 512, 1000))
 
 #: The heads and losses, in table order (the method registry's names); "softmax" is the
@@ -67,54 +76,50 @@ PAPER_FORMS = {"wsoftmax": {"easy_margin": False}}
 #: Literal (paper) form -> the closed-form method it is compared with.
 LITERAL_FORMS = {"haseparator_einsum": "haseparator", "wsoftmax_per_sample": "wsoftmax"}
 
-#: Issue 5's targets; ratios at C <= TARGET_MAX_CLASSES.
-TARGET_MAX_CLASSES = 1000
-MARGIN_RATIO_TARGET = 1.15
-GRAM_RATIO_TARGET = 2.0
-LITERAL_TARGETS = {
-    "haseparator_einsum": ((128, 512, 1000), 30.0),
-    "wsoftmax_per_sample": ((128, 512, 100), 20.0),
-}
-
 POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
 
 # --------------------------------------------------------------------------- candidates
 
 
-def _literal_haseparator_loss(head, scale=3.0, margin=0.9):
-    """HASeparator's loss with the paper's einsum projections (Eq. 5-6), same math."""
-    from keras import ops
+def literal_loss(name, head, settings, embeddings):
+    """The per-sample loss of a literal form: the closed method's own loss function with
+    the paper's intermediate passed in, computed from the raw ``embeddings``.
 
-    from keras_angular.losses.base import softmax_cross_entropy
-    from keras_angular.losses.hyperplane import projection_hinge
-    from keras_angular.ops import hyperplane_projections_einsum, sparse_labels
+    ``settings`` are the closed method's (its loss's ``get_config()``), so the pair
+    differs only in how the projections (HASeparator: Eq. 5-6's B x N x C einsum)
+    or the biased logits (W-Softmax: Algorithm 1's per-sample weight matrices) are
+    computed. Returns ``loss(y_true, head_outputs)``.
+    """
+    if name == "haseparator_einsum":
 
-    def loss(y_true, cosines, embeddings):
-        labels = sparse_labels(y_true)
-        cosines = ops.cast(cosines, "float32")
-        cross_entropy = softmax_cross_entropy(labels, scale * cosines)
-        projections = hyperplane_projections_einsum(labels, embeddings, head.kernel)
-        return ops.mean(cross_entropy + projection_hinge(labels, projections, margin))
+        def einsum_projections(labels, cosines, kernel):
+            del cosines  # the literal form projects the embeddings themselves
+            return hyperplane_projections_einsum(labels, embeddings, kernel)
 
-    return loss
+        return lambda y_true, cosines: haseparator_loss(
+            y_true,
+            cosines,
+            head.kernel,
+            settings["scale"],
+            settings["margin"],
+            projections=einsum_projections,
+        )
 
-
-def _literal_wsoftmax_loss(head, alpha=1.5):
-    """W-Softmax with Algorithm 1's per-sample biased weight matrices, same math."""
-    from keras import ops
-
-    from keras_angular.losses import weights_biased_logits_per_sample
-    from keras_angular.losses.base import softmax_cross_entropy
-    from keras_angular.ops import sparse_labels
-
-    def loss(y_true, outputs, embeddings):
+    def per_sample_logits(labels, outputs, kernel, alpha, easy_margin):
         del outputs  # the literal form multiplies the raw features itself
-        labels = sparse_labels(y_true)
-        logits = weights_biased_logits_per_sample(labels, embeddings, head.kernel, alpha)
-        return ops.mean(softmax_cross_entropy(labels, logits))
+        if easy_margin:
+            raise ValueError("Algorithm 1's per-sample logits have no easy margin.")
+        return weights_biased_logits_per_sample(labels, embeddings, kernel, alpha)
 
-    return loss
+    return lambda y_true, outputs: wsoftmax_loss(
+        y_true,
+        outputs,
+        head.kernel,
+        settings["alpha"],
+        settings["easy_margin"],
+        logits=per_sample_logits,
+    )
 
 
 def method_head_and_loss(name, num_classes):
@@ -122,8 +127,7 @@ def method_head_and_loss(name, num_classes):
 
     Returns ``(head, loss)``: ``loss`` is the ``{"logits": ..., ["embedding": ...]}``
     dict of :func:`keras_angular.methods.build_head_and_losses`, the form
-    ``model.compile(loss=...)`` takes for the two-output model. Also used by
-    ``benchmarks/amc_cnn_epoch.py``.
+    ``model.compile(loss=...)`` takes for the two-output model.
     """
     if name not in METHODS:
         raise ValueError(f"bench: unknown method {name!r}; use one of {list(METHODS)}.")
@@ -137,22 +141,16 @@ def build_candidate(name, num_classes):
     ``forward(embeddings, labels)`` returns the scalar loss of the method's head
     on the embeddings, as ``model.compile`` would compute it.
     """
-    from keras_angular import layers
+    from keras import ops
 
+    head, loss = method_head_and_loss(LITERAL_FORMS.get(name, name), num_classes)
     if name in LITERAL_FORMS:
-        if name == "haseparator_einsum":
-            head = layers.CosineDense(num_classes, name="head")
-            literal = _literal_haseparator_loss(head)
-        else:
-            head = layers.WeightsBiasedDense(num_classes, name="head")
-            literal = _literal_wsoftmax_loss(head)
+        settings = loss["logits"].get_config()
 
         def forward(x, y):
-            return literal(y, head(x), x)
+            return ops.mean(literal_loss(name, head, settings, x)(y, head(x)))
 
         return head, forward
-
-    head, loss = method_head_and_loss(name, num_classes)
 
     def forward(x, y):
         value = loss["logits"](y, head(x))
@@ -181,6 +179,7 @@ def largest_tensor(step, x, y):
 
     Covers forward and backward (the gradient ops live in the same graph);
     tracing allocates no tensor, so this also works where running would not fit.
+    Functions nested in the graph (see :func:`nested_functions`) are not walked.
     """
     graph = step.get_concrete_function(x, y).graph
     best, where = 0, ""
@@ -201,12 +200,17 @@ def largest_tensor(step, x, y):
                     best, where = nbytes, f"{op.type} {shape.as_list()}"
 
     visit(graph)
-    nested = getattr(graph, "_functions", {})  # nested function bodies (private API)
-    for function in nested.values():
-        inner = getattr(function, "graph", None)
-        if inner is not None:
-            visit(inner)
     return best, where
+
+
+def nested_functions(step, x, y):
+    """Names of the functions nested in the step's graph (from its public ``GraphDef``).
+
+    :func:`largest_tensor` walks only the graph's own operations; for our steps
+    the nested functions are the branches of the label checks' assertions.
+    """
+    graph_def = step.get_concrete_function(x, y).graph.as_graph_def()
+    return sorted(function.signature.name for function in graph_def.library.function)
 
 
 def _memory_device():
@@ -360,36 +364,6 @@ def bench_shape(
     return list(rows.values())
 
 
-def evaluate_targets(rows):
-    """Issue 5's targets that the measured rows cover: a list of dicts with ``met``."""
-    targets = []
-    for row in rows:
-        shape = tuple(row["shape"])
-        name, ratio = row["method"], row["ratio"]
-        if ratio is None:
-            continue
-        if name in MARGIN_METHODS and shape[2] <= TARGET_MAX_CLASSES:
-            targets.append(_target(f"{name} / softmax", shape, ratio, "<=", MARGIN_RATIO_TARGET))
-        elif name in ("haseparator", "wsoftmax") and shape[2] <= TARGET_MAX_CLASSES:
-            targets.append(_target(f"{name} / softmax", shape, ratio, "<=", GRAM_RATIO_TARGET))
-        elif name in LITERAL_TARGETS and shape == LITERAL_TARGETS[name][0]:
-            targets.append(
-                _target(f"{name} / closed", shape, ratio, ">=", LITERAL_TARGETS[name][1])
-            )
-    return targets
-
-
-def _target(what, shape, value, sense, bound):
-    met = value <= bound if sense == "<=" else value >= bound
-    return {
-        "what": what,
-        "shape": list(shape),
-        "value": value,
-        "target": f"{sense} {bound}",
-        "met": bool(met),
-    }
-
-
 def environment(jit_compile, policy):
     """What the figures depend on: versions, device, threads, load average."""
     import keras
@@ -427,7 +401,7 @@ def run(
     methods=None,
     clock="wall",
 ):
-    """Run the benchmark and return ``{"environment", "rows", "targets"}``.
+    """Run the benchmark and return ``{"environment", "rows"}``.
 
     Args:
         shapes: (B, N, C) triples.
@@ -480,7 +454,7 @@ def run(
         env["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     finally:
         keras.config.set_dtype_policy(previous)
-    return {"environment": env, "rows": rows, "targets": evaluate_targets(rows)}
+    return {"environment": env, "rows": rows}
 
 
 # --------------------------------------------------------------------------- reporting
@@ -491,11 +465,12 @@ def _mib(nbytes):
 
 
 def format_markdown(results):
-    """The results as markdown: one table of methods, one of literal forms, the targets."""
+    """The results as markdown: one table of methods (ratio to softmax), one of literal
+    forms (the closed form's speed-up)."""
     env = results["environment"]
     load = env.get("load_average") or []
     lines = [
-        f"keras_angular bench - TF {env['tensorflow']}, Keras {env['keras']}, {env['device']}, "
+        f"heads and losses - TF {env['tensorflow']}, Keras {env['keras']}, {env['device']}, "
         f"{env['cpu_count']} CPUs ({env['intra_op_threads'] or 'default'} intra-op threads), "
         f"{env.get('clock', 'wall')} clock, policy {env['policy']}, "
         f"jit_compile={env['jit_compile']}, "
@@ -506,7 +481,7 @@ def format_markdown(results):
         "repeats. Peak = allocator peak above its level before the step; largest = largest "
         "tensor in the step's graph.",
         "",
-        "| B x N x C | method | ms | x softmax | peak MiB | largest MiB | largest tensor |",
+        "| B x N x C | method | ms | ratio to softmax | peak MiB | largest MiB | largest tensor |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
     rows = results["rows"]
@@ -526,20 +501,6 @@ def format_markdown(results):
         ]
         for row in literal:
             lines.append(_row_line(row, row["ratio"], suffix="x"))
-    if results["targets"]:
-        lines += [
-            "",
-            "Targets (issue 5):",
-            "",
-            "| check | B x N x C | measured | target | met |",
-            "|---|---|---:|---|---|",
-        ]
-        for target in results["targets"]:
-            shape = "x".join(str(d) for d in target["shape"])
-            lines.append(
-                f"| {target['what']} | {shape} | {target['value']:.2f} | {target['target']} | "
-                f"{'yes' if target['met'] else 'NO'} |"
-            )
     return "\n".join(lines)
 
 
@@ -585,7 +546,7 @@ def parse_shape(text):
 
 
 def add_arguments(parser):
-    """Add the bench's options to an ``argparse`` parser (``keras-angular bench``)."""
+    """Add the benchmark's options to an ``argparse`` parser."""
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -662,17 +623,21 @@ def main(args):
         methods=args.methods,
         clock=args.clock,
     )
-    print(format_markdown(results))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+    report(results, format_markdown(results), args.json)
     return results
 
 
-def _cli(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_angular.bench", description=__doc__.split("\n\n")[0]
-    )
+def report(results, markdown, json_path=None):
+    """Print ``markdown``; with ``json_path``, also write ``results`` there as JSON."""
+    print(markdown)
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump(results, handle, indent=2)
+
+
+def cli(argv=None, prog="python benchmarks/heads_and_losses.py"):
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run, print; return the exit status."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     main(parser.parse_args(argv))
     return 0
@@ -680,4 +645,4 @@ def _cli(argv=None):
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.exit(_cli())
+    sys.exit(cli())
