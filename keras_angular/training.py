@@ -30,6 +30,7 @@ import math
 import numbers
 import os
 import time
+import types
 
 import keras
 import numpy as np
@@ -322,55 +323,69 @@ def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_run_arguments(
-    method,
-    *,
-    epochs,
-    seed=0,
-    batch_size=128,
-    learning_rate=2e-3,
-    lr_schedule="cosine",
-    backbone=None,
-    backbone_kwargs=None,
-    overrides=None,
-    augment=False,
-    recipe=None,
-    geometry_every=None,
-    **_,
-):
+RUN_DEFAULTS = {
+    "seed": 0,
+    "batch_size": 128,
+    "learning_rate": 2e-3,
+    "lr_schedule": "cosine",
+    "backbone": None,
+    "backbone_kwargs": None,
+    "overrides": None,
+    "augment": False,
+    "recipe": None,
+    "precise_bn": True,
+    "geometry_every": None,
+}
+""":func:`run_method`'s defaults for the settings that :func:`check_run_arguments` and
+:func:`run_record` read (``epochs`` has none)."""
+
+
+def _settings(owner, settings):
+    """``settings`` over :data:`RUN_DEFAULTS`, as a namespace; ``epochs`` is required."""
+    if "epochs" not in settings:
+        raise TypeError(f"{owner}() missing the keyword argument 'epochs'.")
+    return types.SimpleNamespace(**{**RUN_DEFAULTS, **settings})
+
+
+def check_run_arguments(method, **settings):
     """Raise :class:`RunSettingsError` with one sentence if :func:`run_method` could not
-    train with these arguments (the other keyword arguments are ignored)."""
+    train with these keyword arguments (``epochs`` and any of :data:`RUN_DEFAULTS`; the
+    other keyword arguments are ignored)."""
     from keras_angular.callbacks.recipe import RECIPES
+
+    run = _settings("check_run_arguments", settings)
 
     def fail(message):
         raise RunSettingsError(f"run_method: {message}")
 
-    for name, value, low in [("epochs", epochs, 1), ("batch_size", batch_size, 1)]:
+    for name, value, low in [("epochs", run.epochs, 1), ("batch_size", run.batch_size, 1)]:
         if not _is_int(value) or value < low:
             fail(f"`{name}` must be an int >= {low}, got {value!r}.")
-    if not _is_int(seed) or not 0 <= seed < 2**32:
-        fail(f"`seed` must be an int in [0, 2**32), got {seed!r}.")
-    if geometry_every is not None and (not _is_int(geometry_every) or geometry_every < 1):
-        fail(f"`geometry_every` must be None or an int >= 1, got {geometry_every!r}.")
-    if (
-        not isinstance(learning_rate, numbers.Real)
-        or isinstance(learning_rate, bool)
-        or not math.isfinite(learning_rate)
-        or learning_rate <= 0
+    if not _is_int(run.seed) or not 0 <= run.seed < 2**32:
+        fail(f"`seed` must be an int in [0, 2**32), got {run.seed!r}.")
+    if run.geometry_every is not None and (
+        not _is_int(run.geometry_every) or run.geometry_every < 1
     ):
-        fail(f"`learning_rate` must be a finite number > 0, got {learning_rate!r}.")
-    if lr_schedule not in LR_SCHEDULES:
-        fail(f"`lr_schedule` must be one of {LR_SCHEDULES}, got {lr_schedule!r}.")
-    if recipe is not None and recipe not in RECIPES:
-        fail(f"`recipe` must be None or one of {sorted(RECIPES)}, got {recipe!r}.")
-    if augment not in (False, "none", *AUGMENTATIONS):
-        fail(f"`augment` must be one of {AUGMENTATIONS}, got {augment!r}.")
-    if backbone is not None and str(backbone).lower() not in BACKBONES:
-        fail(f"unknown backbone {backbone!r}; valid names: {', '.join(BACKBONES)}.")
-    if backbone_kwargs is not None and not isinstance(backbone_kwargs, dict):
-        fail(f"`backbone_kwargs` must be None or a dict, got {backbone_kwargs!r}.")
+        fail(f"`geometry_every` must be None or an int >= 1, got {run.geometry_every!r}.")
+    if (
+        not isinstance(run.learning_rate, numbers.Real)
+        or isinstance(run.learning_rate, bool)
+        or not math.isfinite(run.learning_rate)
+        or run.learning_rate <= 0
+    ):
+        fail(f"`learning_rate` must be a finite number > 0, got {run.learning_rate!r}.")
+    if run.lr_schedule not in LR_SCHEDULES:
+        fail(f"`lr_schedule` must be one of {LR_SCHEDULES}, got {run.lr_schedule!r}.")
+    if run.recipe is not None and run.recipe not in RECIPES:
+        fail(f"`recipe` must be None or one of {sorted(RECIPES)}, got {run.recipe!r}.")
+    if run.augment not in (False, "none", *AUGMENTATIONS):
+        fail(f"`augment` must be one of {AUGMENTATIONS}, got {run.augment!r}.")
+    if run.backbone is not None and str(run.backbone).lower() not in BACKBONES:
+        fail(f"unknown backbone {run.backbone!r}; valid names: {', '.join(BACKBONES)}.")
+    if run.backbone_kwargs is not None and not isinstance(run.backbone_kwargs, dict):
+        fail(f"`backbone_kwargs` must be None or a dict, got {run.backbone_kwargs!r}.")
     try:
-        method_params(get_method(method), dict(overrides or {}))
+        method_params(get_method(method), dict(run.overrides or {}))
     except (ValueError, TypeError) as error:
         fail(str(error))
 
@@ -395,42 +410,27 @@ def data_fingerprint(splits):
     }
 
 
-def run_record(
-    method,
-    splits,
-    *,
-    epochs,
-    seed=0,
-    batch_size=128,
-    learning_rate=2e-3,
-    lr_schedule="cosine",
-    backbone=None,
-    backbone_kwargs=None,
-    overrides=None,
-    augment=False,
-    recipe=None,
-    precise_bn=True,
-    **_,
-):
+def run_record(method, splits, **settings):
     """What :func:`run_method` writes to ``out_dir/run.json``: the settings that decide
     the trained weights (method, seed, epochs, batch size, learning rate and its schedule,
     backbone and its kwargs, overrides, augmentation, recipe, precise BN) and
-    :func:`data_fingerprint`, as plain JSON values. The other keyword arguments are
-    ignored."""
+    :func:`data_fingerprint`, as plain JSON values. ``settings``: ``epochs`` and any of
+    :data:`RUN_DEFAULTS`; the other keyword arguments are ignored."""
+    run = _settings("run_record", settings)
     record = {
         "format": _RECORD_FORMAT,
         "method": method,
-        "seed": seed,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "lr_schedule": lr_schedule,
-        "backbone": backbone or default_backbone(splits.input_shape),
-        "backbone_kwargs": dict(backbone_kwargs or {}),
-        "overrides": dict(overrides or {}),
-        "augment": augment if augment not in (False, "none") else None,
-        "recipe": recipe,
-        "precise_bn": bool(precise_bn),
+        "seed": run.seed,
+        "epochs": run.epochs,
+        "batch_size": run.batch_size,
+        "learning_rate": run.learning_rate,
+        "lr_schedule": run.lr_schedule,
+        "backbone": run.backbone or default_backbone(splits.input_shape),
+        "backbone_kwargs": dict(run.backbone_kwargs or {}),
+        "overrides": dict(run.overrides or {}),
+        "augment": run.augment if run.augment not in (False, "none") else None,
+        "recipe": run.recipe,
+        "precise_bn": bool(run.precise_bn),
         "data": data_fingerprint(splits),
     }
     return json.loads(json.dumps(record, default=repr))
@@ -492,6 +492,7 @@ __all__ = [
     "RUN_RECORD",
     "RunSettingsError",
     "check_resume",
+    "RUN_DEFAULTS",
     "check_run_arguments",
     "data_fingerprint",
     "default_backbone",

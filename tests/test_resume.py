@@ -165,3 +165,15 @@ def test_compare_refuses_before_training_any_run(tmp_path, capsys):
     assert main([*args, "--out", str(out)]) == 2
     assert "with epochs=5; this run asks for epochs=1" in capsys.readouterr().err
     assert not (out / "softmax" / "seed_0").exists() and not (out / "report.json").exists()
+
+
+def test_run_defaults_are_run_methods_own():
+    """check_run_arguments and run_record fill missing settings from RUN_DEFAULTS: it must
+    hold run_method's own defaults, or a compare run would be checked and recorded with
+    settings other than the ones it trains with."""
+    import inspect
+
+    from keras_angular.training import RUN_DEFAULTS, run_method
+
+    parameters = inspect.signature(run_method).parameters
+    assert {k: parameters[k].default for k in RUN_DEFAULTS} == RUN_DEFAULTS
