@@ -60,12 +60,11 @@ def _accumulating_call(layer, sums):
         reduce = [i for i in range(x.ndim) if i != axis]
         mean, variance = keras.ops.moments(x, axes=reduce)
         count = float(np.prod([x.shape[i] for i in reduce]))
+        batch_mean = keras.ops.convert_to_numpy(mean).astype(np.float64)
+        batch_variance = keras.ops.convert_to_numpy(variance).astype(np.float64)
         sums["count"] += count
-        sums["mean"] += count * keras.ops.convert_to_numpy(mean).astype(np.float64)
-        sums["square"] += count * (
-            keras.ops.convert_to_numpy(variance).astype(np.float64)
-            + keras.ops.convert_to_numpy(mean).astype(np.float64) ** 2
-        )
+        sums["mean"] += count * batch_mean
+        sums["square"] += count * (batch_variance + batch_mean**2)
         outputs = keras.ops.batch_normalization(
             x,
             mean,
@@ -199,16 +198,18 @@ class PreciseBatchNorm(keras.callbacks.Callback):
             images = images[np.sort(rng.choice(len(images), self.num_samples, replace=False))]
         self.images = images
 
-    def recompute(self):
-        """Recompute now; returns the number of batch-norm layers updated."""
+    def _require_images(self):
         if self.images is None:
             raise ValueError("PreciseBatchNorm has no images; call set_data(images) first.")
+
+    def recompute(self):
+        """Recompute now; returns the number of batch-norm layers updated."""
+        self._require_images()
         self._stale = False
         return recompute_batch_norm_statistics(self.model, self.images, self.batch_size)
 
     def on_train_begin(self, logs=None):
-        if self.images is None:
-            raise ValueError("PreciseBatchNorm has no images; call set_data(images) first.")
+        self._require_images()  # before training, not after the first epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         self._stale = True
