@@ -1,0 +1,227 @@
+"""What an experiment module declares: its runs per scale, the paper's figures, its claims.
+
+An experiment is plain data (:class:`Experiment`) plus two optional hooks; the runner
+(:mod:`keras_angular.reproduce.runner`) does the training, the statistics and the report.
+See :mod:`keras_angular.reproduce` for a complete example module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+
+SCALES = ("tiny", "small", "full")
+"""``tiny``: seconds, for CI (the offline digits, one epoch); ``small``: under 30 minutes on
+2 CPU cores on real images (a ``.npz`` or folder given with ``dataset=``); ``full``: the
+paper's dataset (a tensorflow-datasets name), network and epochs, for a GPU."""
+
+UNITS = ("%", "error %", "deg", "rad", "")
+"""Units a :class:`PaperValue` may be printed in. The report shows ``rad`` in degrees
+beside ours (``value * 180 / pi``); ``%`` is accuracy, ``error %`` is ``100 - accuracy``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One trained configuration of an experiment: a row of its report, trained once per seed.
+
+    Attributes:
+        label: the row's name in the report and the key claims use (``"CE+AMC"``).
+        method: a name in :data:`keras_angular.methods.METHODS`.
+        overrides: the method's hyper-parameters to change (``{"margin": 0.5}``).
+        settings: :func:`keras_angular.training.run_method` keyword arguments for this run
+            alone (``{"learning_rate": 0.01}``); they replace the scale's.
+
+    Example::
+
+        Run("CE+AMC", "amc", overrides={"margin": 0.5})
+    """
+
+    label: str
+    method: str
+    overrides: Mapping = dataclasses.field(default_factory=dict)
+    settings: Mapping = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    """One dataset of a scale.
+
+    Attributes:
+        source: what :func:`keras_angular.data.load_dataset` takes: a tensorflow-datasets
+            name, ``"digits"``, an ``.npz`` path or a folder.
+        setting: the paper's column this dataset is compared with (a :class:`PaperValue`
+            ``setting``, e.g. ``"CIFAR10"``); None compares with no paper figure.
+        train_size, test_size: keep a seeded, class-stratified subset of this many images
+            (None keeps all).
+        load_kwargs: more :func:`~keras_angular.data.load_dataset` arguments
+            (``{"coarse_labels": True}``, ``{"test_fraction": 0.2}``).
+
+    Example::
+
+        Data("../shared/data/fashion_mnist.npz", "Fashion-MNIST", train_size=6000)
+    """
+
+    source: str
+    setting: str | None = None
+    train_size: int | None = None
+    test_size: int | None = None
+    load_kwargs: Mapping = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """The runs of one scale.
+
+    Attributes:
+        data: the datasets, one report section each (``--dataset`` replaces them).
+        runs: the :class:`Run` rows.
+        seeds: seeds per run (0 .. seeds - 1); ``--seeds`` replaces it.
+        settings: :func:`keras_angular.training.run_method` keyword arguments shared by
+            every run: ``epochs`` (required), ``batch_size``, ``backbone``,
+            ``backbone_kwargs``, ``learning_rate``, ``lr_schedule``, ``recipe``,
+            ``augment``, ``precise_bn``, ``geometry_every``, ``figures``...
+        notes: sentences for the report: how this scale departs from the paper.
+
+    Example::
+
+        Scale(data=(Data("digits"),), runs=(Run("CE", "softmax"),), seeds=1,
+              settings={"epochs": 1, "figures": False})
+    """
+
+    data: tuple
+    runs: tuple
+    seeds: int
+    settings: Mapping
+    notes: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperValue:
+    """One number of the paper, copied as printed, with where it is.
+
+    Attributes:
+        source: table / figure and paper (``"AMC-Loss Table 1"``).
+        setting: the column or dataset (``"CIFAR10"``), matched with :attr:`Data.setting`.
+        row: the :class:`Run` label it belongs to (``"CE+AMC"``).
+        metric: the result key it compares with (``"test_accuracy_pct"``,
+            ``"wc_intra_deg"``, ``"test_error_pct"``...; see
+            :func:`keras_angular.reproduce.runner.derived_metrics`).
+        value: the number as printed; sd: its SD as printed (None when not given).
+        unit: one of :data:`UNITS` (``"rad"`` is shown in degrees beside ours).
+
+    Example::
+
+        PaperValue("AMC-Loss Table 1", "CIFAR10", "CE+AMC", "test_accuracy_pct", 82.97, 0.20)
+    """
+
+    source: str
+    setting: str
+    row: str
+    metric: str
+    value: float
+    sd: float | None = None
+    unit: str = "%"
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise ValueError(f"PaperValue: unit must be one of {UNITS}, got {self.unit!r}.")
+
+    def in_our_units(self):
+        """``(value, sd)`` in the unit of our metric (degrees for ``rad``)."""
+        factor = 180.0 / math.pi if self.unit == "rad" else 1.0
+        sd = None if self.sd is None else self.sd * factor
+        return self.value * factor, sd
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """A direction the paper states: ``row`` has a ``higher`` (or ``lower``) ``metric``
+    than ``than``.
+
+    The verdict (:func:`keras_angular.reproduce.runner.verdict`) compares the two rows'
+    per-seed values: the effect (mean difference, signed so that > 0 is the paper's
+    direction), its size against the seed-to-seed SD, and the Welch p-value.
+
+    Attributes:
+        text: the claim in one sentence, with its source.
+        metric: a per-run result key (as :attr:`PaperValue.metric`).
+        row, than: :class:`Run` labels.
+        direction: ``"higher"`` or ``"lower"``: how ``row`` compares with ``than``.
+        source: where the paper says it (``"AMC-Loss Table 1, Sec. 4.2"``).
+
+    Example::
+
+        Claim("CE+AMC beats CE+Eucd", "test_accuracy_pct", "CE+AMC", "CE+Eucd", "higher",
+              "AMC-Loss Table 1")
+    """
+
+    text: str
+    metric: str
+    row: str
+    than: str
+    direction: str
+    source: str
+
+    def __post_init__(self):
+        if self.direction not in ("higher", "lower"):
+            raise ValueError(
+                f"Claim: direction must be 'higher' or 'lower', got {self.direction!r}."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A paper experiment: what :func:`keras_angular.reproduce.run_experiment` runs.
+
+    Attributes:
+        name: the registry and command-line name (``"amc-table1"``).
+        title: one line for the report's heading.
+        paper: the paper's file in ``../shared/papers/`` and its citation.
+        scales: ``{"tiny": Scale, "small": Scale, "full": Scale}``.
+        paper_values: the paper's figures (:class:`PaperValue`).
+        claims: the :class:`Claim` list checked in the report.
+        derive: optional ``(result, scale_name) -> dict``: more per-run metrics computed
+            from one :func:`~keras_angular.training.run_method` result (its ``history``
+            ...), merged into the result before the statistics (e.g. the error after
+            10 epochs, read from the history).
+        analyze: optional ``(context) -> list[str]``: called once per dataset after its
+            runs with a :class:`~keras_angular.reproduce.runner.DatasetContext`; may draw
+            figures into ``context.out_dir`` and returns Markdown lines for the report.
+        notes: sentences for every report of this experiment (what the package supports
+            of the paper's setting and what it substitutes).
+        baseline: the run label the report's p-values compare against (default: the
+            scale's first run).
+
+    A claim whose rows a scale does not train is reported as not checked at that scale.
+    """
+
+    name: str
+    title: str
+    paper: str
+    scales: Mapping
+    paper_values: tuple = ()
+    claims: tuple = ()
+    derive: Callable | None = None
+    analyze: Callable | None = None
+    notes: tuple = ()
+    baseline: str | None = None
+
+    def __post_init__(self):
+        missing = [s for s in SCALES if s not in self.scales]
+        if missing:
+            raise ValueError(f"Experiment {self.name!r}: no Scale for {missing}.")
+        for scale_name, scale in self.scales.items():
+            labels = [run.label for run in scale.runs]
+            if len(set(labels)) != len(labels):
+                raise ValueError(f"Experiment {self.name!r}: duplicate run labels in {scale_name}.")
+            if "epochs" not in scale.settings:
+                raise ValueError(f"Experiment {self.name!r}: scale {scale_name} sets no epochs.")
+            if self.baseline is not None and self.baseline not in labels:
+                raise ValueError(
+                    f"Experiment {self.name!r}: baseline {self.baseline!r} is not a run of "
+                    f"scale {scale_name}."
+                )
+
+
+__all__ = ["SCALES", "UNITS", "Claim", "Data", "Experiment", "PaperValue", "Run", "Scale"]

@@ -1,0 +1,611 @@
+"""Run an experiment's declared runs, aggregate them over seeds, judge its claims, report.
+
+:func:`run_plan` trains every :class:`~keras_angular.reproduce.base.Run` of a scale once per
+seed with :func:`keras_angular.training.run_method`, into
+``out_dir/<dataset>/<run label>/seed_<k>/``; the statistics are
+:func:`keras_angular.report.summarize` (mean ± SD over seeds, two-sided Welch p-value
+against the baseline run); :func:`verdict` judges each claim; :func:`write_report` writes
+``report.md`` and ``report.json`` with the paper's figures beside ours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import time
+
+import numpy as np
+
+from keras_angular.report import markdown_table, summarize, welch_p_value
+from keras_angular.reproduce.base import Data, Scale
+
+ALPHA = 0.05
+"""Significance level of the claim verdicts (two-sided Welch t-test)."""
+
+VERDICTS = ("held", "did not hold", "inconclusive")
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def derived_metrics(result):
+    """The per-run keys every experiment can compare besides :func:`run_method`'s own:
+    ``test_accuracy_pct`` (``100 * test_accuracy``) and ``test_error_pct``
+    (``100 - test_accuracy_pct``), the units the papers print.
+
+    Example:
+        >>> derived_metrics({"test_accuracy": 0.9})["test_error_pct"]
+        10.0
+    """
+    accuracy = 100.0 * float(result["test_accuracy"])
+    return {"test_accuracy_pct": accuracy, "test_error_pct": round(100.0 - accuracy, 10)}
+
+
+def verdict(values, reference, direction, alpha=ALPHA):
+    """Judge the claim "``values`` are ``direction`` (``"higher"``/``"lower"``) than
+    ``reference``" from per-seed numbers.
+
+    ``effect`` is ``mean(values) - mean(reference)``, negated for ``"lower"`` so that a
+    positive effect is the claimed direction; ``sd`` the seed-to-seed SD pooled over both
+    sides (``sqrt((s1^2 + s2^2) / 2)``, ``ddof=1``); ``effect_over_sd`` their ratio;
+    ``p`` the two-sided Welch t-test p-value (:func:`keras_angular.report.welch_p_value`).
+
+    * ``"held"``: ``p < alpha`` and ``effect > 0``;
+    * ``"did not hold"``: ``p < alpha`` and ``effect < 0`` (the opposite direction, beyond
+      the seed-to-seed spread);
+    * ``"inconclusive"``: otherwise - also when either side has fewer than 2 seeds,
+      where no spread is measured.
+
+    Returns:
+        A dict: ``verdict``, ``effect``, ``sd``, ``effect_over_sd``, ``p``, ``n``
+        (seeds per side), ``mean``, ``reference_mean``.
+
+    Example:
+        >>> verdict([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], "higher")["verdict"]
+        'held'
+    """
+    if direction not in ("higher", "lower"):
+        raise ValueError(f"verdict: direction must be 'higher' or 'lower', got {direction!r}.")
+    a, b = np.asarray(values, float), np.asarray(reference, float)
+    if a.ndim != 1 or b.ndim != 1 or not len(a) or not len(b):
+        raise ValueError("verdict: values and reference must be non-empty 1-d sequences.")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("verdict: values and reference must be finite (no NaN or Inf).")
+    sign = 1.0 if direction == "higher" else -1.0
+    effect = sign * float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        sd = p = ratio = math.nan
+        label = "inconclusive"
+    else:
+        sd = float(math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2.0))
+        p = welch_p_value(a, b)
+        if sd > 0:
+            ratio = effect / sd
+        else:
+            ratio = 0.0 if effect == 0 else math.copysign(math.inf, effect)
+        if p < alpha and effect > 0:
+            label = "held"
+        elif p < alpha and effect < 0:
+            label = "did not hold"
+        else:
+            label = "inconclusive"
+    return {
+        "verdict": label,
+        "effect": effect,
+        "sd": sd,
+        "effect_over_sd": ratio,
+        "p": p,
+        "n": [len(a), len(b)],
+        "mean": float(a.mean()),
+        "reference_mean": float(b.mean()),
+    }
+
+
+# --------------------------------------------------------------------------- data
+
+
+def subsample(splits, train_size=None, test_size=None, seed=0):
+    """A seeded, class-stratified subset of ``splits`` (a
+    :class:`~keras_angular.data.DatasetSplits`): ``train_size`` training and ``test_size``
+    test images (None, or at least the split's size, keeps the split whole). Each class
+    keeps its share (rounded; at least one image of every class present), the order is
+    shuffled, and the preprocessing statistics are the original's.
+
+    Example::
+
+        small = subsample(load_dataset("fashion_mnist.npz"), 6000, 2000)
+    """
+    from keras_angular.data import DatasetSplits
+
+    rng = np.random.default_rng(seed)
+
+    def pick(y, size):
+        if size is None or size >= len(y):
+            return None
+        if size < 1:
+            raise ValueError(f"subsample: sizes must be >= 1, got {size}.")
+        classes, counts = np.unique(y, return_counts=True)
+        quota = np.maximum(1, np.round(counts * size / len(y)).astype(int))
+        chosen = [
+            rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quota, strict=True)
+        ]
+        return rng.permutation(np.concatenate(chosen))
+
+    train, test = pick(splits.y_train, train_size), pick(splits.y_test, test_size)
+    if train is None and test is None:
+        return splits
+    x_train, y_train = _take(splits.x_train, splits.y_train, train)
+    x_test, y_test = _take(splits.x_test, splits.y_test, test)
+    return DatasetSplits(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        splits.num_classes,
+        splits.class_names,
+        f"{splits.name} ({len(y_train)} train / {len(y_test)} test)",
+        mean=splits.mean,
+        std=splits.std,
+        standardize=splits.standardize,
+        source=splits.source,
+    )
+
+
+def _take(x, y, index):
+    return (x, y) if index is None else (x[index], y[index])
+
+
+_SUFFIXES = ("test", "train", "cropped", "coarse")
+
+
+def _normalized(name):
+    key = re.sub(r"[^a-z0-9]", "", os.path.splitext(os.path.basename(str(name)))[0].lower())
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix):
+                key, changed = key[: -len(suffix)], True
+    return key
+
+
+def match_setting(dataset, settings):
+    """The paper setting (e.g. ``"CIFAR10"``) among ``settings`` that names ``dataset``
+    (a name or path), or None: letters and digits compared without case, after dropping a
+    trailing ``test`` / ``train`` / ``cropped`` / ``coarse`` (so ``cifar10_test.npz`` is
+    CIFAR10 and ``fashion_mnist.npz`` is not MNIST).
+
+    Example:
+        >>> match_setting("../shared/data/cifar10_test.npz", ["MNIST", "CIFAR10"])
+        'CIFAR10'
+    """
+    key = _normalized(dataset)
+    for setting in settings:
+        if _normalized(setting) == key:
+            return setting
+    return None
+
+
+def resolve_scale(experiment, scale_name, dataset=None, seeds=None):
+    """The :class:`~keras_angular.reproduce.base.Scale` to run: the experiment's, with
+    ``dataset`` (any :func:`~keras_angular.data.load_dataset` source) in place of its
+    datasets - keeping the first one's subset sizes and matching the paper's setting by
+    name (:func:`match_setting`) - and ``seeds`` in place of its seed count."""
+    if scale_name not in experiment.scales:
+        raise ValueError(
+            f"{experiment.name}: unknown scale {scale_name!r}; use one of "
+            f"{', '.join(experiment.scales)}."
+        )
+    scale = experiment.scales[scale_name]
+    if dataset is not None:
+        settings = sorted({v.setting for v in experiment.paper_values})
+        first = scale.data[0]
+        data = Data(
+            os.fspath(dataset),
+            match_setting(dataset, settings),
+            first.train_size,
+            first.test_size,
+        )
+        scale = dataclasses.replace(scale, data=(data,))
+    if seeds is not None:
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+            raise ValueError(f"`seeds` must be an int >= 1, got {seeds!r}.")
+        scale = dataclasses.replace(scale, seeds=seeds)
+    return scale
+
+
+def load_data(data):
+    """:func:`~keras_angular.data.load_dataset` of a :class:`Data`, then :func:`subsample`."""
+    from keras_angular.data import load_dataset
+
+    splits = load_dataset(data.source, **dict(data.load_kwargs))
+    return subsample(splits, data.train_size, data.test_size)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def slug(label):
+    """A folder name for a run label: ``"CE+AMC"`` -> ``"CE_AMC"``."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_") or "run"
+
+
+def run_settings(scale, run):
+    """The :func:`~keras_angular.training.run_method` keyword arguments of one run."""
+    settings = {"verbose": 0, "figures": False, **dict(scale.settings), **dict(run.settings)}
+    if run.overrides:
+        settings["overrides"] = {**dict(settings.get("overrides") or {}), **dict(run.overrides)}
+    return settings
+
+
+@dataclasses.dataclass
+class DatasetContext:
+    """What an experiment's ``analyze`` hook is given, once per dataset.
+
+    Attributes:
+        experiment, scale_name, scale, data: what ran.
+        splits: the :class:`~keras_angular.data.DatasetSplits` it ran on.
+        results: ``{run label: [run_method result per seed]}`` (with derived metrics).
+        folders: ``{run label: [out_dir per seed]}`` (``model.keras``, ``history.json``...).
+        out_dir: this dataset's report folder (write figures here).
+    """
+
+    experiment: object
+    scale_name: str
+    scale: Scale
+    data: Data
+    splits: object
+    results: dict
+    folders: dict
+    out_dir: str
+
+
+def check_plan(scale):
+    """Refuse bad run settings before anything trains: every run's settings must make a
+    :class:`keras_angular.run_config.RunConfig` that its method accepts
+    (:func:`keras_angular.run_config.check_run`)."""
+    from keras_angular.run_config import RunConfig, check_run
+
+    for run in scale.runs:
+        check_run(run.method, RunConfig(**run_settings(scale, run)))
+
+
+def run_dataset(experiment, scale_name, scale, data, out_dir, log=print):
+    """Train every run of ``scale`` on ``data`` over the seeds; returns a
+    :class:`DatasetContext`."""
+    from keras_angular.training import run_method
+
+    splits = load_data(data)
+    folder = os.path.join(out_dir, slug(splits.name.split(" (")[0]))
+    results, folders = {}, {}
+    total = len(scale.runs) * scale.seeds
+    count = 0
+    for run in scale.runs:
+        settings = run_settings(scale, run)
+        results[run.label], folders[run.label] = [], []
+        for seed in range(scale.seeds):
+            count += 1
+            run_dir = os.path.join(folder, slug(run.label), f"seed_{seed}")
+            log(f"[{count}/{total}] {experiment.name} {splits.name}: {run.label} seed {seed}")
+            result = run_method(run.method, splits, seed=seed, out_dir=run_dir, **settings)
+            result.update(derived_metrics(result))
+            if experiment.derive is not None:
+                result.update(experiment.derive(result, scale_name))
+            results[run.label].append(result)
+            folders[run.label].append(run_dir)
+    return DatasetContext(experiment, scale_name, scale, data, splits, results, folders, folder)
+
+
+def estimate_seconds(scale, splits, repeats=3):
+    """Measured estimate of a scale's training time on this machine: times ``repeats``
+    training steps (after one warm-up) of the scale's backbone with a dense head at its
+    batch size on random images of ``splits``' shape, times the steps of every run and
+    seed. Feature losses, evaluation and precise BN are not counted (a lower bound).
+
+    Returns ``(seconds, seconds_per_step)``.
+    """
+    import keras
+
+    from keras_angular.models import build_backbone
+    from keras_angular.training import default_backbone
+
+    settings = dict(scale.settings)
+    batch = int(settings.get("batch_size", 128))
+    net = build_backbone(
+        settings.get("backbone") or default_backbone(splits.input_shape),
+        splits.input_shape,
+        **dict(settings.get("backbone_kwargs") or {}),
+    )
+    model = keras.Sequential([net, keras.layers.Dense(splits.num_classes)])
+    model.compile(keras.optimizers.Adam(), keras.losses.SparseCategoricalCrossentropy(True))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *splits.input_shape)).astype("float32")
+    y = rng.integers(0, splits.num_classes, batch)
+    model.train_on_batch(x, y)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        model.train_on_batch(x, y)
+    per_step = (time.perf_counter() - started) / repeats
+    steps = 0
+    for run in scale.runs:
+        epochs = int({**settings, **dict(run.settings)}["epochs"])
+        steps += epochs * math.ceil(len(splits.x_train) / batch) * scale.seeds
+    return per_step * steps, per_step
+
+
+def _duration(seconds):
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def run_experiment(experiment, scale_name, dataset=None, seeds=None, *, out_dir, log=print):
+    """Run ``experiment`` (an :class:`~keras_angular.reproduce.base.Experiment`) at
+    ``scale_name`` and write ``out_dir/report.md`` and ``report.json``; returns the report
+    dict. Outside ``tiny``, logs a measured time estimate before training."""
+    scale = resolve_scale(experiment, scale_name, dataset, seeds)
+    check_plan(scale)
+    started = time.perf_counter()
+    contexts, sections = [], []
+    for data in scale.data:
+        if scale_name != "tiny":
+            splits = load_data(data)
+            seconds, per_step = estimate_seconds(scale, splits)
+            log(
+                f"{experiment.name} ({scale_name}) on {splits.name}: about "
+                f"{_duration(seconds)} of training on this machine "
+                f"({per_step:.3f} s per step of the backbone; feature losses and evaluation "
+                "add to it)"
+            )
+            del splits
+        context = run_dataset(experiment, scale_name, scale, data, out_dir, log=log)
+        contexts.append(context)
+        sections.append(dataset_section(experiment, context))
+    report = {
+        "experiment": experiment.name,
+        "title": experiment.title,
+        "paper": experiment.paper,
+        "scale": scale_name,
+        "seeds": scale.seeds,
+        "settings": _plain(dict(scale.settings)),
+        "runs": [_plain(dataclasses.asdict(run)) for run in scale.runs],
+        "notes": [*experiment.notes, *scale.notes],
+        "datasets": sections,
+        "seconds": time.perf_counter() - started,
+    }
+    write_report(report, out_dir)
+    return report
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _values(results, label, metric):
+    return [float(r[metric]) for r in results.get(label, []) if metric in r]
+
+
+def dataset_section(experiment, context):
+    """One dataset's part of the report: the summary rows, the paper's figures beside ours,
+    the claims' verdicts and the ``analyze`` hook's lines."""
+    baseline = experiment.baseline or context.scale.runs[0].label
+    summary = summarize(context.results, baseline)
+    setting = context.data.setting
+    comparison = []
+    for value in experiment.paper_values:
+        if value.setting != setting:
+            continue
+        ours = _values(context.results, value.row, value.metric)
+        paper, paper_sd = value.in_our_units()
+        comparison.append(
+            {
+                "source": value.source,
+                "row": value.row,
+                "metric": value.metric,
+                "paper": value.value,
+                "paper_sd": value.sd,
+                "paper_unit": value.unit,
+                "paper_in_our_units": paper,
+                "paper_sd_in_our_units": paper_sd,
+                "ours_mean": float(np.mean(ours)) if ours else None,
+                "ours_sd": float(np.std(ours, ddof=1)) if len(ours) > 1 else None,
+                "ours": ours,
+            }
+        )
+    claims = []
+    for claim in experiment.claims:
+        a = _values(context.results, claim.row, claim.metric)
+        b = _values(context.results, claim.than, claim.metric)
+        entry = {
+            "text": claim.text,
+            "source": claim.source,
+            "metric": claim.metric,
+            "row": claim.row,
+            "than": claim.than,
+            "direction": claim.direction,
+            "paper": _paper_effect(experiment, claim, setting),
+        }
+        if a and b:
+            entry.update(verdict(a, b, claim.direction))
+        else:
+            entry["verdict"] = "not checked"
+        claims.append(entry)
+    extra = experiment.analyze(context) if experiment.analyze is not None else []
+    return {
+        "dataset": context.splits.name,
+        "source": context.data.source,
+        "paper_setting": setting,
+        "train_images": len(context.splits.x_train),
+        "test_images": len(context.splits.x_test),
+        "baseline": baseline,
+        "summary": summary,
+        "paper_comparison": comparison,
+        "claims": claims,
+        "analysis": list(extra or []),
+        "folder": context.out_dir,
+        "per_run": {
+            label: [
+                {k: v for k, v in r.items() if k not in ("history", "params", "figures")}
+                for r in results
+            ]
+            for label, results in context.results.items()
+        },
+    }
+
+
+def _paper_effect(experiment, claim, setting):
+    """The paper's own effect for ``claim`` in ``setting`` (same sign convention as
+    :func:`verdict`), or None when the paper gives no number for both rows."""
+    found = {}
+    for value in experiment.paper_values:
+        if value.setting == setting and value.metric == claim.metric:
+            found[value.row] = value.in_our_units()[0]
+    if claim.row not in found or claim.than not in found:
+        return None
+    sign = 1.0 if claim.direction == "higher" else -1.0
+    return {
+        "value": found[claim.row],
+        "reference": found[claim.than],
+        "effect": sign * (found[claim.row] - found[claim.than]),
+    }
+
+
+def _fmt(value, digits=2):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a" if value is None or math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return f"{value:.{digits}f}"
+
+
+def _paper_cell(entry):
+    text = _fmt(entry["paper"], 4 if entry["paper_unit"] == "rad" else 2)
+    if entry["paper_sd"] is not None:
+        text += f" ± {_fmt(entry['paper_sd'], 2)}"
+    unit = entry["paper_unit"]
+    if unit == "rad":
+        text += f" rad = {_fmt(entry['paper_in_our_units'], 1)}°"
+    elif unit:
+        text += f" {unit}"
+    return text
+
+
+def markdown_section(section):
+    """One dataset's report section as Markdown lines."""
+    lines = [
+        f"## {section['dataset']}",
+        "",
+        f"Source `{section['source']}`: {section['train_images']} training / "
+        f"{section['test_images']} test images; compared with the paper's "
+        f"{section['paper_setting'] or '(no matching paper setting)'} figures.",
+        "",
+        markdown_table(section["summary"]),
+        "",
+    ]
+    if section["paper_comparison"]:
+        lines += [
+            "### The paper's figures beside ours",
+            "",
+            "| source | row | metric | paper | ours (mean ± SD over seeds) |",
+            "|---|---|---|---|---|",
+        ]
+        for e in section["paper_comparison"]:
+            ours = "not run" if e["ours_mean"] is None else _fmt(e["ours_mean"])
+            if e["ours_sd"] is not None:
+                ours += f" ± {_fmt(e['ours_sd'])}"
+            lines.append(
+                f"| {e['source']} | {e['row']} | {e['metric']} | {_paper_cell(e)} | {ours} |"
+            )
+        lines.append("")
+    if section["claims"]:
+        lines += [
+            "### Claims",
+            "",
+            "Effect: our mean difference, signed so that > 0 is the paper's direction; SD: "
+            "seed-to-seed SD pooled over both rows; p: two-sided Welch t-test. Held / did "
+            f"not hold: p < {ALPHA} in / against the paper's direction; otherwise "
+            "inconclusive (always with one seed).",
+            "",
+            "| claim | source | metric | paper effect | our effect | SD | effect / SD | p "
+            "| verdict |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in section["claims"]:
+            paper = "n/a" if c["paper"] is None else _fmt(c["paper"]["effect"])
+            lines.append(
+                f"| {c['text']} | {c['source']} | {c['metric']} | {paper} | "
+                f"{_fmt(c.get('effect'))} | {_fmt(c.get('sd'))} | "
+                f"{_fmt(c.get('effect_over_sd'), 1)} | {_fmt(c.get('p'), 4)} | "
+                f"**{c['verdict']}** |"
+            )
+        lines.append("")
+    if section["analysis"]:
+        lines += [*section["analysis"], ""]
+    return lines
+
+
+def write_report(report, out_dir):
+    """Write ``report.json`` and ``report.md`` into ``out_dir``; returns the ``.md`` path."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "report.json"), "w") as f:
+        json.dump(_plain(report), f, indent=1)
+    settings = ", ".join(f"{k}={v}" for k, v in sorted(report["settings"].items()))
+    runs = "; ".join(
+        f"{r['label']} = `{r['method']}`"
+        + (f" {r['overrides']}" if r["overrides"] else "")
+        + (f" {r['settings']}" if r["settings"] else "")
+        for r in report["runs"]
+    )
+    lines = [
+        f"# {report['experiment']}: {report['title']}",
+        "",
+        f"Paper: {report['paper']}. Scale `{report['scale']}`, {report['seeds']} seed(s) per "
+        f"run, {report['seconds'] / 60:.1f} min in all.",
+        "",
+        f"Runs: {runs}.",
+        "",
+        f"Settings (`run_method`): {settings}.",
+        "",
+    ]
+    if report["notes"]:
+        lines += ["Notes:", "", *[f"- {note}" for note in report["notes"]], ""]
+    for section in report["datasets"]:
+        lines += markdown_section(section)
+    path = os.path.join(out_dir, "report.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    return path
+
+
+def _plain(value):
+    """``value`` as JSON values (NaN / Inf kept as floats; other objects as their repr)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+__all__ = [
+    "ALPHA",
+    "VERDICTS",
+    "DatasetContext",
+    "derived_metrics",
+    "estimate_seconds",
+    "match_setting",
+    "resolve_scale",
+    "run_experiment",
+    "subsample",
+    "verdict",
+    "write_report",
+]
