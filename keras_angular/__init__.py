@@ -4,7 +4,7 @@
 Keras serialization (``layers``, ``losses``, ``callbacks``, ``models``), so a
 saved ``.keras`` model loads after it (``keras_angular.saving.load_model`` also
 binds the losses that read a layer, ready to train on); the others (``data``, ``plots``,
-``methods``, ``training``, ``report``, ``cli``) are imported on first
+``methods``, ``run_config``, ``training``, ``report``, ``cli``) are imported on first
 attribute access::
 
     import keras_angular as ka
@@ -35,7 +35,7 @@ with _startup.quiet_import():
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("cli", "data", "methods", "plots", "report", "training")
+_LAZY_MODULES = ("cli", "data", "methods", "plots", "report", "run_config", "training")
 
 
 def __getattr__(name):

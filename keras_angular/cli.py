@@ -204,25 +204,29 @@ def _strategy(name):
     return strategy
 
 
-def _run_kwargs(args):
-    return {
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "learning_rate": args.lr,
-        "lr_schedule": args.lr_schedule,
-        "backbone": args.backbone,
-        "backbone_kwargs": (
+def _run_config(args):
+    """The :class:`~keras_angular.run_config.RunConfig` the options ask for."""
+    from keras_angular.run_config import RunConfig
+
+    return RunConfig(
+        epochs=args.epochs,
+        seed=getattr(args, "seed", 0),
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        lr_schedule=args.lr_schedule,
+        backbone=args.backbone,
+        backbone_kwargs=(
             {"embedding_dim": args.embedding_dim} if args.embedding_dim is not None else None
         ),
-        "overrides": _parse_overrides(args.set),
-        "augment": args.augment or False,
-        "figures": not args.no_figures,
-        "precise_bn": not args.no_precise_bn,
-        "jit_compile": True if args.jit else "auto",
-        "strategy": _strategy(args.strategy),
-        "recipe": args.recipe,
-        "geometry_every": args.geometry_every,
-    }
+        overrides=_parse_overrides(args.set),
+        augment=args.augment,
+        recipe=args.recipe,
+        precise_bn=not args.no_precise_bn,
+        geometry_every=args.geometry_every,
+        figures=not args.no_figures,
+        jit_compile=True if args.jit else "auto",
+        verbose=2 if args.command == "compare" else 1,
+    )
 
 
 def _load(args):
@@ -298,16 +302,17 @@ def main(argv=None):
         )
         if args.command == "compare" and args.baseline not in (None, *methods):
             raise ValueError(f"--baseline {args.baseline!r} is not among --methods {methods}.")
+        config = _run_config(args)
         splits = _load(args)
-        kwargs = _run_kwargs(args)
+        strategy = _strategy(args.strategy)
     except (ValueError, FileNotFoundError) as error:
         return _user_error(error)
-    from keras_angular.training import RunSettingsError
+    from keras_angular.run_config import RunSettingsError
 
     try:  # run_method refuses before it writes anything; real errors keep their traceback
         if args.command == "train":
-            return _train(args, splits, kwargs)
-        return _compare(args, methods, splits, kwargs)
+            return _train(args, splits, config, strategy)
+        return _compare(args, methods, splits, config, strategy)
     except RunSettingsError as error:
         return _user_error(error)
 
@@ -340,11 +345,11 @@ def _user_error(error):
     return 2
 
 
-def _train(args, splits, kwargs):
+def _train(args, splits, config, strategy):
     from keras_angular.training import run_method
 
     out = args.out or os.path.join("runs", f"{args.method}_{os.path.basename(args.dataset)}")
-    result = run_method(args.method, splits, seed=args.seed, out_dir=out, **kwargs)
+    result = run_method(args.method, splits, config, out_dir=out, strategy=strategy)
     print(
         f"{args.method} on {splits.name}: test accuracy {result['test_accuracy']:.4f}; "
         f"files in {out}"
@@ -352,13 +357,18 @@ def _train(args, splits, kwargs):
     return 0
 
 
-def _compare(args, methods, splits, kwargs):
+def _compare(args, methods, splits, config, strategy):
     from keras_angular.report import compare_methods, markdown_table
 
     out = args.out or os.path.join("runs", f"compare_{os.path.basename(args.dataset)}")
-    kwargs["verbose"] = 2
     report = compare_methods(
-        methods, splits, args.seeds, out_dir=out, baseline=args.baseline, **kwargs
+        methods,
+        splits,
+        args.seeds,
+        config,
+        out_dir=out,
+        baseline=args.baseline,
+        strategy=strategy,
     )
     print(markdown_table(report))
     print(f"report: {os.path.join(out, 'report.md')}")

@@ -10,6 +10,7 @@ keys ending ``_deg``); :func:`write_report` writes ``report.md`` and ``report.js
 both in those units.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -18,22 +19,27 @@ import numpy as np
 from scipy import stats
 
 from keras_angular import plots
-from keras_angular.callbacks.geometry import GEOMETRY_KEYS
-from keras_angular.training import check_resume, check_run_arguments, run_method, run_record
+from keras_angular.metrics import GEOMETRY_KEYS
+from keras_angular.run_config import check_resume, check_run, run_record
+from keras_angular.training import run_method
 
 
-def compare_methods(methods, splits, seeds, *, out_dir, baseline=None, log=print, **run_kwargs):
+def compare_methods(
+    methods, splits, seeds, config, *, out_dir, baseline=None, log=print, **run_options
+):
     """Train each method ``seeds`` times and write the comparison report.
 
     Args:
         methods: method names; the first is the default baseline.
         splits: a :class:`keras_angular.data.DatasetSplits`.
-        seeds: number of seeds (0, 1, ..., seeds - 1) per method.
+        seeds: number of seeds (0, 1, ..., seeds - 1) per method; they replace
+            ``config.seed``.
+        config: the :class:`keras_angular.run_config.RunConfig` of every run.
         out_dir: each run writes to ``out_dir/<method>/seed_<k>``, the report
             to ``out_dir/report.md`` and ``out_dir/report.json``.
         baseline: the method the p-values compare against.
         log: where progress lines go.
-        **run_kwargs: passed to :func:`run_method` (``epochs``, ``batch_size``...).
+        **run_options: passed to :func:`run_method` (``strategy``, ``extra_callbacks``).
 
     Returns:
         The report dict written to ``report.json``.
@@ -52,29 +58,24 @@ def compare_methods(methods, splits, seeds, *, out_dir, baseline=None, log=print
     baseline = baseline or methods[0]
     if baseline not in methods:
         raise ValueError(f"The baseline {baseline!r} is not among the methods {methods}.")
+    configs = [config.replace(seed=seed) for seed in range(seeds)]
     for method in methods:  # refuse before training anything, not after the first runs
-        for seed in range(seeds):
-            check_run_arguments(method, seed=seed, **run_kwargs)
+        check_run(method, config)
+        for seed, seeded in enumerate(configs):
             folder = os.path.join(out_dir, method, f"seed_{seed}")
-            check_resume(folder, run_record(method, splits, seed=seed, **run_kwargs))
+            check_resume(folder, run_record(method, splits, seeded))
     runs = {}
     total = len(methods) * seeds
     for i, method in enumerate(methods):
         runs[method] = []
-        for seed in range(seeds):
+        for seed, seeded in enumerate(configs):
             log(f"[{i * seeds + seed + 1}/{total}] {method}, seed {seed}")
-            runs[method].append(
-                run_method(
-                    method,
-                    splits,
-                    seed=seed,
-                    out_dir=os.path.join(out_dir, method, f"seed_{seed}"),
-                    **run_kwargs,
-                )
-            )
+            folder = os.path.join(out_dir, method, f"seed_{seed}")
+            runs[method].append(run_method(method, splits, seeded, out_dir=folder, **run_options))
     report = summarize(runs, baseline)
     report["dataset"] = splits.name
-    report["settings"] = {k: v for k, v in run_kwargs.items() if _is_plain(v)}
+    settings = dataclasses.asdict(config)
+    report["settings"] = {k: v for k, v in settings.items() if k != "seed" and _is_plain(v)}
     write_report(report, out_dir)
     return report
 

@@ -14,7 +14,8 @@ import pytest
 from keras_angular import _startup
 from keras_angular.cli import main
 from keras_angular.data import DatasetSplits, load_dataset
-from keras_angular.training import RunSettingsError, run_method
+from keras_angular.run_config import RunSettingsError
+from keras_angular.training import run_method
 
 
 def _images(n=100):
@@ -158,7 +159,7 @@ def test_run_method_refuses_bad_arguments_before_writing(argument, value, expect
     splits = load_dataset("digits")
     kwargs = {"epochs": 1, argument: value}
     out = tmp_path / "out"
-    with pytest.raises(RunSettingsError, match="run_method: ") as info:
+    with pytest.raises(RunSettingsError, match="^(RunConfig|run_method): ") as info:
         run_method("softmax", splits, out_dir=str(out), **kwargs)
     assert expected in str(info.value) and isinstance(info.value, ValueError)
     assert not out.exists()

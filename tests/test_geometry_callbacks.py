@@ -12,7 +12,8 @@ from sklearn.datasets import load_digits
 
 from keras_angular import metrics
 from keras_angular.callbacks import AngleHistograms, GeometryMetrics
-from keras_angular.callbacks.geometry import GEOMETRY_KEYS, histogram_buckets
+from keras_angular.callbacks.geometry import histogram_buckets
+from keras_angular.metrics import GEOMETRY_KEYS
 
 
 @pytest.fixture(scope="module")

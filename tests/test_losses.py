@@ -846,6 +846,7 @@ def test_center_loss_centres_move_in_fit_not_in_evaluate(jit_compile, digits):
         "keras_angular.ops",
         "keras_angular.conventions",
         "keras_angular.saving",
+        "keras_angular.run_config",
     ],
 )
 def test_docstring_examples_run(module):

@@ -13,13 +13,14 @@ import pytest
 
 from keras_angular.cli import main
 from keras_angular.data import load_dataset
-from keras_angular.training import (
+from keras_angular.run_config import (
     RUN_RECORD,
+    RunConfig,
     RunSettingsError,
     check_resume,
-    run_method,
     run_record,
 )
+from keras_angular.training import run_method
 
 SCRIPT = textwrap.dedent(
     """
@@ -137,17 +138,21 @@ def test_rerun_resumes_only_the_same_run(tmp_path, capsys):
 
 def test_check_resume_without_backup_or_without_record(tmp_path):
     splits = load_dataset("digits")
-    record = run_record("arc", splits, epochs=3)
+    record = run_record("arc", splits, RunConfig(epochs=3))
     check_resume(str(tmp_path / "new"), record)  # nothing there: nothing to refuse
     (tmp_path / "done" / "saved_model").mkdir(parents=True)  # a finished run: overwritten
-    (tmp_path / "done" / RUN_RECORD).write_text(json.dumps(run_record("amc", splits, epochs=9)))
+    (tmp_path / "done" / RUN_RECORD).write_text(
+        json.dumps(run_record("amc", splits, RunConfig(epochs=9)))
+    )
     check_resume(str(tmp_path / "done"), record)
     (tmp_path / "old" / "backup").mkdir(parents=True)  # interrupted, but by whom?
     with pytest.raises(RunSettingsError, match="without a readable run.json"):
         check_resume(str(tmp_path / "old"), record)
     (tmp_path / "old" / RUN_RECORD).write_text(json.dumps(record))
     check_resume(str(tmp_path / "old"), record)
-    changed = run_record("arc", splits, epochs=3, overrides={"scale": 8.0}, augment="translate")
+    changed = run_record(
+        "arc", splits, RunConfig(epochs=3, overrides={"scale": 8.0}, augment="translate")
+    )
     with pytest.raises(RunSettingsError) as info:
         check_resume(str(tmp_path / "old"), changed)
     assert "with overrides={}, augment=None; this run asks for overrides={'scale': 8.0}, " in str(
@@ -159,7 +164,7 @@ def test_compare_refuses_before_training_any_run(tmp_path, capsys):
     out = tmp_path / "cmp"
     interrupted = out / "softmax" / "seed_1"
     (interrupted / "backup").mkdir(parents=True)
-    record = run_record("softmax", load_dataset("digits", seed=0), seed=1, epochs=5)
+    record = run_record("softmax", load_dataset("digits", seed=0), RunConfig(epochs=5, seed=1))
     (interrupted / RUN_RECORD).write_text(json.dumps(record))
     args = ["compare", "--methods", "softmax", "--seeds", "2", "--epochs", "1", "--no-figures"]
     assert main([*args, "--out", str(out)]) == 2
@@ -167,13 +172,13 @@ def test_compare_refuses_before_training_any_run(tmp_path, capsys):
     assert not (out / "softmax" / "seed_0").exists() and not (out / "report.json").exists()
 
 
-def test_run_defaults_are_run_methods_own():
-    """check_run_arguments and run_record fill missing settings from RUN_DEFAULTS: it must
-    hold run_method's own defaults, or a compare run would be checked and recorded with
-    settings other than the ones it trains with."""
-    import inspect
-
-    from keras_angular.training import RUN_DEFAULTS, run_method
-
-    parameters = inspect.signature(run_method).parameters
-    assert {k: parameters[k].default for k in RUN_DEFAULTS} == RUN_DEFAULTS
+def test_run_config_is_checked_on_every_change_and_owns_its_dicts():
+    overrides = {"margin": 0.3}
+    config = RunConfig(epochs=2, overrides=overrides, augment="none")
+    overrides["margin"] = 0.9  # the caller's dict changes later: the run does not
+    assert config.overrides == {"margin": 0.3} and config.augment is None
+    assert config.replace(seed=4).seed == 4 and config.seed == 0
+    with pytest.raises(RunSettingsError, match="`epochs` must be an int >= 1, got 0"):
+        config.replace(epochs=0)
+    with pytest.raises(TypeError, match="epochs"):
+        RunConfig()

@@ -28,11 +28,7 @@ import numpy as np
 
 from keras_angular import metrics
 
-__all__ = ["AngleHistograms", "GeometryMetrics", "GEOMETRY_KEYS"]
-
-#: The keys :class:`GeometryMetrics` adds to ``logs`` (each after ``prefix``): those of
-#: :func:`keras_angular.metrics.feature_geometry`, angles in degrees under ``*_deg``.
-GEOMETRY_KEYS = metrics.GEOMETRY_KEYS
+__all__ = ["AngleHistograms", "GeometryMetrics"]
 
 
 def _layer(model, name, role):
@@ -117,8 +113,9 @@ class GeometryMetrics(_GeometryCallback):
     counting from 0) the embeddings of ``x`` are computed by a sub-model up to
     the layer ``embedding_layer``, the class weights are read from
     ``model.get_layer(head_layer).kernel`` (D, C), and these keys
-    (:data:`GEOMETRY_KEYS`, from :func:`keras_angular.metrics.feature_geometry`),
-    each after ``prefix``, are written into ``logs``:
+    (:data:`keras_angular.metrics.GEOMETRY_KEYS`, from
+    :func:`keras_angular.metrics.feature_geometry`), each after ``prefix``, are written
+    into ``logs``:
 
     * ``w_inter_deg``, ``c_inter_deg``, ``cw_inter_deg``, ``wc_intra_deg`` - degrees,
       :func:`keras_angular.metrics.angle_statistics`;
@@ -179,7 +176,7 @@ class GeometryMetrics(_GeometryCallback):
     @property
     def keys(self):
         """The log keys this callback writes, with the prefix."""
-        keys = GEOMETRY_KEYS if self.clustering else GEOMETRY_KEYS[:6]
+        keys = metrics.GEOMETRY_KEYS if self.clustering else metrics.GEOMETRY_KEYS[:6]
         return [self.prefix + key for key in keys]
 
     def compute(self):

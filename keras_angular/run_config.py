@@ -1,0 +1,282 @@
+"""The settings of one training run, their checks, and the record that makes resuming safe.
+
+:class:`RunConfig` is what :func:`keras_angular.training.run_method` trains with and what
+``keras-angular train`` / ``compare`` fill from their options: one frozen dataclass whose
+field defaults are the package's defaults (there is no second copy of them). A bad value
+raises :class:`RunSettingsError` when the config is built; :func:`check_run` adds the
+check that needs the method (its hyper-parameter overrides).
+
+:func:`run_record` is what ``run_method`` writes to ``out_dir/run.json`` before training,
+and :func:`check_resume` compares it with an interrupted run's, so that
+``keras.callbacks.BackupAndRestore`` never resumes a run of other data or settings.
+
+Example:
+
+>>> from keras_angular.run_config import RunConfig
+>>> config = RunConfig(epochs=3, overrides={"margin": 0.3})
+>>> config.batch_size, config.learning_rate, config.overrides
+(128, 0.002, {'margin': 0.3})
+>>> RunConfig(epochs=0)
+Traceback (most recent call last):
+...
+keras_angular.run_config.RunSettingsError: RunConfig: `epochs` must be an int >= 1, got 0.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import numbers
+import os
+
+import numpy as np
+
+LR_SCHEDULES = ("cosine", "constant")
+"""The ``lr_schedule`` values :class:`RunConfig` accepts."""
+
+RUN_RECORD = "run.json"
+"""The file in ``out_dir`` that says which run the folder holds (:func:`run_record`)."""
+
+_RECORD_FORMAT = 1
+_SAMPLED_IMAGES = 64  # images per split that the data fingerprint hashes
+
+
+class RunSettingsError(ValueError):
+    """A run's settings, or its ``out_dir``, were refused before anything was built or
+    written; the message says what to change."""
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """How :func:`keras_angular.training.run_method` trains one method.
+
+    Attributes:
+        epochs: number of epochs (required).
+        seed: seeds Keras, NumPy, TensorFlow and the data order.
+        batch_size: global batch size.
+        learning_rate: Adam's (peak) learning rate.
+        lr_schedule: ``"cosine"`` (default): decay it to 0 over the run's steps,
+            ``0.5 * (1 + cos(pi * step / total_steps))`` (Loshchilov & Hutter, SGDR, 2017,
+            without restarts); ``"constant"``: keep it. Measured on 6,000 Fashion-MNIST
+            images with the default backbone (4 epochs): constant 1e-3 gave 79.1, 82.5,
+            84.3, 83.1 % test accuracy per epoch, cosine from 2e-3 79.1, 83.6, 85.6, 85.8 %.
+            Two-phase methods (``pretrain_epochs``) keep one optimizer, so the schedule
+            runs on across the phases.
+        backbone: a name for :func:`keras_angular.models.build_backbone`; None picks
+            :func:`keras_angular.training.default_backbone` for the data.
+        backbone_kwargs: extra arguments for the backbone builder (``{"embedding_dim": 3}``).
+        overrides: the method's hyper-parameters to change (``{"margin": 0.3}``).
+        augment: None, or a name in :data:`keras_angular.data.AUGMENTATIONS`
+            (``False`` and ``"none"`` mean None).
+        recipe: None, or ``"paper"`` / ``"official"``: train with the AMC paper's whole
+            temporal-ensembling recipe (:class:`keras_angular.callbacks.TemporalEnsemblingSchedule`:
+            ramped learning rate, Adam beta_1 and feature-loss weight, EMA weights for the
+            official code's variant) in place of ``learning_rate`` and the method's own ramp.
+        precise_bn: before every evaluation and at the end of training, set the batch
+            norms' statistics to the population statistics of the current weights over
+            (up to 4,096 of) the training images
+            (:class:`keras_angular.callbacks.PreciseBatchNorm`); without it, inference
+            reads Keras' moving averages, which lag far behind the weights in short runs.
+            No effect on a backbone without batch norm.
+        geometry_every: also log the test set's feature geometry every this many epochs
+            (:class:`keras_angular.callbacks.GeometryMetrics`, keys ``val_w_inter_deg``
+            ...) into the history; None does not.
+        figures: draw the geometry figures when the run writes to a folder.
+        jit_compile: passed to ``model.compile``.
+        verbose: Keras' progress-bar verbosity.
+
+    The fields from ``seed`` to ``precise_bn`` decide the trained weights and go into
+    :func:`run_record`; the last four change what is logged, drawn or how fast it runs.
+
+    Raises:
+        RunSettingsError: (a ``ValueError``) a field has a bad type or value.
+    """
+
+    epochs: int
+    seed: int = 0
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    lr_schedule: str = "cosine"
+    backbone: str | None = None
+    backbone_kwargs: dict | None = None
+    overrides: dict | None = None
+    augment: str | None = None
+    recipe: str | None = None
+    precise_bn: bool = True
+    geometry_every: int | None = None
+    figures: bool = True
+    jit_compile: bool | str = "auto"
+    verbose: int = 1
+
+    def __post_init__(self):
+        from keras_angular.callbacks.recipe import RECIPES
+        from keras_angular.data import AUGMENTATIONS
+        from keras_angular.models import BACKBONES
+
+        def fail(message):
+            raise RunSettingsError(f"RunConfig: {message}")
+
+        for name, value in [("epochs", self.epochs), ("batch_size", self.batch_size)]:
+            if not _is_int(value) or value < 1:
+                fail(f"`{name}` must be an int >= 1, got {value!r}.")
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
+            fail(f"`seed` must be an int in [0, 2**32), got {self.seed!r}.")
+        if self.geometry_every is not None and (
+            not _is_int(self.geometry_every) or self.geometry_every < 1
+        ):
+            fail(f"`geometry_every` must be None or an int >= 1, got {self.geometry_every!r}.")
+        rate = self.learning_rate
+        if (
+            not isinstance(rate, numbers.Real)
+            or isinstance(rate, bool)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            fail(f"`learning_rate` must be a finite number > 0, got {rate!r}.")
+        if self.lr_schedule not in LR_SCHEDULES:
+            fail(f"`lr_schedule` must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}.")
+        if self.recipe is not None and self.recipe not in RECIPES:
+            fail(f"`recipe` must be None or one of {sorted(RECIPES)}, got {self.recipe!r}.")
+        if self.augment not in (None, False, "none", *AUGMENTATIONS):
+            fail(f"`augment` must be one of {AUGMENTATIONS}, got {self.augment!r}.")
+        if self.backbone is not None and str(self.backbone).lower() not in BACKBONES:
+            fail(f"unknown backbone {self.backbone!r}; valid names: {', '.join(BACKBONES)}.")
+        for name in ("backbone_kwargs", "overrides"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, dict):
+                fail(f"`{name}` must be None or a dict, got {value!r}.")
+            # a copy, so that changing the caller's dict later cannot change this run
+            object.__setattr__(self, name, None if value is None else dict(value))
+        if self.augment in (False, "none"):
+            object.__setattr__(self, "augment", None)
+
+    def replace(self, **changes):
+        """A copy with ``changes`` (``config.replace(seed=1)``), checked like a new one."""
+        return dataclasses.replace(self, **changes)
+
+
+def check_run(method, config):
+    """Raise :class:`RunSettingsError` with one sentence if ``method`` cannot train with
+    ``config``: an unknown method, or overrides that name no parameter of it or have a bad
+    value. The config's own fields were checked when it was built."""
+    from keras_angular.methods import get_method, method_params
+
+    try:
+        method_params(get_method(method), dict(config.overrides or {}))
+    except (ValueError, TypeError) as error:
+        raise RunSettingsError(f"run_method: {error}") from None
+
+
+def data_fingerprint(splits):
+    """A cheap fingerprint of a :class:`~keras_angular.data.DatasetSplits`: its name,
+    shapes, classes, preprocessing and a SHA-256 of every label plus up to 64 evenly
+    strided images per split (kilobytes hashed, never a copy of the whole set)."""
+    digest = hashlib.sha256()
+    for x, y in [(splits.x_train, splits.y_train), (splits.x_test, splits.y_test)]:
+        step = max(1, len(x) // _SAMPLED_IMAGES)
+        digest.update(repr(x.shape).encode())
+        digest.update(np.ascontiguousarray(x[::step][:_SAMPLED_IMAGES]).tobytes())
+        digest.update(np.ascontiguousarray(y, dtype=np.int32).tobytes())
+    return {
+        "name": splits.name,
+        "x_train": list(splits.x_train.shape),
+        "x_test": list(splits.x_test.shape),
+        "num_classes": splits.num_classes,
+        "standardize": splits.standardize,
+        "hash": digest.hexdigest()[:20],
+    }
+
+
+def run_record(method, splits, config):
+    """What ``run_method`` writes to ``out_dir/run.json``: the method, the fields of
+    ``config`` that decide the trained weights (``seed`` to ``precise_bn``, with the
+    backbone that None resolves to) and :func:`data_fingerprint`, as plain JSON values."""
+    from keras_angular.training import default_backbone
+
+    record = {
+        "format": _RECORD_FORMAT,
+        "method": method,
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "lr_schedule": config.lr_schedule,
+        "backbone": config.backbone or default_backbone(splits.input_shape),
+        "backbone_kwargs": dict(config.backbone_kwargs or {}),
+        "overrides": dict(config.overrides or {}),
+        "augment": config.augment,
+        "recipe": config.recipe,
+        "precise_bn": bool(config.precise_bn),
+        "data": data_fingerprint(splits),
+    }
+    return json.loads(json.dumps(record, default=repr))
+
+
+def _differences(old, new, prefix=""):
+    """``(old_parts, new_parts)``: ``"key=value"`` for each key whose value differs."""
+    old_parts, new_parts = [], []
+    for key in [*new, *(k for k in old if k not in new)]:
+        a, b = old.get(key, "unset"), new.get(key, "unset")
+        if a == b:
+            continue
+        if key == "data" and isinstance(a, dict) and isinstance(b, dict):
+            more_old, more_new = _differences(a, b, prefix="data.")
+            old_parts += more_old
+            new_parts += more_new
+        else:
+            old_parts.append(f"{prefix}{key}={a!r}")
+            new_parts.append(f"{prefix}{key}={b!r}")
+    return old_parts, new_parts
+
+
+def check_resume(out_dir, record):
+    """Refuse to resume someone else's run: when ``out_dir/backup/`` holds an interrupted
+    run, raise :class:`RunSettingsError` unless ``out_dir/run.json`` says it had the data
+    and settings of ``record`` (:func:`run_record`); the message names each setting that
+    differs. Without ``backup/`` (a new folder, or a finished run that will be
+    overwritten) there is nothing to resume and nothing to refuse. Reads only."""
+    backup = os.path.join(out_dir, "backup")
+    if not os.path.isdir(backup):
+        return
+    try:
+        with open(os.path.join(out_dir, RUN_RECORD)) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict):
+        raise RunSettingsError(
+            f"{out_dir} holds an interrupted run (backup/) without a readable {RUN_RECORD} "
+            f"to say what it was: use another --out (out_dir) or delete {backup}."
+        )
+    old_parts, new_parts = _differences(old, record)
+    if old_parts:
+        raise RunSettingsError(
+            f"{out_dir} holds an interrupted run with {', '.join(old_parts)}; this run asks "
+            f"for {', '.join(new_parts)}: use another --out (out_dir) or delete {backup}."
+        )
+
+
+def write_record(out_dir, record):
+    """Write ``record`` to ``out_dir/run.json`` atomically (a temporary file, renamed)."""
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, RUN_RECORD)
+    with open(path + ".tmp", "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+__all__ = [
+    "LR_SCHEDULES",
+    "RUN_RECORD",
+    "RunConfig",
+    "RunSettingsError",
+    "check_resume",
+    "check_run",
+    "data_fingerprint",
+    "run_record",
+    "write_record",
+]
