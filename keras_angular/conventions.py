@@ -35,7 +35,7 @@ def label_shape_error(owner, shape, name="y_true"):
     The one shape rule on labels: rank 1, or rank 2 with one column. A rank-2
     array with more columns is named as the likely mistake (one-hot labels).
 
-    Example:
+    Examples:
         >>> label_shape_error("NormFaceLoss", (4, 3))
         'NormFaceLoss: y_true must be integer class indices of shape (batch,) or (batch, 1), got shape (4, 3) - one-hot labels? Pass `argmax(y_true, axis=-1)` instead.'
         >>> label_shape_error("NormFaceLoss", (4, 1)) is None
@@ -73,7 +73,7 @@ def l2_normalize(x, axis=-1, xp=np):
     namespace: NumPy (the default, arrays in and out) or ``keras.ops``
     (:func:`keras_angular.ops.l2_normalize` calls it so, for tensors).
 
-    Example:
+    Examples:
         >>> l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
         [[0.6000000000000001, 0.8], [0.0, 0.0]]
     """

@@ -85,7 +85,7 @@ class CosineDense(_ClassWeightsHead):
         kernel_initializer, kernel_regularizer: for the (in_dim, C) ``kernel``.
         **kwargs: standard ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
-    Example:
+    Examples:
         >>> import keras, keras_angular, numpy as np
         >>> head = CosineDense(10, name="head")
         >>> head(np.ones((2, 16))).shape
@@ -111,7 +111,7 @@ class WeightsBiasedDense(_ClassWeightsHead):
         kernel_initializer, kernel_regularizer: for the (in_dim, C) ``kernel``.
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
-    Example:
+    Examples:
         >>> import keras, keras_angular, numpy as np
         >>> head = WeightsBiasedDense(10, name="head")
         >>> head(np.ones((2, 16))).shape

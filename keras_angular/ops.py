@@ -63,7 +63,7 @@ def as_tensor(x, dtype=None):
     (``take_along_axis`` reads ``.ndim``). The read is differentiable: under a
     ``tf.GradientTape`` the gradient still reaches the variable.
 
-    Example:
+    Examples:
         >>> import tensorflow as tf
         >>> as_tensor(tf.Variable([1.0, 2.0])).ndim
         1
@@ -80,7 +80,7 @@ def l2_normalize(x, axis=-1):
     1e-12))``, the floor of ``tf.math.l2_normalize``) applied with ``keras.ops``:
     the value and gradient are finite everywhere. NumPy input gives a tensor.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]])).numpy().tolist()
         [[0.6000000000000001, 0.8], [0.0, 0.0]]
@@ -101,7 +101,7 @@ def safe_acos(x, epsilon=ACOS_EPSILON):
     ``-1 / sqrt(1 - x**2)`` would be infinite); the result is cast back to the
     input's dtype. Outside the clip range the gradient is zero.
 
-    Example:
+    Examples:
         >>> float(safe_acos(-1.0)) > 3.14
         True
     """

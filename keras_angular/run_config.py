@@ -10,7 +10,7 @@ check that needs the method (its hyper-parameter overrides).
 and :func:`check_resume` compares it with an interrupted run's, so that
 ``keras.callbacks.BackupAndRestore`` never resumes a run of other data or settings.
 
-Example:
+Examples:
 
 >>> from keras_angular.run_config import RunConfig
 >>> config = RunConfig(epochs=3, overrides={"margin": 0.3})

@@ -43,7 +43,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         The loaded model; with ``compile=True`` it is ready to ``fit``, ``evaluate``
         and ``predict``.
 
-    Example:
+    Examples:
         >>> import keras, keras_angular as ka, numpy as np, tempfile, os
         >>> inputs = keras.Input((4,))
         >>> head = ka.layers.CosineDense(3, name="head")

@@ -89,7 +89,7 @@ def gaussian_ramp_up(epoch, length):
     Returns:
         A float in ``[exp(-5), 1]`` (an array for an array ``epoch``).
 
-    Example:
+    Examples:
         >>> round(gaussian_ramp_up(0, 80), 6)      # exp(-5)
         0.006738
         >>> round(gaussian_ramp_up(40, 80), 6)     # exp(-5 / 4)
@@ -125,7 +125,7 @@ def gaussian_ramp_down(epoch, total, length):
     Returns:
         A float in ``(0, 1]`` (an array for an array ``epoch``).
 
-    Example:
+    Examples:
         >>> gaussian_ramp_down(250, 300, 50)       # t = T - L: the ramp starts at 1
         1.0
         >>> round(gaussian_ramp_down(275, 300, 50), 6)   # exp(-12.5 / 4)
@@ -186,7 +186,7 @@ def one_cycle(
     Returns:
         The learning rate (a float, or an array for an array ``epoch``).
 
-    Example:
+    Examples:
         >>> [round(one_cycle(t, 100, 0.1), 5) for t in (0, 45, 90, 100)]
         [0.01, 0.1, 0.01, 0.0001]
     """
@@ -235,7 +235,7 @@ def step_decay(epoch, initial, boundaries, factor=0.1):
     Returns:
         The learning rate (a float, or an array for an array ``epoch``).
 
-    Example:
+    Examples:
         >>> [round(step_decay(t, 0.1, (20, 30)), 6) for t in (0, 19, 20, 30, 39)]
         [0.1, 0.1, 0.01, 0.001, 0.001]
     """
@@ -274,7 +274,7 @@ def exponential_decay(epoch, initial, rate, decay_steps=1, staircase=False):
     Returns:
         The learning rate (a float, or an array for an array ``epoch``).
 
-    Example:
+    Examples:
         >>> round(exponential_decay(6000, 0.01, 0.9, decay_steps=6000), 6)
         0.009
         >>> exponential_decay(5999, 0.01, 0.9, decay_steps=6000, staircase=True)

@@ -97,7 +97,7 @@ def recompute_batch_norm_statistics(model, images, batch_size=256):
     Raises:
         ValueError: no images.
 
-    Example:
+    Examples:
         >>> import numpy as np, keras
         >>> from keras_angular.callbacks import recompute_batch_norm_statistics
         >>> model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization()])
@@ -161,7 +161,7 @@ class PreciseBatchNorm(keras.callbacks.Callback):
         batch_size: images per forward pass.
         seed: seeds the subset.
 
-    Example:
+    Examples:
         >>> import numpy as np, keras
         >>> from keras_angular.callbacks import PreciseBatchNorm
         >>> x = np.random.default_rng(0).normal(3.0, 2.0, (256, 4)).astype("float32")

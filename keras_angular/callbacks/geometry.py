@@ -144,7 +144,7 @@ class GeometryMetrics(_GeometryCallback):
         clustering: compute the (slower, k-means) clustering scores.
         seed: seed of the pair sampler and of k-means.
 
-    Example:
+    Examples:
         >>> cb = GeometryMetrics(x_val, y_val, prefix="val_")  # doctest: +SKIP
         >>> model.fit(x, y, epochs=5, callbacks=[cb])  # doctest: +SKIP
         >>> model.history.history["val_wc_intra_deg"]  # doctest: +SKIP

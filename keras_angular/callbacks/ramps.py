@@ -211,7 +211,7 @@ class LossWeightRamp(GaussianRamp):
         total_epochs: ``T`` for the ramp-down; None = the ``epochs`` given to fit.
         log_key: the key of the logged value.
 
-    Example:
+    Examples:
         >>> from keras_angular.losses import AMCLoss
         >>> amc = AMCLoss(margin=0.5, weight=0.1)
         >>> ramp = LossWeightRamp(amc, ramp_up=80)   # weight 0.1 * exp(-5) at epoch 0
@@ -292,7 +292,7 @@ class LearningRateRamp(GaussianRamp):
         ramp_down: ramp-down length in epochs (>= 0). Paper: 50.
         total_epochs: ``T``; None = the ``epochs`` given to fit. Paper: 300.
 
-    Example:
+    Examples:
         >>> ramp = LearningRateRamp(max_lr=0.003, ramp_up=80, ramp_down=50, total_epochs=300)
         >>> round(ramp.value(0), 8), ramp.value(100)
         (2.021e-05, 0.003)
@@ -353,7 +353,7 @@ class AdamBeta1Ramp(GaussianRamp):
         ramp_down: ramp-down length in epochs (>= 0). Paper: 50.
         total_epochs: ``T``; None = the ``epochs`` given to fit. Paper: 300.
 
-    Example:
+    Examples:
         >>> ramp = AdamBeta1Ramp(ramp_down=50, total_epochs=300)
         >>> ramp.value(0), round(ramp.value(275), 4)
         (0.9, 0.5176)

@@ -73,7 +73,7 @@ def ema_optimizer(learning_rate=0.003, ema_momentum=0.999, **kwargs):
     Keras copies the averages into the model (``optimizer.finalize_variable_values``),
     so the trained model *is* the averaged one.
 
-    Example:
+    Examples:
         >>> opt = ema_optimizer()
         >>> opt.use_ema, opt.ema_momentum
         (True, 0.999)
@@ -117,7 +117,7 @@ class TemporalEnsemblingSchedule(keras.callbacks.Callback):
         max_weight: override the loss's maximum weight (absolute, not scaled).
         ema: override whether to evaluate with EMA weights (None = the recipe's).
 
-    Example:
+    Examples:
         >>> schedule = TemporalEnsemblingSchedule(total_epochs=30, recipe="official")
         >>> schedule.plan()["ramp_up"], schedule.plan()["ramp_down"]
         (8, 5)

@@ -46,7 +46,7 @@ class CenterLoss(PerSampleLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"center_loss"``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> loss = CenterLoss(num_classes=4, weight=1.0)
         >>> features = np.array([[1.0, 2.0], [3.0, 0.0]], "float32")

@@ -109,7 +109,7 @@ class AMCLoss(_PairContrastiveLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"amc_loss"``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> features = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [1.0, 0.0]], "float32")
         >>> print(round(float(AMCLoss()(np.array([0, 1, 0, 0]), features)), 6))
@@ -155,7 +155,7 @@ class EuclideanContrastiveLoss(_PairContrastiveLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"euclidean_contrastive_loss"``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> features = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.5], [1.0, 0.0]], "float32")
         >>> loss = EuclideanContrastiveLoss()

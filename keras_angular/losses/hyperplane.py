@@ -60,7 +60,7 @@ class HASeparatorLoss(PerSampleLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"haseparator_loss"``.
 
-    Example:
+    Examples:
         >>> import keras, keras_angular, numpy as np
         >>> head = keras_angular.layers.CosineDense(
         ...     3, kernel_initializer="identity", name="head")

@@ -125,7 +125,7 @@ class NormFaceLoss(PerSampleLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"normface_loss"``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1], [0.2, 0.7]], "float32")
         >>> print(round(float(NormFaceLoss()(np.array([0, 1]), cos)), 6))
@@ -159,7 +159,7 @@ class CosFaceLoss(PerSampleLoss):
     The registry's ``cosface`` method trains with s = 16, m = 0.2
     (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1]], "float32")
         >>> print(round(float(CosFaceLoss()(np.array([0]), cos)), 6))
@@ -212,7 +212,7 @@ class ArcFaceLoss(PerSampleLoss):
     The registry's ``arcface`` method trains with s = 16, m = 0.3
     (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1]], "float32")
         >>> print(round(float(ArcFaceLoss(scale=16.0)(np.array([0]), cos)), 6))
@@ -266,7 +266,7 @@ class SphereFaceLoss(PerSampleLoss):
     The registry's ``sphereface`` method trains with m = 2
     (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1]], "float32")
         >>> print(round(float(SphereFaceLoss()(np.array([0]), cos)), 6))
@@ -314,7 +314,7 @@ class AngularLoss(PerSampleLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"angular_loss"``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> cos = np.array([[0.9, 0.1]], "float32")
         >>> print(round(float(AngularLoss()(np.array([0]), cos)), 6))
