@@ -72,7 +72,7 @@ QUICK_SHAPES = ((128, 128, 10), (128, 512, 100), (128, 512, 1000))
 METHODS = tuple(REGISTRY)
 MARGIN_METHODS = ("normface", "cosface", "arcface", "sphereface", "arc")
 #: Registry overrides that time the papers' own forms, which the literal forms compute.
-PAPER_FORMS = {"wsoftmax": {"easy_margin": False}}
+PAPER_FORMS = {"wsoftmax": {"form": "paper"}}
 #: Literal (paper) form -> the closed-form method it is compared with.
 LITERAL_FORMS = {"haseparator_einsum": "haseparator", "wsoftmax_per_sample": "wsoftmax"}
 

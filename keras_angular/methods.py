@@ -41,6 +41,12 @@ def _cross_entropy(head, num_classes, params):
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, name="cross_entropy")
 
 
+def _wsoftmax(head, params, alpha):
+    return losses.WSoftmaxLoss(
+        alpha, bool(params["easy_margin"]), params["form"], params["scale"], head=head
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Method:
     """How to build one method.
@@ -48,7 +54,8 @@ class Method:
     Attributes:
         name: registry key, used on the command line.
         summary: one line for ``--help`` and reports.
-        head: a key of :data:`HEADS`.
+        head: a key of :data:`HEADS`, or ``params -> key`` for a method whose forms
+            read different heads.
         logits_loss: ``(head, num_classes, params) -> Loss`` on the head's output.
         embedding_loss: ``(head, num_classes, params) -> Loss`` on the
             embedding, or None.
@@ -126,11 +133,11 @@ REGISTRY_OVERRIDES = (
     ),
     Override(
         "wsoftmax",
-        "easy_margin",
-        False,
-        True,
-        "the paper's Eq. 13 has a degenerate minimum the digits runs fall into "
-        "(WSoftmaxLoss docstring)",
+        "form",
+        "paper",
+        "angular",
+        "the paper's Eq. 13 (and its easy_margin) pushes features to the far side of their "
+        "class weight; the angular form keeps its margin without that (WSoftmaxLoss docstring)",
     ),
 )
 
@@ -224,13 +231,18 @@ METHODS = {
         ),
         Method(
             "wsoftmax",
-            "W-Softmax: negatives normalize(alpha w_y + w_j); optional softmax pretraining",
-            head="weights_biased",
-            logits_loss=lambda head, c, p: losses.WSoftmaxLoss(
-                p["alpha"], bool(p["easy_margin"]), head=head
-            ),
-            pretrain_loss=lambda head, c, p: losses.WSoftmaxLoss(0.0, head=head),
-            defaults={"alpha": 1.5, "easy_margin": True, "pretrain_epochs": 0},
+            "W-Softmax: the bias normalize(alpha w_y + w_j) as an angular margin on the "
+            "negatives (form=paper: Eq. 13 on raw features); optional softmax pretraining",
+            head=lambda p: "weights_biased" if p["form"] == "paper" else "cosine",
+            logits_loss=lambda head, c, p: _wsoftmax(head, p, p["alpha"]),
+            pretrain_loss=lambda head, c, p: _wsoftmax(head, p, 0.0),
+            defaults={
+                "alpha": 1.5,
+                "form": "angular",
+                "scale": None,
+                "easy_margin": False,
+                "pretrain_epochs": 0,
+            },
         ),
     ]
 }
@@ -267,7 +279,7 @@ def build_head_and_losses(name, num_classes, **overrides):
     """
     method = get_method(name)
     params = method_params(method, overrides)
-    head = HEADS[method.head](num_classes)
+    head = HEADS[method.head(params) if callable(method.head) else method.head](num_classes)
     loss = {"logits": method.logits_loss(head, num_classes, params)}
     if method.embedding_loss is not None:
         loss["embedding"] = method.embedding_loss(head, num_classes, params)

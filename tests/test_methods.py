@@ -6,7 +6,7 @@ import pytest
 
 from keras_angular import losses
 from keras_angular.data import load_dataset
-from keras_angular.layers import CosineDense, WeightsBiasedDense
+from keras_angular.layers import CosineDense
 from keras_angular.methods import METHODS, build_method, get_method, targets
 from keras_angular.models import build_backbone
 
@@ -59,8 +59,8 @@ def test_every_method_trains_on_digits(name, digits):
 #: and ArcFace 0.3, SphereFace m = 2, NormFace s = 16 (the registry's table of overrides,
 #: methods.py); Wen et al. centre rate alpha = 0.5 with lambda = 0.003; AMC paper Sec. 4:
 #: lambda = 0.1, m_g = 0.5, m_e = 1.0, S_ij from the classifier's argmax; HASeparator's
-#: best CIFAR-10 setting sigma = 3, m = 0.9 (DESIGN.md); W-Softmax alpha = 1.5 with
-#: easy_margin (DESIGN.md: the paper's Eq. 13 collapses on digits), FC on raw features.
+#: best CIFAR-10 setting sigma = 3, m = 0.9 (DESIGN.md); W-Softmax alpha = 1.5 in its
+#: angular form on unit features (DESIGN.md: the paper's Eq. 13 on raw features escapes).
 CE = keras.losses.SparseCategoricalCrossentropy
 EXPECTED = {
     "softmax": (keras.layers.Dense, CE, None, {}),
@@ -99,10 +99,10 @@ EXPECTED = {
         {"scale": 3.0, "margin": 0.9, "head": "head"},
     ),
     "wsoftmax": (
-        WeightsBiasedDense,
+        CosineDense,
         losses.WSoftmaxLoss,
         None,
-        {"alpha": 1.5, "easy_margin": True, "head": "head"},
+        {"alpha": 1.5, "form": "angular", "scale": None, "easy_margin": False, "head": "head"},
     ),
 }
 #: The registry methods whose embedding loss is ramped up (AMC paper Sec. 3.2).
@@ -125,8 +125,10 @@ def _assert_loss(loss, cls, attributes, head):
         if expected == "head":
             # the very head layer object of the built model, not a copy or a name
             assert got is head, key
-        elif isinstance(expected, bool):
+        elif isinstance(expected, bool) or expected is None:
             assert got is expected, key
+        elif isinstance(expected, str):
+            assert got == expected, key
         else:
             assert got == pytest.approx(expected, rel=1e-6), key
 
@@ -165,7 +167,7 @@ OVERRIDES = {
     "amc": (["margin=0.7", "weight=0.3"], {"margin": 0.7, "weight": 0.3}),
     "arc": (["scale=2.5"], {"scale": 2.5}),
     "haseparator": (["scale=5", "margin=0.5"], {"scale": 5.0, "margin": 0.5}),
-    "wsoftmax": (["alpha=2.0", "easy_margin=false"], {"alpha": 2.0, "easy_margin": False}),
+    "wsoftmax": (["alpha=2.0", "scale=8"], {"alpha": 2.0, "scale": 8.0, "form": "angular"}),
 }
 
 
@@ -263,7 +265,7 @@ def test_registry_overrides_table_is_what_the_code_does():
             if value != _class_default(loss_cls, parameter):
                 assert (method, parameter) in rows, (method, parameter)
     assert overrides_table(["arc"]) == ""
-    assert overrides_table(["wsoftmax"]).splitlines()[-1].startswith("| wsoftmax | easy_margin |")
+    assert overrides_table(["wsoftmax"]).splitlines()[-1].startswith("| wsoftmax | form |")
 
 
 def test_train_help_and_recipes_print_the_overrides_table(capsys):

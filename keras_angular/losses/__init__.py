@@ -5,7 +5,8 @@
 | :class:`NormFaceLoss`, :class:`CosFaceLoss`, :class:`ArcFaceLoss`,
   :class:`SphereFaceLoss`, :class:`AngularLoss` | ``CosineDense`` cosines | ``margin`` |
 | :class:`HASeparatorLoss` (``head=``) | ``CosineDense`` cosines | ``hyperplane`` |
-| :class:`WSoftmaxLoss` (``head=``) | ``WeightsBiasedDense`` outputs | ``weights_biased`` |
+| :class:`WSoftmaxLoss` (``head=``) | ``WeightsBiasedDense`` outputs (``form="paper"``) or
+  ``CosineDense`` cosines | ``weights_biased`` |
 | :class:`AMCLoss`, :class:`EuclideanContrastiveLoss` (optional ``head=``) | the embedding |
   ``contrastive`` |
 | :class:`CenterLoss` | the embedding | ``center`` |
@@ -39,8 +40,10 @@ from keras_angular.losses.margin import (
 )
 from keras_angular.losses.weights_biased import (
     WSoftmaxLoss,
+    weights_biased_angular_logits,
     weights_biased_logits,
     weights_biased_logits_per_sample,
+    weights_biased_margins,
     wsoftmax_loss,
 )
 
@@ -63,7 +66,9 @@ __all__ = [
     "haseparator_loss",
     "normface_loss",
     "sphereface_loss",
+    "weights_biased_angular_logits",
     "weights_biased_logits",
     "weights_biased_logits_per_sample",
+    "weights_biased_margins",
     "wsoftmax_loss",
 ]

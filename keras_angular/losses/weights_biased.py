@@ -1,18 +1,40 @@
-"""W-Softmax (Li & Wang): negatives biased towards the target class weight."""
+"""W-Softmax (Li & Wang): negatives biased towards the target class weight.
+
+Three forms of the same bias ``w'_j = normalize(alpha w_c + w_j)`` (Eq. 1), chosen by
+``form`` (:class:`WSoftmaxLoss`):
+
+| form | head | logits of a sample of class c |
+|---|---|---|
+| ``"paper"`` | ``WeightsBiasedDense`` | ``w_c . x``, ``w'_j . x`` (Eq. 11-13; raw features) |
+| ``"cosine"`` | ``CosineDense`` | ``s cos(theta_c)``, ``s cos(theta'_j)`` (Eq. 10) |
+| ``"angular"`` | ``CosineDense`` | ``s cos(theta_c)``, ``s cos(max(theta_j - delta_j, 0))`` |
+
+``delta_j`` is the angle between ``w_j`` and ``w'_j``. In the plane of ``w_c`` and
+``w_j``, between ``w_c`` and ``w'_j`` - where Sec. 4.2 draws its decision boundary
+``theta_c = theta'_j`` - ``theta'_j = theta_j - delta_j``: the angular form has the
+paper's logits and boundary there, and outside it keeps the target's pull (see
+:func:`weights_biased_angular_logits`).
+"""
 
 import keras
 from keras import ops
 
-from keras_angular.checks import check_range
-from keras_angular.layers import WeightsBiasedDense
+from keras_angular.checks import check_positive, check_range
+from keras_angular.layers import CosineDense, WeightsBiasedDense
 from keras_angular.losses.base import PerSampleLoss, softmax_cross_entropy
 from keras_angular.ops import (
     NORM_EPSILON,
     gram_rows,
     l2_normalize,
+    safe_acos,
     sparse_labels,
     target_values,
 )
+
+#: The forms :class:`WSoftmaxLoss` computes, and the head each one reads.
+FORMS = {"paper": WeightsBiasedDense, "cosine": CosineDense, "angular": CosineDense}
+#: ``s`` of the unit-feature forms when none is given (NormFace's registry scale).
+DEFAULT_SCALE = 16.0
 
 
 def weights_biased_logits(labels, head_outputs, kernel, alpha, easy_margin=False):
@@ -63,19 +85,80 @@ def weights_biased_logits_per_sample(labels, features, kernel, alpha):
     return ops.einsum("bm,bmc->bc", ops.cast(features, "float32"), weights)
 
 
+def weights_biased_margins(labels, kernel, alpha):
+    """``delta_j``: the angle between ``w_j`` and its biased ``w'_j`` (Eq. 1), (B, C) radians.
+
+    ``w_j . w'_j = (alpha G_cj + 1) / ||alpha w_c + w_j||`` with
+    ``||alpha w_c + w_j||^2 = alpha^2 + 1 + 2 alpha G_cj``. The target column (about
+    0, the arccos being clipped) is not a margin and goes unused.
+    With ``phi`` the angle between ``w_c`` and ``w_j``, ``delta_j = phi - phi'_j``
+    where ``phi'_j`` is the angle between ``w_c`` and ``w'_j``: ``phi / 2`` at
+    ``alpha = 1``, 0 at ``alpha = 0``.
+    """
+    gram = gram_rows(sparse_labels(labels), ops.cast(kernel, "float32"))
+    norm_sq = ops.maximum(alpha * alpha + 1.0 + 2.0 * alpha * gram, NORM_EPSILON)
+    return safe_acos((alpha * gram + 1.0) * ops.rsqrt(norm_sq))
+
+
+def weights_biased_angular_logits(labels, cosines, kernel, alpha):
+    """W-Softmax's bias as a per-pair angular margin on the negatives (the angular form).
+
+    With ``cos_j`` the cosines of a :class:`~keras_angular.layers.CosineDense` head
+    and ``delta_j`` from :func:`weights_biased_margins` (held constant: no gradient)::
+
+        z_c = cos(theta_c),   z_j = cos(max(theta_j - delta_j, 0))   (j != c)
+
+    Where the paper analyses the boundary (Sec. 4.2: ``x`` in the plane of ``w_c`` and
+    ``w_j``, between ``w_c`` and ``w'_j``), ``theta'_j = theta_j - delta_j``, so
+    ``z_j = cos(theta'_j) = x . w'_j``: the paper's logits (Eq. 10 on unit features)
+    and its training boundary ``theta_c = theta'_j``, i.e. ``theta_j - theta_c =
+    delta_j``. Elsewhere the forms differ. The paper's ``x . w'_j`` contains ``alpha /
+    ||alpha w_c + w_j||`` times ``x . w_c``, so each negative also pushes the feature
+    away from its own class weight (and the class weight away from its features); for
+    a large ``alpha`` that push cancels the target's pull, and the paper's raw-feature
+    loss reaches 0 on the far side of the class weight (:class:`WSoftmaxLoss`). Here a
+    negative logit depends on ``theta_j`` alone and the target's pull is whole, as in
+    ArcFace (whose margin sits on the target instead).
+
+    Returns the (B, C) logits before the scale ``s``.
+    """
+    labels = sparse_labels(labels)
+    cosines = ops.cast(cosines, "float32")
+    delta = ops.stop_gradient(weights_biased_margins(labels, kernel, alpha))
+    negatives = ops.cos(ops.maximum(safe_acos(cosines) - delta, 0.0))
+    onehot = ops.one_hot(labels, ops.shape(cosines)[-1], dtype="float32")
+    return ops.where(onehot > 0, cosines, negatives)
+
+
 def wsoftmax_loss(
-    y_true, head_outputs, kernel, alpha=1.5, easy_margin=False, logits=weights_biased_logits
+    y_true,
+    head_outputs,
+    kernel,
+    alpha=1.5,
+    easy_margin=False,
+    form="paper",
+    scale=None,
+    logits=weights_biased_logits,
 ):
     """Per-sample W-Softmax loss (Eq. 13): cross-entropy over the biased logits.
 
-    ``logits(labels, head_outputs, kernel, alpha, easy_margin)`` computes them: by
-    default the closed form :func:`weights_biased_logits`. Algorithm 1's
-    :func:`weights_biased_logits_per_sample` multiplies the raw features
-    itself (and has no easy margin); pass it bound to them to compute the same
-    loss the literal way.
+    ``form="paper"``: ``head_outputs`` are a ``WeightsBiasedDense`` head's and
+    ``logits(labels, head_outputs, kernel, alpha, easy_margin)`` computes the logits:
+    by default the closed form :func:`weights_biased_logits`. Algorithm 1's
+    :func:`weights_biased_logits_per_sample` multiplies the raw features itself (and
+    has no easy margin); pass it bound to them to compute the same loss the literal
+    way. ``form="cosine"`` / ``"angular"``: ``head_outputs`` are a ``CosineDense``
+    head's cosines and the logits ``scale`` times :func:`weights_biased_logits` /
+    :func:`weights_biased_angular_logits` of them (``scale`` None: 16).
     """
     labels = sparse_labels(y_true)
-    biased = logits(labels, head_outputs, kernel, alpha, easy_margin)
+    if form == "paper":
+        biased = logits(labels, head_outputs, kernel, alpha, easy_margin)
+    else:
+        unit = weights_biased_logits if form == "cosine" else weights_biased_angular_logits
+        biased = (DEFAULT_SCALE if scale is None else scale) * unit(
+            labels, head_outputs, kernel, alpha
+        )
     return softmax_cross_entropy(labels, biased)
 
 
@@ -83,7 +166,7 @@ def wsoftmax_loss(
 class WSoftmaxLoss(PerSampleLoss):
     """W-Softmax: softmax where each negative weight is biased towards the target's.
 
-    Formula (Li & Wang, Eq. 1 and 11-13, in closed form)::
+    Formula (Li & Wang, Eq. 1 and 11-13, in closed form), ``form="paper"``::
 
         w'_j = normalize(alpha w_y + w_j)  (j != y),   z_y = y_y = w_y . x,
         z_j = w'_j . x = (alpha y_y + y_j) / sqrt(alpha^2 + 1 + 2 alpha w_y . w_j),
@@ -101,17 +184,30 @@ class WSoftmaxLoss(PerSampleLoss):
     weight drives the loss to 0 without separating anything (measured on the
     digits data with an MLP: loss 0.001, test accuracy 63%, C-Inter 4 degrees, at
     alpha = 1.5; also at alpha = 0.5 and 1). ``easy_margin=True`` applies the
-    bias only where ``y_y > 0`` - the paper's loss wherever the target score is
-    positive - and trains normally (97.5% on the same run).
+    bias only where ``y_y > 0``; it trains, but its features still cross to the far
+    side of their class weight, where it is plain softmax (mean class centre to
+    weight angle above 90 degrees on the same data).
+
+    The unit-feature forms read a :class:`~keras_angular.layers.CosineDense` head
+    (``s`` in place of the paper's ``||x||``, Eq. 10):
+
+    * ``form="cosine"``: ``z_y = s cos(theta_y)``, ``z_j = s cos(theta'_j) = s w'_j . x_hat``;
+    * ``form="angular"``: ``z_y = s cos(theta_y)``, ``z_j = s cos(max(theta_j - delta_j,
+      0))`` with ``delta_j`` the angle between ``w_j`` and ``w'_j``
+      (:func:`weights_biased_angular_logits`): the paper's logits and boundary where
+      its Sec. 4.2 analysis holds, without the push away from the class weight. What
+      the registry's ``wsoftmax`` method trains
+      (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
 
     Args:
         alpha: the bias strength (>= 0). Default 1.5, the paper's.
-        easy_margin: bias the negatives only where the target score is positive.
-            Default False: the paper's Eq. 13 everywhere. The registry's
-            ``wsoftmax`` method trains with True
-            (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
-        head: the ``WeightsBiasedDense`` layer whose output this loss receives
-            (required).
+        easy_margin: bias the negatives only where the target score is positive
+            (``form="paper"`` only). Default False: the paper's Eq. 13 everywhere.
+        form: ``"paper"`` (default), ``"cosine"`` or ``"angular"`` (:data:`FORMS`).
+        scale: ``s`` of the unit-feature forms (> 0; None: 16). The paper's form has
+            none (its logits carry ``||x||``): giving one with it is an error.
+        head: the layer whose output this loss receives (required): a
+            ``WeightsBiasedDense`` for ``form="paper"``, a ``CosineDense`` otherwise.
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"wsoftmax_loss"``.
 
@@ -122,41 +218,75 @@ class WSoftmaxLoss(PerSampleLoss):
         >>> outputs = head(np.array([[2.0, 0.5, -1.0]], "float32"))
         >>> print(round(float(WSoftmaxLoss(head=head)(np.array([0]), outputs)), 6))
         0.855921
+        >>> cosine = keras_angular.layers.CosineDense(10, name="head")
         >>> inputs = keras.Input((16,))
-        >>> head = keras_angular.layers.WeightsBiasedDense(10, name="head")
-        >>> model = keras.Model(inputs, head(keras.layers.Dense(8)(inputs)))
-        >>> model.compile("adam", loss=WSoftmaxLoss(head=head))
+        >>> model = keras.Model(inputs, cosine(keras.layers.Dense(8)(inputs)))
+        >>> model.compile("adam", loss=WSoftmaxLoss(form="angular", scale=16.0, head=cosine))
 
-    Reference: Li & Wang, "W-Softmax: Weights-biased softmax loss for deep
-    feature learning".
+    Reference: Li & Wang, "Learning discriminative features via weights-biased
+    softmax loss", Pattern Recognition 2020.
     """
 
-    head_types = (WeightsBiasedDense,)
+    head_types = (WeightsBiasedDense, CosineDense)
     head_role = "kernel"
 
     def __init__(
         self,
         alpha=1.5,
         easy_margin=False,
+        form="paper",
+        scale=None,
         head=None,
         reduction="sum_over_batch_size",
         name="wsoftmax_loss",
         dtype=None,
     ):
+        owner = type(self).__name__
+        if form not in FORMS:
+            raise ValueError(
+                f"{owner}: `form` must be one of {', '.join(map(repr, FORMS))}, got {form!r}."
+            )
+        if form == "paper" and scale is not None:
+            raise ValueError(
+                f"{owner}: form='paper' has no `scale` (its logits carry ||x||); "
+                f"got scale={scale!r}. Use form='cosine' or 'angular' for a scale."
+            )
+        if form != "paper" and easy_margin:
+            raise ValueError(
+                f"{owner}: `easy_margin` belongs to form='paper' (a negative target score "
+                f"exists only on raw features); got form={form!r}."
+            )
+        if scale is not None:
+            scale = check_positive(owner, "scale", scale)
         super().__init__(
             wsoftmax_loss,
             reduction,
             name,
             dtype,
             head=head,
-            alpha=check_range(type(self).__name__, "alpha", alpha, 0.0, float("inf")),
+            alpha=check_range(owner, "alpha", alpha, 0.0, float("inf")),
             easy_margin=bool(easy_margin),
+            form=form,
+            scale=scale,
         )
+
+    def _set_head(self, head):
+        wanted = FORMS[self.form]
+        if not isinstance(head, (str, wanted)):
+            raise TypeError(
+                f"{type(self).__name__}: `head` must be a {wanted.__name__} layer for "
+                f"form={self.form!r} (the layer whose output this loss receives), "
+                f"got {type(head).__name__}."
+            )
+        super()._set_head(head)
 
 
 __all__ = [
+    "FORMS",
     "WSoftmaxLoss",
+    "weights_biased_angular_logits",
     "weights_biased_logits",
     "weights_biased_logits_per_sample",
+    "weights_biased_margins",
     "wsoftmax_loss",
 ]
