@@ -82,6 +82,9 @@ class Scale:
             ``backbone_kwargs``, ``learning_rate``, ``lr_schedule``, ``recipe``,
             ``augment``, ``precise_bn``, ``geometry_every``, ``figures``...
         notes: sentences for the report: how this scale departs from the paper.
+        callbacks: optional ``(run, settings) -> list``: Keras callbacks for one run
+            (``settings`` are its :func:`~keras_angular.reproduce.runner.run_settings`),
+            given to ``run_method(extra_callbacks=...)``, e.g. a one-cycle learning rate.
 
     Example::
 
@@ -94,6 +97,7 @@ class Scale:
     seeds: int
     settings: Mapping
     notes: tuple = ()
+    callbacks: Callable | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +106,10 @@ class PaperValue:
 
     Attributes:
         source: table / figure and paper (``"AMC-Loss Table 1"``).
-        setting: the column or dataset (``"CIFAR10"``), matched with :attr:`Data.setting`.
+        setting: the column or dataset (``"CIFAR10"``), matched with :attr:`Data.setting`;
+            None where the paper does not name it. A report shows the values of its
+            dataset's setting, and for a metric the paper gives on other datasets only,
+            those (marked as another dataset's).
         row: the :class:`Run` label it belongs to (``"CE+AMC"``).
         metric: the result key it compares with (``"test_accuracy_pct"``,
             ``"wc_intra_deg"``, ``"test_error_pct"``...; see
@@ -116,7 +123,7 @@ class PaperValue:
     """
 
     source: str
-    setting: str
+    setting: str | None
     row: str
     metric: str
     value: float

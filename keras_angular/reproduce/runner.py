@@ -111,7 +111,7 @@ def subsample(splits, train_size=None, test_size=None, seed=0):
     """A seeded, class-stratified subset of ``splits`` (a
     :class:`~keras_angular.data.DatasetSplits`): ``train_size`` training and ``test_size``
     test images (None, or at least the split's size, keeps the split whole). Each class
-    keeps its share (rounded; at least one image of every class present), the order is
+    keeps its share (largest-remainder rounding, so the sizes are exact), the order is
     shuffled, and the preprocessing statistics are the original's.
 
     Example::
@@ -128,7 +128,9 @@ def subsample(splits, train_size=None, test_size=None, seed=0):
         if size < 1:
             raise ValueError(f"subsample: sizes must be >= 1, got {size}.")
         classes, counts = np.unique(y, return_counts=True)
-        quota = np.maximum(1, np.round(counts * size / len(y)).astype(int))
+        share = counts * size / len(y)
+        quota = np.floor(share).astype(int)  # largest remainders get the rest: exactly size
+        quota[np.argsort(quota - share, kind="stable")[: size - quota.sum()]] += 1
         chosen = [
             rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quota, strict=True)
         ]
@@ -201,7 +203,7 @@ def resolve_scale(experiment, scale_name, dataset=None, seeds=None):
         )
     scale = experiment.scales[scale_name]
     if dataset is not None:
-        settings = sorted({v.setting for v in experiment.paper_values})
+        settings = sorted({v.setting for v in experiment.paper_values} - {None})
         first = scale.data[0]
         data = Data(
             os.fspath(dataset),
@@ -234,7 +236,9 @@ def slug(label):
 
 
 def run_settings(scale, run):
-    """The :func:`~keras_angular.training.run_method` keyword arguments of one run."""
+    """The :class:`~keras_angular.run_config.RunConfig` fields of one run: the scale's
+    settings, the run's own over them, its method overrides merged in; ``verbose=0`` and
+    ``figures=False`` unless set."""
     settings = {"verbose": 0, "figures": False, **dict(scale.settings), **dict(run.settings)}
     if run.overrides:
         settings["overrides"] = {**dict(settings.get("overrides") or {}), **dict(run.overrides)}
@@ -276,6 +280,7 @@ def check_plan(scale):
 def run_dataset(experiment, scale_name, scale, data, out_dir, log=print):
     """Train every run of ``scale`` on ``data`` over the seeds; returns a
     :class:`DatasetContext`."""
+    from keras_angular.run_config import RunConfig
     from keras_angular.training import run_method
 
     splits = load_data(data)
@@ -290,7 +295,14 @@ def run_dataset(experiment, scale_name, scale, data, out_dir, log=print):
             count += 1
             run_dir = os.path.join(folder, slug(run.label), f"seed_{seed}")
             log(f"[{count}/{total}] {experiment.name} {splits.name}: {run.label} seed {seed}")
-            result = run_method(run.method, splits, seed=seed, out_dir=run_dir, **settings)
+            callbacks = scale.callbacks(run, settings) if scale.callbacks is not None else ()
+            result = run_method(
+                run.method,
+                splits,
+                RunConfig(**settings).replace(seed=seed),
+                out_dir=run_dir,
+                extra_callbacks=callbacks,
+            )
             result.update(derived_metrics(result))
             if experiment.derive is not None:
                 result.update(experiment.derive(result, scale_name))
@@ -396,14 +408,14 @@ def dataset_section(experiment, context):
     summary = summarize(context.results, baseline)
     setting = context.data.setting
     comparison = []
-    for value in experiment.paper_values:
-        if value.setting != setting:
-            continue
+    for value in paper_values_for(experiment, setting):
         ours = _values(context.results, value.row, value.metric)
         paper, paper_sd = value.in_our_units()
         comparison.append(
             {
                 "source": value.source,
+                "setting": value.setting,
+                "same_dataset": value.setting is not None and value.setting == setting,
                 "row": value.row,
                 "metric": value.metric,
                 "paper": value.value,
@@ -457,27 +469,51 @@ def dataset_section(experiment, context):
     }
 
 
+def paper_values_for(experiment, setting):
+    """The paper's values a report on a dataset of ``setting`` shows: for each metric,
+    those of ``setting`` when the paper has any, else the metric's values on every other
+    setting (the paper gives that metric on other datasets only)."""
+    chosen = []
+    for metric in dict.fromkeys(v.metric for v in experiment.paper_values):
+        values = [v for v in experiment.paper_values if v.metric == metric]
+        same = [v for v in values if v.setting is not None and v.setting == setting]
+        chosen += same or values
+    return chosen
+
+
 def _paper_effect(experiment, claim, setting):
-    """The paper's own effect for ``claim`` in ``setting`` (same sign convention as
-    :func:`verdict`), or None when the paper gives no number for both rows."""
-    found = {}
-    for value in experiment.paper_values:
-        if value.setting == setting and value.metric == claim.metric:
-            found[value.row] = value.in_our_units()[0]
-    if claim.row not in found or claim.than not in found:
-        return None
+    """The paper's own effects for ``claim`` (same sign convention as :func:`verdict`):
+    one entry per setting where the paper gives both rows - only ``setting``'s when it
+    has them. An empty list when the paper gives no number for both rows."""
     sign = 1.0 if claim.direction == "higher" else -1.0
-    return {
-        "value": found[claim.row],
-        "reference": found[claim.than],
-        "effect": sign * (found[claim.row] - found[claim.than]),
-    }
+    effects = []
+    for value in paper_values_for(experiment, setting):
+        if value.metric != claim.metric or value.row != claim.row:
+            continue
+        for other in experiment.paper_values:
+            if (other.metric, other.row, other.setting, other.source) == (
+                claim.metric,
+                claim.than,
+                value.setting,
+                value.source,
+            ):
+                effects.append(
+                    {
+                        "setting": value.setting,
+                        "source": value.source,
+                        "value": value.in_our_units()[0],
+                        "reference": other.in_our_units()[0],
+                        "effect": sign * (value.in_our_units()[0] - other.in_our_units()[0]),
+                    }
+                )
+    return effects
 
 
 def _fmt(value, digits=2):
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a" if value is None or math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return f"{value:.{digits}f}"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _paper_cell(entry):
@@ -508,15 +544,21 @@ def markdown_section(section):
         lines += [
             "### The paper's figures beside ours",
             "",
-            "| source | row | metric | paper | ours (mean ± SD over seeds) |",
-            "|---|---|---|---|---|",
+            f"Ours: mean ± SD over seeds on {section['dataset']}. A paper setting in "
+            "*italics* is another dataset than ours (the paper gives that metric only there).",
+            "",
+            "| source | paper setting | row | metric | paper | ours |",
+            "|---|---|---|---|---|---|",
         ]
         for e in section["paper_comparison"]:
-            ours = "not run" if e["ours_mean"] is None else _fmt(e["ours_mean"])
+            ours = "not measured" if e["ours_mean"] is None else _fmt(e["ours_mean"])
             if e["ours_sd"] is not None:
                 ours += f" ± {_fmt(e['ours_sd'])}"
+            where = e["setting"] or "not named"
+            where = where if e["same_dataset"] else f"*{where}*"
             lines.append(
-                f"| {e['source']} | {e['row']} | {e['metric']} | {_paper_cell(e)} | {ours} |"
+                f"| {e['source']} | {where} | {e['row']} | {e['metric']} | {_paper_cell(e)} "
+                f"| {ours} |"
             )
         lines.append("")
     if section["claims"]:
@@ -533,7 +575,10 @@ def markdown_section(section):
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for c in section["claims"]:
-            paper = "n/a" if c["paper"] is None else _fmt(c["paper"]["effect"])
+            paper = "; ".join(
+                f"{_fmt(e['effect'])} ({e['setting'] or 'dataset not named'})" for e in c["paper"]
+            )
+            paper = paper or "n/a"
             lines.append(
                 f"| {c['text']} | {c['source']} | {c['metric']} | {paper} | "
                 f"{_fmt(c.get('effect'))} | {_fmt(c.get('sd'))} | "
