@@ -22,7 +22,10 @@ TensorFlow or Keras, so the metrics run on saved arrays anywhere.
 * :func:`cosine_similarity_matrix` - the class-sorted ``x_i^T x_j`` matrix of
   unit features (Angular paper Eq. 15, Fig. 8);
 * :func:`simplex_weights` / :func:`minimum_units` - W-Softmax Eq. 3-4: C unit
-  vectors with pairwise dot ``-1/(C-1)`` exist in C-1 dimensions.
+  vectors with pairwise dot ``-1/(C-1)`` exist in C-1 dimensions;
+* :func:`retrieval_scores` / :func:`verification_scores` - open-set scores
+  (precision@1, R-precision, MAP@R; ROC AUC, TAR at FAR, best accuracy), defined in
+  :mod:`keras_angular.retrieval` and exposed here.
 
 Conventions:
 
@@ -49,6 +52,7 @@ Conventions:
 import numpy as np
 
 from keras_angular.conventions import l2_normalize, label_shape_error
+from keras_angular.retrieval import retrieval_scores, verification_scores
 
 __all__ = [
     "DEFAULT_MAX_PAIRS",
@@ -67,8 +71,11 @@ __all__ = [
     "pair_angle_divergence",
     "pair_angle_histograms",
     "pair_angles",
+    "pair_cosines",
+    "retrieval_scores",
     "simplex_weights",
     "target_angles",
+    "verification_scores",
 ]
 
 #: Above this many i<j pairs, :func:`pair_angles` samples this many pairs
@@ -355,15 +362,39 @@ def pair_angles(features, labels, max_pairs=DEFAULT_MAX_PAIRS, seed=0):
         ``(positive_degrees, negative_degrees)``, two float64 arrays.
     """
     x, y, _ = _check(features, labels)
+    cosines, same = pair_cosines(x, y, max_pairs=max_pairs, seed=seed)
+    angles = np.degrees(_acos(cosines))
+    return angles[same], angles[~same]
+
+
+def pair_cosines(features, labels, max_pairs=DEFAULT_MAX_PAIRS, seed=0):
+    """Cosines of all i<j pairs of samples (or a seeded sample of them), and which are positive.
+
+    The pair enumeration of :func:`pair_angles` (and of
+    :func:`keras_angular.metrics.verification_scores`): every pair when
+    ``N(N-1)/2 <= max_pairs``, enumerated in row blocks (row-major order: (0, 1),
+    (0, 2), ..., (1, 2), ...); otherwise exactly ``max_pairs`` pairs drawn
+    uniformly with replacement by ``numpy.random.default_rng(seed)``.
+
+    Returns:
+        ``(cosines, same)``: float64 cosines of the unit features and a bool array,
+        True where the pair's two labels are equal.
+
+    Example:
+        >>> cos, same = pair_cosines([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]], [0, 0, 1])
+        >>> cos.tolist(), same.tolist()
+        ([1.0, 0.0, 0.0], [True, False, False])
+    """
+    x, y, _ = _check(features, labels)
     max_pairs = int(max_pairs)
     if max_pairs < 1:
         raise ValueError(f"max_pairs must be a positive integer, got {max_pairs}.")
     n, dim = x.shape
     if n < 2:
-        raise ValueError(f"pair_angles needs at least 2 samples, got {n}.")
+        raise ValueError(f"pairs need at least 2 samples, got {n}.")
     u = l2_normalize(x)
     total = n * (n - 1) // 2
-    positives, negatives = [], []
+    cosines, same = [], []
     if total <= max_pairs:
         rows = max(1, _BLOCK_ELEMENTS // n)
         for start in range(0, n - 1, rows):
@@ -372,21 +403,17 @@ def pair_angles(features, labels, max_pairs=DEFAULT_MAX_PAIRS, seed=0):
             ii, jj = np.triu_indices(stop - start, k=1, m=n - start)
             # ii indexes the block rows, jj + start the columns j > i.
             jj = jj + start
-            angles = np.degrees(_acos(cos[ii, jj]))
-            same = y[start:stop][ii] == y[jj]
-            positives.append(angles[same])
-            negatives.append(angles[~same])
+            cosines.append(np.clip(cos[ii, jj], -1.0, 1.0))
+            same.append(y[start:stop][ii] == y[jj])
     else:
         rng = np.random.default_rng(seed)
         i, j = _sample_pairs(n, max_pairs, rng)
         chunk = max(1, _BLOCK_ELEMENTS // dim)
         for start in range(0, max_pairs, chunk):
             a, b = i[start : start + chunk], j[start : start + chunk]
-            angles = np.degrees(_acos(np.einsum("nd,nd->n", u[a], u[b])))
-            same = y[a] == y[b]
-            positives.append(angles[same])
-            negatives.append(angles[~same])
-    return np.concatenate(positives), np.concatenate(negatives)
+            cosines.append(np.clip(np.einsum("nd,nd->n", u[a], u[b]), -1.0, 1.0))
+            same.append(y[a] == y[b])
+    return np.concatenate(cosines), np.concatenate(same)
 
 
 def _check_degrees(values, name):

@@ -396,17 +396,25 @@ def test_metrics_module_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    # metrics.py and conventions.py (its one import from the package), loaded on their own
-    conventions = metrics.__file__.replace("metrics.py", "conventions.py")
+    # metrics.py and what it imports from the package (conventions.py, retrieval.py),
+    # loaded on their own
+    files = {
+        name: metrics.__file__.replace("metrics.py", f"{name}.py")
+        for name in ("conventions", "retrieval", "metrics")
+    }
+    load = "".join(
+        f"spec = importlib.util.spec_from_file_location('keras_angular.{name}', {path!r}); "
+        f"m = importlib.util.module_from_spec(spec); sys.modules['keras_angular.{name}'] = m; "
+        "spec.loader.exec_module(m); "
+        for name, path in files.items()
+    )
     code = (
         "import importlib.util, sys, types; "
         "sys.modules['keras_angular'] = types.ModuleType('keras_angular'); "
-        f"spec = importlib.util.spec_from_file_location('keras_angular.conventions', "
-        f"{conventions!r}); c = importlib.util.module_from_spec(spec); "
-        "sys.modules['keras_angular.conventions'] = c; spec.loader.exec_module(c); "
-        f"spec = importlib.util.spec_from_file_location('m', {metrics.__file__!r}); "
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+        f"{load}"
         "m.angle_statistics([[1.0, 0.0]], [0], [[1.0], [0.0]]); "
+        "m.retrieval_scores([[1.0, 0.0], [1.0, 0.1]], [0, 0]); "
+        "m.verification_scores([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]], [0, 0, 1]); "
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
