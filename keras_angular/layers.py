@@ -122,4 +122,122 @@ class WeightsBiasedDense(_ClassWeightsHead):
         return self._scores(ops.cast(inputs, self.compute_dtype))
 
 
-__all__ = ["CosineDense", "WeightsBiasedDense"]
+@keras.saving.register_keras_serializable(package="keras_angular")
+class HyperplaneProjection(keras.layers.Layer):
+    """Projections of a unit embedding on its class's separating hyperplanes (label-free).
+
+    HASeparator (Kansizoglou et al., Eq. 5-7) as a layer: for each sample with unit
+    embedding ``e`` and class ``c`` (the head's predicted class, or one given), the
+    signed projections
+
+        p_j = e . (w_c - w_j) / ||w_c - w_j|| = (cos_c - cos_j) / sqrt(2 - 2 w_c . w_j)
+
+    on the normals of the hyperplanes ``cos_c = cos_j`` that separate ``c`` from every
+    other class ``j`` (unit class weights ``w``; normal direction as DESIGN.md decides).
+    ``p_j`` is the signed distance of ``e`` from that hyperplane: positive on ``c``'s
+    side. Its minimum over ``j != c`` is the sample's geometric margin to the nearest
+    decision boundary (negative when a given ``c`` is not the predicted class), a
+    per-sample confidence that needs no label. The column ``j = c`` (a zero normal)
+    is 0.
+
+    The math is :func:`keras_angular.ops.hyperplane_projections` (``"closed"``, O(B*C)
+    memory, what :class:`~keras_angular.losses.HASeparatorLoss` trains with) or
+    :func:`keras_angular.ops.hyperplane_projections_einsum` (``"einsum"``, the paper's
+    B x N x C form).
+
+    Args:
+        head: the :class:`CosineDense` or :class:`WeightsBiasedDense` head whose class
+            weights define the hyperplanes (shared: the layer has no weights of its own;
+            saved with the model, it is restored as the loaded model's own head).
+        implementation: ``"closed"`` (default) or ``"einsum"``.
+        output: ``"projections"`` (default; ``(B, C)``) or ``"margin"`` (``(B,)``, the
+            minimum over ``j != c``).
+        **kwargs: standard ``keras.layers.Layer`` arguments.
+
+    Call arguments:
+        inputs: ``(B, N)`` embeddings (the head's input).
+        classes: optional ``(B,)`` class indices; default the head's argmax.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> head = CosineDense(3, kernel_initializer="identity", name="head")
+        >>> layer = HyperplaneProjection(head, output="margin")
+        >>> [round(float(m), 4) for m in layer(np.array([[1.0, 0.0, 0.0]]))]
+        [0.7071]
+        >>> inputs = keras.Input((8,))
+        >>> embedding = keras.layers.Dense(4, name="embedding")(inputs)
+        >>> head = CosineDense(10, name="head")
+        >>> margin = HyperplaneProjection(head, output="margin")(embedding)
+        >>> model = keras.Model(inputs, {"logits": head(embedding), "margin": margin})
+        >>> model.output["margin"].shape
+        (None,)
+    """
+
+    IMPLEMENTATIONS = ("closed", "einsum")
+    OUTPUTS = ("projections", "margin")
+
+    def __init__(self, head, implementation="closed", output="projections", **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if isinstance(head, dict):
+            head = keras.saving.deserialize_keras_object(head)
+        if not isinstance(head, _ClassWeightsHead):
+            raise ValueError(
+                "HyperplaneProjection: `head` must be a CosineDense or WeightsBiasedDense "
+                f"layer (unit class weights), got {type(head).__name__}."
+            )
+        if implementation not in self.IMPLEMENTATIONS:
+            raise ValueError(
+                f"HyperplaneProjection: `implementation` must be one of {self.IMPLEMENTATIONS}, "
+                f"got {implementation!r}."
+            )
+        if output not in self.OUTPUTS:
+            raise ValueError(
+                f"HyperplaneProjection: `output` must be one of {self.OUTPUTS}, got {output!r}."
+            )
+        self.head = head
+        self.implementation = implementation
+        self.output_kind = output
+
+    def build(self, inputs_shape, classes_shape=None):
+        if not self.head.built:
+            self.head.build(inputs_shape)
+
+    def call(self, inputs, classes=None):
+        from keras_angular.ops import (
+            checked_labels,
+            hyperplane_projections,
+            hyperplane_projections_einsum,
+        )
+
+        embeddings = ops.cast(inputs, "float32")
+        cosines = self.head._scores(l2_normalize(embeddings, axis=-1))
+        if classes is None:
+            labels = ops.cast(ops.argmax(cosines, axis=-1), "int32")
+        else:
+            labels, _ = checked_labels(classes, self.head.units, "HyperplaneProjection")
+        if self.implementation == "closed":
+            projections = hyperplane_projections(labels, cosines, self.head.kernel)
+        else:
+            projections = hyperplane_projections_einsum(labels, embeddings, self.head.kernel)
+        if self.output_kind == "projections":
+            return projections
+        target = ops.one_hot(labels, self.head.units, dtype="float32")
+        return ops.min(ops.where(target > 0, float("inf"), projections), axis=-1)
+
+    def compute_output_shape(self, inputs_shape, classes_shape=None):
+        if self.output_kind == "margin":
+            return tuple(inputs_shape[:-1])
+        return (*inputs_shape[:-1], self.head.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            head=keras.saving.serialize_keras_object(self.head),
+            implementation=self.implementation,
+            output=self.output_kind,
+        )
+        return config
+
+
+__all__ = ["CosineDense", "HyperplaneProjection", "WeightsBiasedDense"]

@@ -1,0 +1,84 @@
+"""HyperplaneProjection against a NumPy reference written from HASeparator Eq. 5-6."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_angular.layers import CosineDense, HyperplaneProjection, WeightsBiasedDense
+from keras_angular.saving import load_model
+
+
+def _reference(embeddings, kernel, classes=None):
+    """Per sample: p_j = e_hat . (w_c - w_j) / ||w_c - w_j||, 0 for j = c; c = argmax cos."""
+    e = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    w = kernel / np.linalg.norm(kernel, axis=0, keepdims=True)
+    cos = e @ w
+    classes = cos.argmax(axis=1) if classes is None else classes
+    out = np.zeros(cos.shape)
+    for i, c in enumerate(classes):
+        for j in range(w.shape[1]):
+            if j != c:
+                normal = w[:, c] - w[:, j]
+                out[i, j] = e[i] @ normal / np.linalg.norm(normal)
+    margins = np.array([np.delete(row, c).min() for row, c in zip(out, classes, strict=True)])
+    return out, margins
+
+
+@pytest.mark.parametrize("head_class", [CosineDense, WeightsBiasedDense])
+def test_both_implementations_equal_the_numpy_reference(head_class, rng):
+    head = head_class(7)
+    embeddings = rng.normal(size=(9, 5)).astype(np.float32)
+    head.build((None, 5))
+    kernel = head.kernel.numpy()
+    expected, expected_margin = _reference(embeddings, kernel)
+    given = rng.integers(0, 7, 9)
+    expected_given, expected_given_margin = _reference(embeddings, kernel, given)
+    for implementation in HyperplaneProjection.IMPLEMENTATIONS:
+        layer = HyperplaneProjection(head, implementation=implementation)
+        np.testing.assert_allclose(layer(embeddings), expected, atol=2e-6)
+        np.testing.assert_allclose(layer(embeddings, classes=given), expected_given, atol=2e-6)
+        margin = HyperplaneProjection(head, implementation, output="margin")
+        np.testing.assert_allclose(margin(embeddings), expected_margin, atol=2e-6)
+        np.testing.assert_allclose(
+            margin(embeddings, classes=given), expected_given_margin, atol=2e-6
+        )
+    # Label-free margins of the predicted class are >= 0; a wrong given class has one < 0.
+    assert (expected_margin >= 0).all() and (expected_given_margin < 0).any()
+
+
+def test_saved_model_with_the_layer_round_trips(tmp_path, rng):
+    inputs = keras.Input((6,))
+    embedding = keras.layers.Dense(4, name="embedding")(inputs)
+    head = CosineDense(5, name="head")
+    outputs = {
+        "logits": head(embedding),
+        "projections": HyperplaneProjection(head, implementation="einsum")(embedding),
+        "margin": HyperplaneProjection(head, output="margin", name="margin")(embedding),
+    }
+    model = keras.Model(inputs, outputs)
+    x = rng.normal(size=(8, 6)).astype(np.float32)
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    loaded = load_model(path)
+    before, after = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    for key in outputs:
+        np.testing.assert_array_equal(before[key], after[key])
+    # The loaded layer reads the loaded model's own head, not a copy.
+    assert loaded.get_layer("margin").head is loaded.get_layer("head")
+    assert len(loaded.weights) == len(model.weights)
+    config = loaded.get_layer("margin").get_config()
+    assert config["output"] == "margin" and config["implementation"] == "closed"
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="CosineDense or WeightsBiasedDense"):
+        HyperplaneProjection(keras.layers.Dense(3))
+    with pytest.raises(ValueError, match="implementation"):
+        HyperplaneProjection(CosineDense(3), implementation="loop")
+    with pytest.raises(ValueError, match="output"):
+        HyperplaneProjection(CosineDense(3), output="angles")
+    layer = HyperplaneProjection(CosineDense(3))
+    with pytest.raises(Exception, match="label"):
+        layer(np.ones((2, 4), np.float32), classes=np.array([0, 3]))
