@@ -10,15 +10,19 @@
   Keras logs and angle histograms in TensorBoard.
 * :mod:`keras_angular.callbacks.batch_norm` - batch-norm population statistics of the
   current weights before every evaluation (:class:`PreciseBatchNorm`).
+* :mod:`keras_angular.callbacks.gradcam_export` - Grad-CAM grids of fixed images every
+  few epochs (:class:`GradCAMExport`).
 """
 
 from keras_angular.callbacks.batch_norm import *  # noqa: F403
 from keras_angular.callbacks.batch_norm import __all__ as _batch_norm_all
 from keras_angular.callbacks.geometry import *  # noqa: F403
 from keras_angular.callbacks.geometry import __all__ as _geometry_all
+from keras_angular.callbacks.gradcam_export import *  # noqa: F403
+from keras_angular.callbacks.gradcam_export import __all__ as _gradcam_export_all
 from keras_angular.callbacks.ramps import *  # noqa: F403
 from keras_angular.callbacks.ramps import __all__ as _ramps_all
 from keras_angular.callbacks.recipe import *  # noqa: F403
 from keras_angular.callbacks.recipe import __all__ as _recipe_all
 
-__all__ = [*_ramps_all, *_recipe_all, *_geometry_all, *_batch_norm_all]
+__all__ = [*_ramps_all, *_recipe_all, *_geometry_all, *_batch_norm_all, *_gradcam_export_all]
