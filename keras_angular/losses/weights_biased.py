@@ -211,7 +211,7 @@ class WSoftmaxLoss(PerSampleLoss):
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"wsoftmax_loss"``.
 
-    Example:
+    Examples:
         >>> import keras, keras_angular, numpy as np
         >>> head = keras_angular.layers.WeightsBiasedDense(
         ...     3, kernel_initializer="identity", name="head")
