@@ -160,6 +160,15 @@ def build_parser():
     compare.add_argument(
         "--baseline", default=None, help="method the p-values compare against (default: the first)"
     )
+    compare.add_argument(
+        "--open-set",
+        type=int,
+        default=None,
+        metavar="K",
+        help="hold K classes (chosen with seed 0, named in the report) out of training and "
+        "score retrieval (precision@1, R-precision, MAP@R) and verification (ROC AUC, "
+        "TAR@FAR) on their test images only",
+    )
     _add_common(compare)
 
     from keras_angular.reproduce import EXPERIMENTS
@@ -405,6 +414,7 @@ def _compare(args, methods, splits, config, strategy):
         out_dir=out,
         baseline=args.baseline,
         strategy=strategy,
+        open_set=args.open_set,
     )
     print(markdown_table(report))
     print(f"report: {os.path.join(out, 'report.md')}")

@@ -52,12 +52,18 @@ Conventions:
 import numpy as np
 
 from keras_angular.conventions import l2_normalize, label_shape_error
-from keras_angular.retrieval import retrieval_scores, verification_scores
+from keras_angular.retrieval import (
+    RETRIEVAL_KEYS,
+    embedding_scores,
+    retrieval_scores,
+    verification_scores,
+)
 
 __all__ = [
     "DEFAULT_MAX_PAIRS",
     "GEOMETRY_KEYS",
     "KL_EPSILON",
+    "RETRIEVAL_KEYS",
     "angle_between",
     "angle_histogram_divergence",
     "angle_statistics",
@@ -66,6 +72,7 @@ __all__ = [
     "class_mean_angles",
     "clustering_scores",
     "cosine_similarity_matrix",
+    "embedding_scores",
     "feature_geometry",
     "minimum_units",
     "pair_angle_divergence",
@@ -619,6 +626,8 @@ def feature_geometry(
     seed=0,
     clustering=True,
     class_means=False,
+    retrieval=False,
+    retrieval_samples=None,
 ):
     """The papers' geometry figures of one set of features, as a flat dict; angles in degrees.
 
@@ -631,6 +640,10 @@ def feature_geometry(
     * with ``clustering``: ``homogeneity``, ``completeness`` and, when
       ``predictions`` are given, ``prediction_homogeneity``,
       ``prediction_completeness`` - :func:`clustering_scores`;
+    * with ``retrieval``: the :data:`RETRIEVAL_KEYS` (precision@1, R-precision,
+      MAP@R, ROC AUC, TAR at FAR, best verification accuracy) of
+      :func:`embedding_scores` on at most ``retrieval_samples`` of the features
+      (a seeded subset above it; all when None);
     * with ``class_means``: ``class_mean_angles_deg``, the list of the C per-class
       mean target angles of :func:`class_mean_angles` in degrees (NaN for a class
       with no sample).
@@ -651,6 +664,12 @@ def feature_geometry(
     result["emd_deg"] = divergence["emd"]  # already in degrees
     if clustering:
         result.update(clustering_scores(features, labels, predictions, seed=seed))
+    if retrieval:
+        result.update(
+            embedding_scores(
+                features, labels, max_samples=retrieval_samples, max_pairs=max_pairs, seed=seed
+            )
+        )
     result = {key: float(value) for key, value in result.items()}
     if class_means:
         angles = np.degrees(class_mean_angles(features, labels, kernel))

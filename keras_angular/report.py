@@ -6,8 +6,10 @@ to one row per method - test accuracy mean +- SD and the two-sided Welch
 t-test p-value against the baseline method (``scipy.stats.ttest_ind`` with
 ``equal_var=False``), and the mean of each geometry figure under its
 ``metrics.json`` key (:data:`keras_angular.metrics.GEOMETRY_KEYS`: angles in degrees,
-keys ending ``_deg``); :func:`write_report` writes ``report.md`` and ``report.json``,
-both in those units.
+keys ending ``_deg``), and of the test set's retrieval and verification scores
+(:data:`keras_angular.metrics.RETRIEVAL_KEYS`); with ``open_set=K`` also the scores of
+K classes held out of training (:mod:`keras_angular.open_set`, keys ``open_...``).
+:func:`write_report` writes ``report.md`` and ``report.json``, both in those units.
 """
 
 import dataclasses
@@ -15,17 +17,29 @@ import json
 import math
 import os
 
+import keras
 import numpy as np
 from scipy import stats
 
 from keras_angular import plots
-from keras_angular.metrics import GEOMETRY_KEYS
+from keras_angular.metrics import GEOMETRY_KEYS, RETRIEVAL_KEYS
+from keras_angular.open_set import OPEN_SET_KEYS, open_set_splits, unseen_class_scores
 from keras_angular.run_config import check_resume, check_run, run_record
 from keras_angular.training import run_method
 
 
 def compare_methods(
-    methods, splits, seeds, config, *, out_dir, baseline=None, log=print, **run_options
+    methods,
+    splits,
+    seeds,
+    config,
+    *,
+    out_dir,
+    baseline=None,
+    log=print,
+    open_set=None,
+    open_set_seed=0,
+    **run_options,
 ):
     """Train each method ``seeds`` times and write the comparison report.
 
@@ -39,6 +53,11 @@ def compare_methods(
             to ``out_dir/report.md`` and ``out_dir/report.json``.
         baseline: the method the p-values compare against.
         log: where progress lines go.
+        open_set: None, or K: hold K classes (chosen by ``open_set_seed``, the same for
+            every method and seed) out of training, train and report accuracy on the
+            others, and score retrieval and verification on the K classes' test images
+            only (:func:`keras_angular.open_set.open_set_splits`; report keys ``open_...``).
+        open_set_seed: the seed of the held-out classes' choice.
         **run_options: passed to :func:`run_method` (``strategy``, ``extra_callbacks``).
 
     Returns:
@@ -59,6 +78,11 @@ def compare_methods(
     if baseline not in methods:
         raise ValueError(f"The baseline {baseline!r} is not among the methods {methods}.")
     configs = [config.replace(seed=seed) for seed in range(seeds)]
+    split = None
+    if open_set is not None:
+        split = open_set_splits(splits, open_set, seed=open_set_seed)
+        splits = split.train
+        log(f"open set: {split.describe()}")
     for method in methods:  # refuse before training anything, not after the first runs
         check_run(method, config)
         for seed, seeded in enumerate(configs):
@@ -71,13 +95,40 @@ def compare_methods(
         for seed, seeded in enumerate(configs):
             log(f"[{i * seeds + seed + 1}/{total}] {method}, seed {seed}")
             folder = os.path.join(out_dir, method, f"seed_{seed}")
-            runs[method].append(run_method(method, splits, seeded, out_dir=folder, **run_options))
+            trained = keras.callbacks.Callback()  # keeps a reference to the trained model
+            options = dict(run_options)
+            if split is not None:
+                options["extra_callbacks"] = (*options.get("extra_callbacks", ()), trained)
+            result = run_method(method, splits, seeded, out_dir=folder, **options)
+            if split is not None:
+                result.update(unseen_class_scores(trained.model, split, seed=seed))
+                _add_to_metrics_file(folder, result, OPEN_SET_KEYS)
+            runs[method].append(result)
     report = summarize(runs, baseline)
     report["dataset"] = splits.name
+    if split is not None:
+        report["open_set"] = {
+            "held_out": split.held_out,
+            "held_out_names": split.held_out_names,
+            "seed": split.seed,
+            "unseen_test_images": len(split.y_unseen),
+            "train_classes": splits.num_classes,
+            "description": split.describe(),
+        }
     settings = dataclasses.asdict(config)
     report["settings"] = {k: v for k, v in settings.items() if k != "seed" and _is_plain(v)}
     write_report(report, out_dir)
     return report
+
+
+def _add_to_metrics_file(folder, result, keys):
+    path = os.path.join(folder, "metrics.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            written = json.load(f)
+        written.update({key: result[key] for key in keys})
+        with open(path, "w") as f:
+            json.dump(written, f, indent=1)
 
 
 def welch_p_value(sample, reference):
@@ -106,6 +157,11 @@ def summarize(runs, baseline):
                 "params": results[0]["params"],
                 "train_seconds": float(np.mean([r["train_seconds"] for r in results])),
                 **{k: float(np.mean([r[k] for r in results])) for k in GEOMETRY_KEYS},
+                **{
+                    k: float(np.mean([r[k] for r in results]))
+                    for k in (*RETRIEVAL_KEYS, *OPEN_SET_KEYS)
+                    if all(k in r for r in results)
+                },
                 "accuracies": accuracy.tolist(),
             }
         )
@@ -140,6 +196,57 @@ def markdown_table(report):
     return "\n".join(lines)
 
 
+#: The retrieval table's columns: (key without prefix, header, digits).
+_RETRIEVAL_COLUMNS = (
+    ("precision_at_1", "P@1", 3),
+    ("r_precision", "R-precision", 3),
+    ("map_at_r", "MAP@R", 3),
+    ("roc_auc", "ROC AUC", 4),
+    ("tar_at_far_1e-3", "TAR@FAR=1e-3", 3),
+    ("tar_at_far_1e-4", "TAR@FAR=1e-4", 3),
+    ("best_accuracy", "best verif. acc.", 3),
+)
+
+
+def retrieval_table(report, prefix=""):
+    """The rows' retrieval and verification scores (keys ``prefix + RETRIEVAL_KEYS``) as a
+    Markdown table, or ``""`` when the rows have none."""
+    rows = [row for row in report["rows"] if prefix + "map_at_r" in row]
+    if not rows:
+        return ""
+    header = "| method | " + " | ".join(title for _, title, _ in _RETRIEVAL_COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(_RETRIEVAL_COLUMNS) + 1)]
+    for row in rows:
+        cells = [_fmt(row.get(prefix + key), digits) for key, _, digits in _RETRIEVAL_COLUMNS]
+        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _retrieval_section(report):
+    lines = []
+    closed = retrieval_table(report)
+    if closed:
+        lines += [
+            "Retrieval and verification on the test images of the training classes: "
+            "leave-one-out precision@1, R-precision and MAP@R on cosine similarity "
+            "(Musgrave et al., ECCV 2020), and ROC AUC, TAR at FAR and the best threshold's "
+            "accuracy over positive / negative pairs.",
+            "",
+            closed,
+            "",
+        ]
+    unseen = retrieval_table(report, "open_")
+    if unseen:
+        lines += [
+            f"Open set - {report['open_set']['description']}: the same scores on classes "
+            "no run trained on.",
+            "",
+            unseen,
+            "",
+        ]
+    return lines
+
+
 def write_report(report, out_dir):
     """Write ``report.json``, ``report.md`` and the KL-vs-EMD scatter into ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
@@ -165,6 +272,7 @@ def write_report(report, out_dir):
         "",
         markdown_table(report),
         "",
+        *_retrieval_section(report),
         *_overrides_section([row["method"] for row in report["rows"]]),
         "Per-run files, figures and models: `<method>/seed_<k>/`. KL vs EMD: "
         f"![KL vs EMD]({report['figures'][0]})",
@@ -190,4 +298,4 @@ def _is_plain(value):
     return isinstance(value, (int, float, str, bool, type(None)))
 
 
-__all__ = ["compare_methods", "markdown_table", "summarize", "welch_p_value"]
+__all__ = ["compare_methods", "markdown_table", "retrieval_table", "summarize", "welch_p_value"]

@@ -30,6 +30,18 @@ DEFAULT_MAX_PAIRS = 1_000_000
 #: The false-accept rates :func:`verification_scores` reports the true-accept rate at.
 FAR_TARGETS = (1e-3, 1e-4)
 
+#: The keys of :func:`embedding_scores`, in order: the retrieval scores, then the
+#: verification scores (without the threshold and the pair counts).
+RETRIEVAL_KEYS = (
+    "precision_at_1",
+    "r_precision",
+    "map_at_r",
+    "roc_auc",
+    "tar_at_far_1e-3",
+    "tar_at_far_1e-4",
+    "best_accuracy",
+)
+
 #: Roughly how many float64 similarities one working block holds (32 MiB).
 _BLOCK_ELEMENTS = 1 << 22
 
@@ -268,9 +280,44 @@ def verification_scores(embeddings, labels, pairs=None, max_pairs=DEFAULT_MAX_PA
     return result
 
 
+def embedding_scores(embeddings, labels, *, max_samples=None, max_pairs=DEFAULT_MAX_PAIRS, seed=0):
+    """:func:`retrieval_scores` and :func:`verification_scores` as one flat dict.
+
+    The :data:`RETRIEVAL_KEYS`, what the compare report and
+    :class:`keras_angular.callbacks.GeometryMetrics` record. ``max_samples`` bounds
+    the cost: above it, a subset of that many embeddings drawn without replacement by
+    ``numpy.random.default_rng(seed)`` is scored (retrieval is O(N^2 D)); the
+    verification pairs are those of the (sub)set, at most ``max_pairs`` of them.
+    Where the (sub)set has no positive pair (every class a singleton) the scores are NaN.
+
+    Example:
+        >>> x = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]]
+        >>> embedding_scores(x, [0, 0, 1, 1])["map_at_r"]
+        1.0
+    """
+    x, y = _checked(embeddings, labels)
+    if max_samples is not None:
+        if isinstance(max_samples, bool) or int(max_samples) != max_samples or max_samples < 2:
+            raise ValueError(f"max_samples must be None or an int >= 2, got {max_samples!r}.")
+        if x.shape[0] > max_samples:
+            keep = np.sort(np.random.default_rng(seed).choice(x.shape[0], max_samples, False))
+            x, y = x[keep], y[keep]
+    result = dict(retrieval_scores(x, y))
+    counts = np.bincount(y)
+    if np.any(counts > 1) and np.count_nonzero(counts) > 1:
+        verification = verification_scores(x, y, max_pairs=max_pairs, seed=seed)
+    else:
+        verification = {}
+    for key in RETRIEVAL_KEYS[3:]:
+        result[key] = verification.get(key, float("nan"))
+    return result
+
+
 __all__ = [
     "DEFAULT_MAX_PAIRS",
     "FAR_TARGETS",
+    "RETRIEVAL_KEYS",
+    "embedding_scores",
     "ranked_neighbours",
     "retrieval_scores",
     "verification_scores",

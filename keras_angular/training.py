@@ -40,6 +40,7 @@ from keras_angular.callbacks import (
     PreciseBatchNorm,
     TemporalEnsemblingSchedule,
 )
+from keras_angular.callbacks.geometry import class_weights
 from keras_angular.data import test_dataset, train_dataset
 from keras_angular.methods import build_method, targets
 from keras_angular.models import build_backbone
@@ -68,10 +69,11 @@ def embed(model, dataset):
 
 def geometry_metrics(embeddings, labels, kernel, predictions, seed=0):
     """:func:`keras_angular.metrics.feature_geometry` with the per-class mean target
-    angles (W-Softmax Eq. 14) as the list ``class_mean_angles_deg``: every angle in
-    degrees, under a key ending ``_deg``."""
+    angles (W-Softmax Eq. 14) as the list ``class_mean_angles_deg`` and the retrieval and
+    verification scores of the test set (:data:`keras_angular.metrics.RETRIEVAL_KEYS`):
+    every angle in degrees, under a key ending ``_deg``."""
     return metrics.feature_geometry(
-        embeddings, labels, kernel, predictions, seed=seed, class_means=True
+        embeddings, labels, kernel, predictions, seed=seed, class_means=True, retrieval=True
     )
 
 
@@ -198,7 +200,7 @@ def run_method(
 
     logits, embeddings = embed(setup.model, test_dataset(splits, batch_size))
     predictions = np.argmax(logits, axis=-1)
-    kernel = keras.ops.convert_to_numpy(setup.head.kernel)
+    kernel = class_weights(setup.head)  # (D, C): the dominant sub-centre of a sub-centre head
     result = {
         "method": method,
         "seed": seed,

@@ -69,7 +69,7 @@ def test_keys_reach_history(trained):
     # Training pulls each class centre toward its weight and the classes apart.
     assert h["val_wc_intra_deg"][-1] < h["val_wc_intra_deg"][0]
     assert h["val_prediction_homogeneity"][-1] > 0.5
-    assert geometry.keys == ["val_" + k for k in GEOMETRY_KEYS]
+    assert geometry.keys == ["val_" + k for k in (*GEOMETRY_KEYS, *metrics.RETRIEVAL_KEYS)]
 
 
 def test_keys_reach_csv_logger(trained):
@@ -91,6 +91,8 @@ def test_logged_values_equal_direct_metrics(trained, digits_split):
     div = metrics.pair_angle_divergence(embedding, yv)  # emd in degrees
     expected = {f"{key}_deg": math.degrees(value) for key, value in stats.items()}
     expected.update(kl=div["kl"], emd_deg=div["emd"])
+    expected.update(metrics.retrieval_scores(embedding, yv))  # 297 samples: no subset
+    expected["roc_auc"] = metrics.verification_scores(embedding, yv)["roc_auc"]
     for key, value in expected.items():
         assert history.history["val_" + key][-1] == pytest.approx(value, rel=1e-4, abs=1e-6)
     assert geometry.compute()["wc_intra_deg"] == pytest.approx(
