@@ -1,4 +1,5 @@
-"""The ``keras-angular`` command line: ``train``, ``compare``, ``reproduce`` and ``bench``.
+"""The ``keras-angular`` command line: ``train``, ``compare``, ``explain``, ``reproduce``,
+``bench``.
 
 Examples::
 
@@ -7,6 +8,7 @@ Examples::
     keras-angular reproduce arc-angles --scale small --dataset ../shared/data/fashion_mnist.npz \
         --out runs/arc-angles
     keras-angular bench --quick
+    keras-angular explain --models runs/softmax,runs/amc --dataset digits --n 16 --out runs/explain
 
 ``--dataset`` takes a tensorflow-datasets name (mnist, fashion_mnist, cifar10,
 cifar100, svhn_cropped), ``digits`` (scikit-learn's bundled digits, the offline
@@ -144,6 +146,14 @@ def build_parser():
     )
     train.add_argument("--method", required=True, help="a method name (see above)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument(
+        "--gradcam-every",
+        type=int,
+        default=None,
+        metavar="K",
+        help="every K epochs write the Grad-CAM grid of 8 fixed test images to "
+        "OUT/gradcam/epoch-XXX.png",
+    )
     _add_common(train)
 
     compare = sub.add_parser(
@@ -170,6 +180,8 @@ def build_parser():
         "TAR@FAR) on their test images only",
     )
     _add_common(compare)
+
+    _add_explain_parser(sub)
 
     from keras_angular.reproduce import EXPERIMENTS
 
@@ -213,6 +225,55 @@ def build_parser():
     )
     _add_verbose(bench)
     return parser
+
+
+def _add_explain_parser(sub):
+    explain = sub.add_parser(
+        "explain",
+        help="Grad-CAM of trained models on the same test images: grid and faithfulness scores",
+        description="Load models written by train (or compare's run folders), compute "
+        "Grad-CAM maps of test images and write OUT/grid.png (one row per image: the "
+        "image, then each model's map and overlay) and OUT/explain.json (per model: "
+        "deletion / insertion AUC mean and SD, the same for random maps, the mean "
+        "hyperplane margin for unit-weight heads).",
+    )
+    explain.add_argument(
+        "--models", required=True, help="comma-separated run folders (holding model.keras)"
+    )
+    explain.add_argument(
+        "--dataset", default="digits", help="dataset name or path (default: digits)"
+    )
+    explain.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir")
+    explain.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="test share when the data has no test split (default: 0.2, as train)",
+    )
+    explain.add_argument(
+        "--coarse-labels", action="store_true", help="cifar100: the 20 superclasses"
+    )
+    explain.add_argument(
+        "--seed", type=int, default=0, help="split seed (as train's) and image draw (default: 0)"
+    )
+    explain.add_argument("--n", type=int, default=16, help="rows of the grid (default: 16)")
+    explain.add_argument(
+        "--n-score",
+        type=int,
+        default=500,
+        help="test images the AUCs average over (default: 500)",
+    )
+    explain.add_argument(
+        "--method", default="gradcam", choices=["gradcam", "gradcam++"], help="Grad-CAM variant"
+    )
+    explain.add_argument(
+        "--steps", type=int, default=28, help="pixel fractions of the AUC curves (default: 28)"
+    )
+    explain.add_argument(
+        "--batch-size", type=int, default=64, help="images per Grad-CAM call (default: 64)"
+    )
+    explain.add_argument("--out", required=True, help="output folder")
+    _add_verbose(explain)
 
 
 def _parse_overrides(pairs):
@@ -304,6 +365,7 @@ def _check_options(args):
     integer("--epochs", args.epochs, 1)
     integer("--batch-size", args.batch_size, 1)
     integer("--geometry-every", args.geometry_every, 1)
+    integer("--gradcam-every", getattr(args, "gradcam_every", None), 1)
     integer("--embedding-dim", args.embedding_dim, 1)
     integer("--seed", getattr(args, "seed", None), 0)
     integer("--seeds", getattr(args, "seeds", None), 1)
@@ -337,6 +399,8 @@ def main(argv=None):
         return _bench(bench_argv)
     if args.command == "reproduce":
         return _reproduce(args)
+    if args.command == "explain":
+        return _explain(args)
     names = [args.method] if args.command == "train" else args.methods.split(",")
     # bad options, unknown names, bad overrides, missing or bad data: one clear sentence,
     # exit status 2, nothing written
@@ -394,7 +458,27 @@ def _train(args, splits, config, strategy):
     from keras_angular.training import run_method
 
     out = args.out or os.path.join("runs", f"{args.method}_{os.path.basename(args.dataset)}")
-    result = run_method(args.method, splits, config, out_dir=out, strategy=strategy)
+    extra = []
+    if args.gradcam_every is not None:
+        import numpy as np
+
+        from keras_angular.callbacks import GradCAMExport
+
+        pick = np.random.default_rng(args.seed).permutation(len(splits.x_test))[:8]
+        pick = pick[np.argsort(splits.y_test[pick], kind="stable")]
+        extra.append(
+            GradCAMExport(
+                splits.x_test[pick],
+                out,
+                every=args.gradcam_every,
+                labels=splits.y_test[pick],
+                class_names=splits.class_names,
+                name=args.method,
+            )
+        )
+    result = run_method(
+        args.method, splits, config, out_dir=out, strategy=strategy, extra_callbacks=extra
+    )
     print(
         f"{args.method} on {splits.name}: test accuracy {result['test_accuracy']:.4f}; "
         f"files in {out}"
@@ -418,6 +502,91 @@ def _compare(args, methods, splits, config, strategy):
     )
     print(markdown_table(report))
     print(f"report: {os.path.join(out, 'report.md')}")
+    return 0
+
+
+def _model_names(folders):
+    """Short distinct names for run folders: the last path part, or more where they clash."""
+    parts = [os.path.normpath(f).split(os.sep) for f in folders]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        names = ["/".join(p[-depth:]) for p in parts]
+        if len(set(names)) == len(names):
+            return names
+    raise ValueError(f"--models names the same folder twice: {folders}.")
+
+
+def _explain(args):
+    """``keras-angular explain``: :func:`keras_angular.explain.explain_report` on run folders."""
+    import numpy as np
+
+    try:
+        for flag, value in (
+            ("--n", args.n),
+            ("--n-score", args.n_score),
+            ("--steps", args.steps),
+            ("--batch-size", args.batch_size),
+        ):
+            if value < 1:
+                raise ValueError(f"{flag} must be an integer >= 1, got {value}.")
+        if args.seed < 0:
+            raise ValueError(f"--seed must be an integer >= 0, got {args.seed}.")
+        if not 0.0 < args.test_fraction < 1.0:
+            raise ValueError(
+                f"--test-fraction must lie strictly between 0 and 1, got {args.test_fraction}."
+            )
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise ValueError(f"--out {args.out} is a file; give a folder.")
+        folders = [f.strip() for f in args.models.split(",") if f.strip()]
+        if not folders:
+            raise ValueError("--models names no run folder.")
+        paths = []
+        for folder in folders:
+            path = folder if folder.endswith(".keras") else os.path.join(folder, "model.keras")
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"no model.keras in {folder} (a folder written by train).")
+            paths.append(path)
+        names = _model_names(folders)
+        splits = _load(args)
+    except (ValueError, FileNotFoundError) as error:
+        return _user_error(error)
+    from keras_angular import explain
+    from keras_angular.saving import load_model
+
+    models = {}
+    for name, path in zip(names, paths, strict=True):
+        model = load_model(path)
+        expected = tuple(model.inputs[0].shape[1:])
+        if expected != tuple(splits.input_shape):
+            return _user_error(
+                f"{path} takes images of shape {expected}, but {args.dataset} has "
+                f"{tuple(splits.input_shape)}."
+            )
+        models[name] = model
+    count = min(max(args.n, args.n_score), len(splits.x_test))
+    pick = np.random.default_rng(args.seed).permutation(len(splits.x_test))[:count]
+    report = explain.explain_report(
+        models,
+        splits.x_test[pick],
+        labels=splits.y_test[pick],
+        class_names=splits.class_names,
+        out_dir=args.out,
+        n_grid=min(args.n, count),
+        method=args.method,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    report.update(dataset=splits.name, models_paths=dict(zip(names, paths, strict=True)))
+    with open(os.path.join(args.out, "explain.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    for name, entry in report["models"].items():
+        d, i = entry["deletion_auc"], entry["insertion_auc"]
+        rd, ri = entry["random_deletion_auc"], entry["random_insertion_auc"]
+        print(
+            f"{name}: deletion AUC {d['mean']:.3f} +- {d['sd']:.3f} (random {rd['mean']:.3f}), "
+            f"insertion AUC {i['mean']:.3f} +- {i['sd']:.3f} (random {ri['mean']:.3f})"
+        )
+    print(f"grid: {os.path.join(args.out, 'grid.png')}; scores: explain.json")
     return 0
 
 
