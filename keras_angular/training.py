@@ -180,23 +180,38 @@ def run_method(
                 splits.x_test, splits.y_test, every=config.geometry_every, prefix="val_"
             )
         )
-    if out_dir is not None:
-        os.makedirs(out_dir, exist_ok=True)
-        callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup")))
+    backup = None if out_dir is None else os.path.join(out_dir, "backup")
+    two_phases = setup.pretrain_loss is not None
+
+    def with_backup(phase):
+        """The callbacks of one ``fit``, with its own ``BackupAndRestore`` folder: ``backup/``
+        for a one-phase run, ``backup/pretrain`` and ``backup/refine`` for a two-phase one
+        (one folder for both would let the first ``fit`` restore, then delete, the second's)."""
+        if backup is None:
+            return callbacks
+        folder = os.path.join(backup, phase) if two_phases else backup
+        return [*callbacks, keras.callbacks.BackupAndRestore(folder)]
 
     started = time.perf_counter()
     history = {}
     first_epochs = 0
-    if setup.pretrain_loss is not None:
+    if two_phases:
         first_epochs = min(int(setup.params["pretrain_epochs"]), epochs)
-        phase = _fit(setup, train, test, first_epochs, 0, callbacks, verbose)
-        history = dict(phase.history)
+        refining = backup is not None and os.path.isdir(os.path.join(backup, "refine"))
+        if not refining:  # an interrupted refinement resumes there: pretraining was done
+            phase = _fit(setup, train, test, first_epochs, 0, with_backup("pretrain"), verbose)
+            history = dict(phase.history)
+            # BackupAndRestore leaves the epoch it restored in the model, and Keras' next fit
+            # would start there instead of at its initial_epoch (keras 3.15 trainer.fit)
+            setup.model._initial_epoch = None
         with scope:
             setup.compile(make_optimizer(), jit_compile=jit_compile)
-    phase = _fit(setup, train, test, epochs, first_epochs, callbacks, verbose)
+    phase = _fit(setup, train, test, epochs, first_epochs, with_backup("refine"), verbose)
     for key, values in phase.history.items():
         history.setdefault(key, []).extend(values)
     train_seconds = time.perf_counter() - started
+    if backup is not None and os.path.isdir(backup) and not os.listdir(backup):
+        os.rmdir(backup)  # both phases finished and deleted their folders
 
     logits, embeddings = embed(setup.model, test_dataset(splits, batch_size))
     predictions = np.argmax(logits, axis=-1)

@@ -24,6 +24,7 @@ from keras_angular.training import run_method
 
 SCRIPT = textwrap.dedent(
     """
+    import json
     import sys
     import keras
     import numpy as np
@@ -33,31 +34,32 @@ SCRIPT = textwrap.dedent(
     from keras_angular.data import load_dataset
     from keras_angular.training import run_method
 
-    out = sys.argv[1]
+    out, method, overrides, stop = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+    stop = int(stop)
     splits = load_dataset("digits", seed=0)
     kwargs = dict(epochs=4, batch_size=128, seed=3, augment="translate", figures=False,
-                  verbose=0)
+                  verbose=0, overrides=overrides)
 
 
     class Interrupted(Exception):
         pass
 
 
-    class StopAfterTwoEpochs(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):  # after epoch stop - 1 was backed up
+            if epoch == stop:
                 raise Interrupted()
 
 
-    whole = run_method("amc", splits, out_dir=out + "/whole", **kwargs)
+    whole = run_method(method, splits, out_dir=out + "/whole", **kwargs)
     try:
-        run_method("amc", splits, out_dir=out + "/resumed",
-                   extra_callbacks=[StopAfterTwoEpochs()], **kwargs)
+        run_method(method, splits, out_dir=out + "/resumed", extra_callbacks=[Stop()], **kwargs)
         raise SystemExit("the interruption did not happen")
     except Interrupted:
         pass
-    resumed = run_method("amc", splits, out_dir=out + "/resumed", **kwargs)
-    assert len(resumed["history"]["loss"]) == 3, resumed["history"]  # epochs 1..3 re-run
+    resumed = run_method(method, splits, out_dir=out + "/resumed", **kwargs)
+    ran = len(resumed["history"]["loss"])
+    assert ran == 4 - stop, (ran, resumed["history"])  # only the epochs not backed up ran
     a = keras.saving.load_model(out + "/whole/model.keras", compile=False)
     b = keras.saving.load_model(out + "/resumed/model.keras", compile=False)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
@@ -68,9 +70,19 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_interrupted_train_resumes_to_the_same_weights(tmp_path):
+@pytest.mark.parametrize(
+    ("method", "overrides", "stop"),
+    [
+        ("amc", {}, 2),
+        # two phases (softmax pretraining, then W-Softmax), interrupted in each
+        ("wsoftmax", {"pretrain_epochs": 2}, 1),
+        ("wsoftmax", {"pretrain_epochs": 2}, 3),
+    ],
+    ids=["one-phase", "two-phase-in-pretraining", "two-phase-in-refinement"],
+)
+def test_interrupted_train_resumes_to_the_same_weights(method, overrides, stop, tmp_path):
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        [sys.executable, "-c", SCRIPT, str(tmp_path), method, json.dumps(overrides), str(stop)],
         capture_output=True,
         text=True,
         timeout=600,
