@@ -212,7 +212,17 @@ def build_parser():
     reproduce.add_argument(
         "--seeds", type=int, default=None, help="seeds per run (default: the scale's)"
     )
-    reproduce.add_argument("--out", required=True, help="output folder")
+    reproduce.add_argument(
+        "--runs",
+        default=None,
+        help="comma-separated run labels to train (default: all of the scale's); claims "
+        "on the others are reported as not checked",
+    )
+    reproduce.add_argument(
+        "--out",
+        required=True,
+        help="output folder; runs finished there before with the same settings are reused",
+    )
     _add_verbose(reproduce)
 
     # Thin entry: the benchmark is a script of the repository checkout, not of the package;
@@ -603,7 +613,8 @@ def _reproduce(args):
         if os.path.exists(args.out) and not os.path.isdir(args.out):
             raise ValueError(f"--out {args.out} is a file; give a folder.")
         experiment = get_experiment(args.experiment)
-        scale = resolve_scale(experiment, args.scale, args.dataset, args.seeds)
+        runs = None if args.runs is None else [r.strip() for r in args.runs.split(",") if r.strip()]
+        scale = resolve_scale(experiment, args.scale, args.dataset, args.seeds, runs)
         check_plan(scale)
         for data in scale.data:
             local = data.source.lower().endswith(".npz") or os.sep in data.source
@@ -615,7 +626,7 @@ def _reproduce(args):
         return _user_error(error)
     try:  # data that cannot be loaded: one sentence; other errors keep their traceback
         report = run_experiment(
-            args.experiment, args.scale, args.dataset, args.seeds, out_dir=args.out
+            args.experiment, args.scale, args.dataset, args.seeds, out_dir=args.out, runs=runs
         )
     except (RunSettingsError, DatasetUnavailableError, FileNotFoundError) as error:
         return _user_error(error)

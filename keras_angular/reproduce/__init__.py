@@ -126,7 +126,7 @@ def get_experiment(name):
         ) from None
 
 
-def run_experiment(name, scale="tiny", dataset=None, seeds=None, *, out_dir, log=print):
+def run_experiment(name, scale="tiny", dataset=None, seeds=None, *, out_dir, log=print, runs=None):
     """Run the experiment ``name`` at ``scale`` and write its report into ``out_dir``.
 
     Args:
@@ -139,6 +139,11 @@ def run_experiment(name, scale="tiny", dataset=None, seeds=None, *, out_dir, log
         out_dir: runs go to ``out_dir/<dataset>/<run>/seed_<k>/``, the report to
             ``out_dir/report.md`` and ``out_dir/report.json``.
         log: where progress lines go.
+        runs: only these run labels (``["CE+Eucd", "CE+AMC"]``); claims on the others are
+            reported as not checked. None runs all.
+
+    A run that finished before in ``out_dir`` with the same data and settings is read, not
+    trained again: an interrupted experiment continues where it stopped.
 
     Returns:
         The report dict (as written to ``report.json``): per dataset the summary rows
@@ -155,7 +160,7 @@ def run_experiment(name, scale="tiny", dataset=None, seeds=None, *, out_dir, log
                        out_dir="runs/arc-angles")
     """
     return runner.run_experiment(
-        get_experiment(name), scale, dataset, seeds, out_dir=out_dir, log=log
+        get_experiment(name), scale, dataset, seeds, out_dir=out_dir, log=log, runs=runs
     )
 
 

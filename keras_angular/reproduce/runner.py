@@ -191,11 +191,12 @@ def match_setting(dataset, settings):
     return None
 
 
-def resolve_scale(experiment, scale_name, dataset=None, seeds=None):
+def resolve_scale(experiment, scale_name, dataset=None, seeds=None, runs=None):
     """The :class:`~keras_angular.reproduce.base.Scale` to run: the experiment's, with
     ``dataset`` (any :func:`~keras_angular.data.load_dataset` source) in place of its
     datasets - keeping the first one's subset sizes and matching the paper's setting by
-    name (:func:`match_setting`) - and ``seeds`` in place of its seed count."""
+    name (:func:`match_setting`) -, ``seeds`` in place of its seed count, and only the
+    runs labelled in ``runs`` (a list; None keeps all)."""
     if scale_name not in experiment.scales:
         raise ValueError(
             f"{experiment.name}: unknown scale {scale_name!r}; use one of "
@@ -216,6 +217,15 @@ def resolve_scale(experiment, scale_name, dataset=None, seeds=None):
         if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
             raise ValueError(f"`seeds` must be an int >= 1, got {seeds!r}.")
         scale = dataclasses.replace(scale, seeds=seeds)
+    if runs is not None:
+        labels = [run.label for run in scale.runs]
+        unknown = [label for label in runs if label not in labels]
+        if unknown or not runs:
+            raise ValueError(
+                f"{experiment.name}: `runs` must name some of {', '.join(labels)}; "
+                f"got {', '.join(runs) or 'none'}."
+            )
+        scale = dataclasses.replace(scale, runs=tuple(r for r in scale.runs if r.label in runs))
     return scale
 
 
@@ -277,13 +287,38 @@ def check_plan(scale):
         check_run(run.method, RunConfig(**run_settings(scale, run)))
 
 
-def run_dataset(experiment, scale_name, scale, data, out_dir, log=print):
-    """Train every run of ``scale`` on ``data`` over the seeds; returns a
-    :class:`DatasetContext`."""
+def finished_run(run_dir, method, splits, config):
+    """The result of a finished run in ``run_dir`` (``metrics.json``, ``history.json``,
+    ``model.keras`` and no ``backup/``) whose ``run.json`` is this run's record
+    (:func:`keras_angular.run_config.run_record`): so an interrupted experiment, run again,
+    trains only what it had not finished. None otherwise."""
+    from keras_angular.run_config import RUN_RECORD, run_record
+
+    names = ("metrics.json", "history.json", "model.keras", RUN_RECORD)
+    if os.path.isdir(os.path.join(run_dir, "backup")) or not all(
+        os.path.isfile(os.path.join(run_dir, name)) for name in names
+    ):
+        return None
+    try:
+        with open(os.path.join(run_dir, RUN_RECORD)) as f:
+            if json.load(f) != run_record(method, splits, config):
+                return None
+        with open(os.path.join(run_dir, "metrics.json")) as f:
+            result = json.load(f)
+        with open(os.path.join(run_dir, "history.json")) as f:
+            result["history"] = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return result
+
+
+def run_dataset(experiment, scale_name, scale, data, out_dir, log=print, splits=None):
+    """Train every run of ``scale`` on ``data`` (already loaded: ``splits``) over the seeds;
+    returns a :class:`DatasetContext`."""
     from keras_angular.run_config import RunConfig
     from keras_angular.training import run_method
 
-    splits = load_data(data)
+    splits = load_data(data) if splits is None else splits
     folder = os.path.join(out_dir, slug(splits.name.split(" (")[0]))
     results, folders = {}, {}
     total = len(scale.runs) * scale.seeds
@@ -295,14 +330,15 @@ def run_dataset(experiment, scale_name, scale, data, out_dir, log=print):
             count += 1
             run_dir = os.path.join(folder, slug(run.label), f"seed_{seed}")
             log(f"[{count}/{total}] {experiment.name} {splits.name}: {run.label} seed {seed}")
-            callbacks = scale.callbacks(run, settings) if scale.callbacks is not None else ()
-            result = run_method(
-                run.method,
-                splits,
-                RunConfig(**settings).replace(seed=seed),
-                out_dir=run_dir,
-                extra_callbacks=callbacks,
-            )
+            config = RunConfig(**settings).replace(seed=seed)
+            result = finished_run(run_dir, run.method, splits, config)
+            if result is None:
+                callbacks = scale.callbacks(run, settings) if scale.callbacks is not None else ()
+                result = run_method(
+                    run.method, splits, config, out_dir=run_dir, extra_callbacks=callbacks
+                )
+            else:
+                log(f"    finished before, with the same data and settings: read {run_dir}")
             result.update(derived_metrics(result))
             if experiment.derive is not None:
                 result.update(experiment.derive(result, scale_name))
@@ -356,17 +392,21 @@ def _duration(seconds):
     return f"{seconds / 3600:.1f} h"
 
 
-def run_experiment(experiment, scale_name, dataset=None, seeds=None, *, out_dir, log=print):
+def run_experiment(
+    experiment, scale_name, dataset=None, seeds=None, *, out_dir, log=print, runs=None
+):
     """Run ``experiment`` (an :class:`~keras_angular.reproduce.base.Experiment`) at
     ``scale_name`` and write ``out_dir/report.md`` and ``report.json``; returns the report
-    dict. Outside ``tiny``, logs a measured time estimate before training."""
-    scale = resolve_scale(experiment, scale_name, dataset, seeds)
+    dict. Outside ``tiny``, logs a measured time estimate before training. Runs finished
+    before in ``out_dir`` with the same data and settings are read, not trained again
+    (:func:`finished_run`); ``runs`` keeps only those run labels (:func:`resolve_scale`)."""
+    scale = resolve_scale(experiment, scale_name, dataset, seeds, runs)
     check_plan(scale)
     started = time.perf_counter()
-    contexts, sections = [], []
+    sections = []
     for data in scale.data:
+        splits = load_data(data)
         if scale_name != "tiny":
-            splits = load_data(data)
             seconds, per_step = estimate_seconds(scale, splits)
             log(
                 f"{experiment.name} ({scale_name}) on {splits.name}: about "
@@ -374,9 +414,7 @@ def run_experiment(experiment, scale_name, dataset=None, seeds=None, *, out_dir,
                 f"({per_step:.3f} s per step of the backbone; feature losses and evaluation "
                 "add to it)"
             )
-            del splits
-        context = run_dataset(experiment, scale_name, scale, data, out_dir, log=log)
-        contexts.append(context)
+        context = run_dataset(experiment, scale_name, scale, data, out_dir, log, splits)
         sections.append(dataset_section(experiment, context))
     report = {
         "experiment": experiment.name,
@@ -404,7 +442,9 @@ def _values(results, label, metric):
 def dataset_section(experiment, context):
     """One dataset's part of the report: the summary rows, the paper's figures beside ours,
     the claims' verdicts and the ``analyze`` hook's lines."""
-    baseline = experiment.baseline or context.scale.runs[0].label
+    baseline = experiment.baseline
+    if baseline not in context.results:  # the baseline run was left out (``runs=``)
+        baseline = context.scale.runs[0].label
     summary = summarize(context.results, baseline)
     setting = context.data.setting
     comparison = []
