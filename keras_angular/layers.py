@@ -11,6 +11,7 @@ under mixed precision anyway. Pass ``dtype=`` to override.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_angular.checks import check_int
@@ -18,7 +19,9 @@ from keras_angular.ops import inverse_column_norms, l2_normalize
 
 
 class _ClassWeightsHead(keras.layers.Layer):
-    """Shared build / config of a head with an (in_dim, units) class-weight kernel."""
+    """Shared build / config of a head with an (in_dim, units * subcenters) kernel."""
+
+    subcenters = 1
 
     def __init__(
         self, units, kernel_initializer="glorot_uniform", kernel_regularizer=None, **kwargs
@@ -38,7 +41,7 @@ class _ClassWeightsHead(keras.layers.Layer):
             )
         self.kernel = self.add_weight(
             name="kernel",
-            shape=(in_dim, self.units),
+            shape=(in_dim, self.units * self.subcenters),
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
         )
@@ -46,8 +49,14 @@ class _ClassWeightsHead(keras.layers.Layer):
 
     @property
     def unit_kernel(self):
-        """The class weights with unit columns, shape (in_dim, units)."""
+        """The class weights with unit columns, shape (in_dim, units * subcenters)."""
         return l2_normalize(self.kernel, axis=0)
+
+    @property
+    def class_kernel(self):
+        """One weight per class, shape (in_dim, units): the kernel itself here; a
+        :class:`CosineDense` with sub-centres gives each class's dominant sub-centre."""
+        return self.kernel
 
     def _scores(self, features):
         """``features @ unit_kernel``, computed as ``(features @ kernel) / ||w_j||``.
@@ -80,9 +89,26 @@ class CosineDense(_ClassWeightsHead):
     Eq. 4 without the scale sigma, which the losses apply). Outputs lie in
     [-1, 1]; a zero feature vector gives all-zero cosines.
 
+    **Sub-centres** (Deng et al., "Sub-center ArcFace", ECCV 2020, Eq. 1-2): with
+    ``subcenters=K`` each class j holds K weights ``w_{j,1..K}`` (kernel columns
+    ``j*K .. j*K + K - 1`` of an (in_dim, units * K) kernel) and its output is the
+    largest of their cosines, ``cos(theta_j) = max_k (x / ||x||) . (w_{j,k} / ||w_{j,k}||)``,
+    so a class's clean samples gather at one (the dominant) sub-centre and noisy ones
+    may sit at another. The output keeps shape (..., units), so every loss that reads
+    only the cosines (NormFace, CosFace, ArcFace, SphereFace, Angular) applies its
+    margin to the max, as Eq. 2 does; the gradient reaches the winning sub-centre only.
+    ``K = 1`` is the plain head, computed by the same code.
+
+    The dominant sub-centre of each class - the one most of the class's samples pick
+    (Deng et al. Sec. 3.2) - is counted on data by :meth:`dominant_subcenters` and
+    kept by :meth:`set_dominant_subcenters` in the non-trainable ``dominant`` weight
+    (saved with the model; sub-centre 0 until first counted); :attr:`class_kernel`
+    returns those columns, the (in_dim, units) class weights the geometry metrics read.
+
     Args:
         units: number of classes C.
-        kernel_initializer, kernel_regularizer: for the (in_dim, C) ``kernel``.
+        subcenters: sub-centres per class K (an int >= 1, default 1).
+        kernel_initializer, kernel_regularizer: for the (in_dim, C * K) ``kernel``.
         **kwargs: standard ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     Examples:
@@ -90,13 +116,106 @@ class CosineDense(_ClassWeightsHead):
         >>> head = CosineDense(10, name="head")
         >>> head(np.ones((2, 16))).shape
         (2, 10)
+        >>> head = CosineDense(10, subcenters=3)
+        >>> tuple(head(np.ones((2, 16))).shape), tuple(head.kernel.shape)
+        ((2, 10), (16, 30))
+        >>> tuple(head.class_kernel.shape)
+        (16, 10)
 
     Pair it with ``NormFaceLoss``, ``CosFaceLoss``, ``ArcFaceLoss``,
-    ``SphereFaceLoss``, ``AngularLoss`` or ``HASeparatorLoss(head)``.
+    ``SphereFaceLoss``, ``AngularLoss`` or ``HASeparatorLoss(head)`` (the latter, which
+    reads the kernel, only with ``subcenters=1``).
     """
 
+    def __init__(
+        self,
+        units,
+        subcenters=1,
+        kernel_initializer="glorot_uniform",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        self.subcenters = check_int(type(self).__name__, "subcenters", subcenters, 1)
+        super().__init__(units, kernel_initializer, kernel_regularizer, **kwargs)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.subcenters > 1:
+            self.dominant = self.add_weight(
+                name="dominant",
+                shape=(self.units,),
+                initializer="zeros",
+                dtype="int32",
+                trainable=False,
+            )
+
     def call(self, inputs):
-        return self._scores(l2_normalize(ops.cast(inputs, self.compute_dtype), axis=-1))
+        scores = self._scores(l2_normalize(ops.cast(inputs, self.compute_dtype), axis=-1))
+        if self.subcenters == 1:
+            return scores
+        leading = ops.shape(scores)[:-1]
+        grouped = ops.reshape(scores, (*leading, self.units, self.subcenters))
+        return ops.max(grouped, axis=-1)  # Eq. 1: the closest sub-centre of each class
+
+    @property
+    def class_kernel(self):
+        """(in_dim, units): each class's dominant sub-centre (column ``j*K + dominant[j]``);
+        the kernel itself when ``subcenters=1``."""
+        if self.subcenters == 1:
+            return self.kernel
+        columns = ops.arange(self.units, dtype="int32") * self.subcenters + self.dominant
+        return ops.take(self.kernel, columns, axis=1)
+
+    def dominant_subcenters(self, embeddings, labels):
+        """Each class's dominant sub-centre on data: the one most of its samples pick.
+
+        A sample of class j picks ``argmax_k cos(x, w_{j,k})``; the dominant
+        sub-centre of j is the most picked (ties: the lower index; a class with no
+        sample keeps its current ``dominant`` value). NumPy, for (N, in_dim)
+        ``embeddings`` and (N,) integer ``labels`` in ``[0, units)``.
+
+        Returns:
+            (units,) int array.
+        """
+        from keras_angular.metrics import class_indices  # NumPy only; metrics sits beside
+
+        x = np.asarray(embeddings, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.kernel.shape[0]:
+            raise ValueError(
+                f"{type(self).__name__}: embeddings must have shape (N, {self.kernel.shape[0]}), "
+                f"got {x.shape}."
+            )
+        y = class_indices(labels, x.shape[0], self.units, owner=type(self).__name__)
+        current = (
+            np.zeros(self.units, np.int64)
+            if self.subcenters == 1
+            else np.asarray(ops.convert_to_numpy(self.dominant), dtype=np.int64)
+        )
+        kernel = np.asarray(ops.convert_to_numpy(self.kernel), dtype=np.float64)
+        kernel = kernel / np.maximum(np.linalg.norm(kernel, axis=0), 1e-12)
+        kernel = kernel.reshape(kernel.shape[0], self.units, self.subcenters)
+        picked = np.empty(len(y), dtype=np.int64)
+        for start in range(0, len(y), 4096):  # (D, 4096, K) at a time
+            rows = slice(start, start + 4096)
+            cosines = np.einsum("nd,dnk->nk", x[rows], kernel[:, y[rows], :])  # |x|: moot
+            picked[rows] = np.argmax(cosines, axis=1)
+        counts = np.zeros((self.units, self.subcenters), dtype=np.int64)
+        np.add.at(counts, (y, picked), 1)
+        return np.where(counts.sum(axis=1) > 0, np.argmax(counts, axis=1), current)
+
+    def set_dominant_subcenters(self, embeddings, labels):
+        """Count :meth:`dominant_subcenters` on ``embeddings`` / ``labels`` and keep them
+        (what :attr:`class_kernel` reads); returns them. No-op count for ``subcenters=1``."""
+        dominant = self.dominant_subcenters(embeddings, labels)
+        if self.subcenters > 1:
+            self.dominant.assign(dominant.astype("int32"))
+        return dominant
+
+    def get_config(self):
+        config = super().get_config()
+        if self.subcenters > 1:
+            config["subcenters"] = self.subcenters
+        return config
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")

@@ -215,7 +215,10 @@ def run_method(
 
     logits, embeddings = embed(setup.model, test_dataset(splits, batch_size))
     predictions = np.argmax(logits, axis=-1)
-    kernel = class_weights(setup.head)  # (D, C): the dominant sub-centre of a sub-centre head
+    if getattr(setup.head, "subcenters", 1) > 1:  # keep the sub-centres most training samples pick
+        images = tf.data.Dataset.from_tensor_slices(splits.x_train).batch(batch_size)
+        setup.head.set_dominant_subcenters(embed(setup.model, images)[1], splits.y_train)
+    kernel = class_weights(setup.head)  # (D, C): a sub-centre head's dominant sub-centres
     result = {
         "method": method,
         "seed": seed,

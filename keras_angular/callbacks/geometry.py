@@ -63,13 +63,16 @@ def _geometry_model(model, embedding_layer, head_layer):
         ) from error
 
 
-def class_weights(head):
+def class_weights(head, embeddings=None, labels=None):
     """A head layer's (D, C) class weights as a float64 NumPy array, one column per class.
 
-    ``head.class_kernel`` where the head has one (a
-    :class:`keras_angular.layers.CosineDense` with sub-centres gives each class's
-    dominant sub-centre there), else ``head.kernel`` (``keras.layers.Dense`` ...): what
-    the geometry metrics read as ``w_j``.
+    ``head.class_kernel`` where the head has one, else ``head.kernel``
+    (``keras.layers.Dense`` ...): what the geometry metrics read as ``w_j``. For a
+    :class:`keras_angular.layers.CosineDense` with sub-centres that is each class's
+    dominant sub-centre: counted on ``embeddings`` / ``labels`` when given (the
+    sub-centre most of the class's samples pick,
+    :meth:`~keras_angular.layers.CosineDense.dominant_subcenters`; nothing is stored),
+    else the head's stored ``dominant`` choice.
 
     Example:
         >>> import keras
@@ -78,13 +81,17 @@ def class_weights(head):
         >>> class_weights(head).shape
         (4, 3)
     """
+    if getattr(head, "subcenters", 1) > 1 and embeddings is not None:
+        dominant = head.dominant_subcenters(embeddings, labels)
+        kernel = np.asarray(keras.ops.convert_to_numpy(head.kernel), dtype=np.float64)
+        return kernel[:, np.arange(head.units) * head.subcenters + dominant]
     kernel = getattr(head, "class_kernel", None)
     kernel = head.kernel if kernel is None else kernel
     return np.asarray(keras.ops.convert_to_numpy(kernel), dtype=np.float64)
 
 
-def _kernel(model, head_layer):
-    return class_weights(_layer(model, head_layer, "head"))
+def _kernel(model, head_layer, embeddings=None, labels=None):
+    return class_weights(_layer(model, head_layer, "head"), embeddings, labels)
 
 
 class _GeometryCallback(keras.callbacks.Callback):
@@ -132,7 +139,9 @@ class GeometryMetrics(_GeometryCallback):
     At the end of every ``every``-th epoch (epochs ``every-1, 2*every-1, ...``
     counting from 0) the embeddings of ``x`` are computed by a sub-model up to
     the layer ``embedding_layer``, the class weights are read from
-    ``model.get_layer(head_layer).kernel`` (D, C), and these keys
+    ``model.get_layer(head_layer).kernel`` (D, C) - for a sub-centre
+    :class:`keras_angular.layers.CosineDense`, each class's dominant sub-centre, the one
+    most of the class's samples in ``x`` pick (:func:`class_weights`) - and these keys
     (:data:`keras_angular.metrics.GEOMETRY_KEYS`, from
     :func:`keras_angular.metrics.feature_geometry`), each after ``prefix``, are written
     into ``logs``:
@@ -220,7 +229,7 @@ class GeometryMetrics(_GeometryCallback):
         """The metrics of the held-out set under the current weights, unprefixed."""
         self._require_data()
         embedding, scores = self._embed(self.x)
-        kernel = _kernel(self.model, self.head_layer)
+        kernel = _kernel(self.model, self.head_layer, embedding, self.y)
         return metrics.feature_geometry(
             embedding,
             self.y,

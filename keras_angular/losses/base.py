@@ -92,6 +92,13 @@ class PerSampleLoss(keras.losses.Loss):
                 f"{owner}: `head` must be a {wanted} layer (the layer whose output this loss "
                 f"receives), got {type(head).__name__}."
             )
+        elif self.head_role == "kernel" and getattr(head, "subcenters", 1) > 1:
+            raise ValueError(
+                f"{owner} reads one weight per class from its head's kernel; {head.name!r} "
+                f"has {head.subcenters} sub-centres per class. Use a head with "
+                "subcenters=1, or a loss that reads only the cosines (NormFace, CosFace, "
+                "ArcFace, SphereFace, Angular)."
+            )
         else:
             self._head = head
 
