@@ -10,6 +10,8 @@
 | :class:`AMCLoss`, :class:`EuclideanContrastiveLoss` (optional ``head=``) | the embedding |
   ``contrastive`` |
 | :class:`CenterLoss` | the embedding | ``center`` |
+| :class:`PartialFCLoss` (``head=``): any cosine-head loss over a sampled share of the
+  classes (Partial FC) | the embedding | ``partial_fc`` |
 
 Each module also exposes the plain function that returns per-sample values
 (labels first); every class is that function and its settings over one base,
@@ -38,6 +40,7 @@ from keras_angular.losses.margin import (
     normface_loss,
     sphereface_loss,
 )
+from keras_angular.losses.partial_fc import PartialFCLoss
 from keras_angular.losses.weights_biased import (
     WSoftmaxLoss,
     weights_biased_angular_logits,
@@ -56,6 +59,7 @@ __all__ = [
     "EuclideanContrastiveLoss",
     "HASeparatorLoss",
     "NormFaceLoss",
+    "PartialFCLoss",
     "SphereFaceLoss",
     "WSoftmaxLoss",
     "amc_loss",
