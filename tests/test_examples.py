@@ -12,6 +12,9 @@ TINY = {
     "train_digits.py": ["--loss", "haseparator", "--epochs", "1"],
     "custom_backbone.py": ["--tiny", "--losses", "arc", "amc"],
     "export_and_serve.py": ["--tiny"],
+    "gradcam_compare.py": ["--tiny"],
+    "haseparator_sweep.py": ["--tiny"],
+    "wsoftmax_alpha_units.py": ["--tiny"],
 }
 
 
