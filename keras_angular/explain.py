@@ -46,7 +46,7 @@ use the pre-softmax score). Here ``y^c`` is the head's output for class ``c``:
 feature maps after its batch norm and activation, the rectified maps ``A^k`` that
 Grad-CAM weighs. Pass ``layer=`` (a name or a layer) for another one.
 
-Example:
+Examples:
     >>> import keras, numpy as np
     >>> from keras_angular import explain
     >>> from keras_angular.layers import CosineDense
@@ -211,7 +211,7 @@ def score_model(model):
     Its only output, or the ``"logits"`` entry of a dict output (the registry's
     ``{"logits", "embedding"}`` models). Shares ``model``'s layers and weights.
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((4,))
         >>> logits = keras.layers.Dense(3, name="head")(inputs)
@@ -252,7 +252,7 @@ def feature_map_layer(model, layer=None):
     Returns:
         The layer.
 
-    Example:
+    Examples:
         >>> import keras
         >>> inputs = keras.Input((8, 8, 1))
         >>> x = keras.layers.Conv2D(2, 3, name="conv")(inputs)
@@ -372,7 +372,7 @@ def gradcam(
     Returns:
         float32 array ``(B, H, W)`` in [0, 1].
 
-    Example:
+    Examples:
         >>> import keras, numpy as np
         >>> inputs = keras.Input((8, 8, 3))
         >>> x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
@@ -439,7 +439,7 @@ def _unit_range(maps):
 def class_scores(model, images, batch_size=256):
     """The head's output (the class scores Grad-CAM explains), ``(B, C)`` float32.
 
-    Example:
+    Examples:
         >>> import keras, numpy as np
         >>> inputs = keras.Input((2,))
         >>> model = keras.Model(inputs, keras.layers.Dense(3, use_bias=False,
@@ -482,7 +482,7 @@ def class_probabilities(model, images, batch_size=256, logit_scale=None):
     head outputs cosines, the loss multiplies them by ``s``), else 1 (a ``Dense`` or
     ``WeightsBiasedDense`` head outputs the logits themselves).
 
-    Example:
+    Examples:
         >>> import keras, numpy as np
         >>> inputs = keras.Input((2,))
         >>> model = keras.Model(inputs, keras.layers.Dense(2, kernel_initializer="zeros")(inputs))
@@ -557,7 +557,7 @@ def perturbation_curves(
     Returns:
         ``(fractions, probabilities)``: ``(steps + 1,)`` and ``(B, steps + 1)``.
 
-    Example:
+    Examples:
         >>> import keras, numpy as np
         >>> inputs = keras.Input((4, 4, 1))
         >>> x = keras.layers.Flatten()(inputs)
@@ -635,7 +635,7 @@ def deletion_auc(model, images, heatmaps, **kwargs):
     Returns:
         float64 array ``(B,)`` in [0, 1].
 
-    Example:
+    Examples:
         >>> import keras, numpy as np
         >>> inputs = keras.Input((4, 4, 1))
         >>> model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
@@ -660,7 +660,7 @@ def insertion_auc(model, images, heatmaps, **kwargs):
     Returns:
         float64 array ``(B,)`` in [0, 1].
 
-    Example:
+    Examples:
         >>> import keras, numpy as np
         >>> inputs = keras.Input((4, 4, 1))
         >>> model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
@@ -677,7 +677,7 @@ def random_heatmaps(batch, height, width, seed=0, cell=1):
     Uniform values on a grid of ``cell x cell`` pixel blocks (``cell=1``: one value per
     pixel, a random pixel order), ``(batch, height, width)`` float32 in [0, 1).
 
-    Example:
+    Examples:
         >>> m = random_heatmaps(2, 4, 6, seed=1, cell=2)
         >>> m.shape, bool((m[:, 0, 0] == m[:, 1, 1]).all())
         ((2, 4, 6), True)
@@ -705,7 +705,7 @@ def pointing_game(heatmaps, masks):
     """Per-image hit of the pointing game (Zhang et al., ECCV 2016): the heatmap's
     maximum lies inside the mask (the first maximum in row-major order).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> maps = np.zeros((2, 3, 3)); maps[0, 1, 1] = 1; maps[1, 0, 0] = 1
         >>> masks = np.zeros((2, 3, 3), bool); masks[:, 1, 1] = True
@@ -721,7 +721,7 @@ def pointing_game(heatmaps, masks):
 def mass_in_mask(heatmaps, masks):
     """Per-image share of the heatmap's total inside the mask (0 for an all-zero map).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> maps = np.array([[[1.0, 3.0]]]); masks = np.array([[[False, True]]])
         >>> mass_in_mask(maps, masks).tolist()
@@ -770,7 +770,7 @@ def overlay(images, heatmaps, alpha=0.4):
     Returns:
         float32 RGB ``(B, H, W, 3)`` (or ``(H, W, 3)``) in [0, 1].
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> overlay(np.zeros((4, 4, 1)), np.ones((4, 4)), alpha=1.0)[0, 0].tolist()
         [0.5, 0.0, 0.0]
@@ -822,7 +822,7 @@ def save_grid(
     Returns:
         The ``matplotlib.figure.Figure``.
 
-    Example:
+    Examples:
         >>> import numpy as np, os, tempfile
         >>> images = np.zeros((1, 8, 8, 1)); maps = np.ones((1, 8, 8))
         >>> fig = save_grid(os.path.join(tempfile.mkdtemp(), "grid.png"), images,
@@ -964,7 +964,7 @@ def explain_report(
     Returns:
         The dict written to ``explain.json``.
 
-    Example:
+    Examples:
         >>> import keras, numpy as np
         >>> inputs = keras.Input((8, 8, 1))
         >>> x = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(inputs)

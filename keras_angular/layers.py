@@ -277,7 +277,7 @@ class HyperplaneProjection(keras.layers.Layer):
         inputs: ``(B, N)`` embeddings (the head's input).
         classes: optional ``(B,)`` class indices; default the head's argmax.
 
-    Example:
+    Examples:
         >>> import keras, numpy as np
         >>> head = CosineDense(3, kernel_initializer="identity", name="head")
         >>> layer = HyperplaneProjection(head, output="margin")

@@ -192,7 +192,7 @@ def angle_between(a, b):
     Returns an (n, m) array. Zero rows are treated as having cosine 0 with
     everything (angle pi/2).
 
-    Example:
+    Examples:
         >>> float(angle_between([[1.0, 0.0]], [[0.0, 2.0]])[0, 0]) == np.pi / 2
         True
     """
@@ -262,7 +262,7 @@ def angle_statistics(features, labels, kernel):
     Returns:
         dict of four Python floats (radians).
 
-    Example:
+    Examples:
         >>> s = angle_statistics(np.eye(2), [0, 1], np.eye(2))
         >>> round(s["w_inter"], 4), round(s["wc_intra"], 4)
         (1.5708, 0.0)
@@ -315,7 +315,7 @@ def class_mean_angles(features, labels, kernel):
     for i = 0 .. C-1 (Fig. 5 plots it per class). Returns a float64 NumPy array
     of shape (C,); a class with no sample gets NaN.
 
-    Example:
+    Examples:
         >>> class_mean_angles([[1.0, 0.0], [1.0, 1.0]], [0, 0], np.eye(2)).round(4).tolist()
         [0.3927, nan]
     """
@@ -387,7 +387,7 @@ def pair_cosines(features, labels, max_pairs=DEFAULT_MAX_PAIRS, seed=0):
         ``(cosines, same)``: float64 cosines of the unit features and a bool array,
         True where the pair's two labels are equal.
 
-    Example:
+    Examples:
         >>> cos, same = pair_cosines([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]], [0, 0, 1])
         >>> cos.tolist(), same.tolist()
         ([1.0, 0.0, 0.0], [True, False, False])
@@ -581,7 +581,7 @@ def _check_num_classes(num_classes):
 def minimum_units(num_classes):
     """W-Softmax ``M_min = C - 1``: the fewest dimensions holding C equiangular unit vectors.
 
-    Example:
+    Examples:
         >>> minimum_units(10)
         9
     """
@@ -597,7 +597,7 @@ def simplex_weights(num_classes):
     class weights (the vertices of a regular simplex) and ``W^T W`` is 1 on the
     diagonal and ``-1/(C-1)`` off it (Eq. 4).
 
-    Example:
+    Examples:
         >>> w = simplex_weights(3)
         >>> w.shape, np.round(w.T @ w, 6).tolist()
         ((2, 3), [[1.0, -0.5, -0.5], [-0.5, 1.0, -0.5], [-0.5, -0.5, 1.0]])
@@ -651,7 +651,7 @@ def feature_geometry(
     What :class:`keras_angular.callbacks.GeometryMetrics` logs per epoch and
     ``keras-angular train`` writes to ``metrics.json`` (with ``class_means``).
 
-    Example:
+    Examples:
         >>> kernel = np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
         >>> g = feature_geometry(kernel.T, [0, 1, 2, 3], kernel, clustering=False)
         >>> round(g["w_inter_deg"], 6), round(g["wc_intra_deg"], 6)

@@ -77,7 +77,7 @@ def open_set_splits(splits, held_out, seed=0):
             classes), fewer than two classes left to train on, unknown class indices,
             or held-out classes with fewer than two test images in all.
 
-    Example:
+    Examples:
         >>> from keras_angular.data import load_dataset
         >>> split = open_set_splits(load_dataset("digits"), 3)  # doctest: +SKIP
         >>> split.held_out, split.train.num_classes  # doctest: +SKIP

@@ -124,7 +124,7 @@ def retrieval_scores(embeddings, labels, k=None):
     Returns:
         ``{"precision_at_1", "r_precision", "map_at_r"}`` as Python floats in [0, 1].
 
-    Example:
+    Examples:
         >>> x = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [-1.0, 0.0]]
         >>> retrieval_scores(x, [0, 0, 1, 1, 2])
         {'precision_at_1': 1.0, 'r_precision': 1.0, 'map_at_r': 1.0}
@@ -237,7 +237,7 @@ def verification_scores(embeddings, labels, pairs=None, max_pairs=DEFAULT_MAX_PA
         dict of Python floats: ``roc_auc``, ``tar_at_far_1e-3``, ``tar_at_far_1e-4``,
         ``best_accuracy``, ``threshold``, and ``pairs`` / ``positive_pairs`` (counts).
 
-    Example:
+    Examples:
         >>> x = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]]
         >>> s = verification_scores(x, [0, 0, 1, 1])
         >>> s["roc_auc"], s["best_accuracy"]
@@ -290,7 +290,7 @@ def embedding_scores(embeddings, labels, *, max_samples=None, max_pairs=DEFAULT_
     verification pairs are those of the (sub)set, at most ``max_pairs`` of them.
     Where the (sub)set has no positive pair (every class a singleton) the scores are NaN.
 
-    Example:
+    Examples:
         >>> x = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]]
         >>> embedding_scores(x, [0, 0, 1, 1])["map_at_r"]
         1.0

@@ -74,7 +74,7 @@ def class_weights(head, embeddings=None, labels=None):
     :meth:`~keras_angular.layers.CosineDense.dominant_subcenters`; nothing is stored),
     else the head's stored ``dominant`` choice.
 
-    Example:
+    Examples:
         >>> import keras
         >>> head = keras.layers.Dense(3)
         >>> head.build((None, 4))

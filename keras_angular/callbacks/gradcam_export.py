@@ -40,7 +40,7 @@ class GradCAMExport(keras.callbacks.Callback):
         alpha: overlay weight of the heatmap.
         name: the model's name in the cell titles.
 
-    Example:
+    Examples:
         >>> import keras, numpy as np, os, tempfile
         >>> inputs = keras.Input((8, 8, 1))
         >>> x = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(inputs)

@@ -46,7 +46,7 @@ from keras_angular.ops import (
 def num_sampled_classes(num_classes, sample_fraction):
     """``S = ceil(sample_fraction * num_classes)``, at least 1: the classes kept per step.
 
-    Example:
+    Examples:
         >>> num_sampled_classes(1_000_000, 0.1)
         100000
     """
@@ -121,7 +121,7 @@ class PartialFCLoss(PerSampleLoss):
     enough); a sample whose class was left out gets a NaN loss, never a silently wrong
     value (``keras.callbacks.TerminateOnNaN`` stops such a run).
 
-    Example:
+    Examples:
         >>> import keras, numpy as np
         >>> from keras_angular.losses import ArcFaceLoss
         >>> head = CosineDense(1000, name="head")

@@ -114,7 +114,7 @@ def get_experiment(name):
     """The :class:`~keras_angular.reproduce.base.Experiment` registered as ``name``; a
     ``ValueError`` lists the valid names.
 
-    Example:
+    Examples:
         >>> get_experiment("amc-table1").paper.split(",")[0]
         'AMC-Loss (Choi, Som, Turaga)'
     """

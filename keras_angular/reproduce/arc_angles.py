@@ -176,7 +176,7 @@ def derive(result, scale_name):
     epoch), ``val_error_mean_pct`` (its mean: the area under the error-vs-epoch curve per
     epoch) and ``error_at_<E>_epochs_pct`` for the Table 4 budgets E the run reached.
 
-    Example:
+    Examples:
         >>> derive({"history": {"val_logits_accuracy": [0.8, 0.9]}}, "tiny")["val_error_mean_pct"]
         15.0
     """

@@ -36,7 +36,7 @@ def derived_metrics(result):
     ``test_accuracy_pct`` (``100 * test_accuracy``) and ``test_error_pct``
     (``100 - test_accuracy_pct``), the units the papers print.
 
-    Example:
+    Examples:
         >>> derived_metrics({"test_accuracy": 0.9})["test_error_pct"]
         10.0
     """
@@ -63,7 +63,7 @@ def verdict(values, reference, direction, alpha=ALPHA):
         A dict: ``verdict``, ``effect``, ``sd``, ``effect_over_sd``, ``p``, ``n``
         (seeds per side), ``mean``, ``reference_mean``.
 
-    Example:
+    Examples:
         >>> verdict([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], "higher")["verdict"]
         'held'
     """
@@ -180,7 +180,7 @@ def match_setting(dataset, settings):
     trailing ``test`` / ``train`` / ``cropped`` / ``coarse`` (so ``cifar10_test.npz`` is
     CIFAR10 and ``fashion_mnist.npz`` is not MNIST).
 
-    Example:
+    Examples:
         >>> match_setting("../shared/data/cifar10_test.npz", ["MNIST", "CIFAR10"])
         'CIFAR10'
     """
