@@ -31,6 +31,15 @@ closed forms (DESIGN.md, "Closed forms"):
   operations are walked; the only functions nested in it are the branches of the
   label checks' assertions (a test holds this), which hold no large tensor.
 
+``--sampled`` adds the **Partial FC** forms (``arcface_sampled`` ...,
+:class:`keras_angular.losses.PartialFCLoss` at ``sample_fraction`` 0.1: the batch's
+classes plus a random share of the others, ``ceil(0.1 C)`` columns per step) of the
+margin methods and HASeparator; their step reads the embedding and never builds the
+(B, C) logits. ``--many-classes`` times C = 10^5 and 10^6 (B = 128, N = 512) with the
+sampled forms: the closed forms' largest tensors stay O(B C) (the (N, C) kernel and its
+gradient aside), the sampled ones O(B C / 10) (``--methods arcface`` keeps the 10^6 row
+within a few GiB: each live candidate holds its own 2 GiB kernel).
+
 A literal form whose B x N x C float32 tensor would exceed ``--memory-cap-mb`` is
 not run at that shape (the table says so); its largest tensor is still reported
 from the traced graph, which allocates nothing.
@@ -57,6 +66,7 @@ import sys
 import time
 
 from keras_angular.losses.hyperplane import haseparator_loss
+from keras_angular.losses.partial_fc import PartialFCLoss
 from keras_angular.losses.weights_biased import weights_biased_logits_per_sample, wsoftmax_loss
 from keras_angular.methods import METHODS as REGISTRY
 from keras_angular.methods import build_head_and_losses
@@ -66,6 +76,8 @@ from keras_angular.ops import hyperplane_projections_einsum
 DEFAULT_SHAPES = ((128, 128, 10), (128, 512, 100), (128, 512, 1000), (256, 512, 10000))
 #: ``--quick``: the three shapes with C <= 1000.
 QUICK_SHAPES = ((128, 128, 10), (128, 512, 100), (128, 512, 1000))
+#: ``--many-classes``: face-identity class counts, 10^5 and 10^6.
+MANY_CLASS_SHAPES = ((128, 512, 100_000), (128, 512, 1_000_000))
 
 #: The heads and losses, in table order (the method registry's names); "softmax" is the
 #: baseline.
@@ -77,6 +89,11 @@ PAPER_FORMS = {"wsoftmax": {"form": "paper"}}
 LITERAL_FORMS = {"haseparator_einsum": "haseparator", "wsoftmax_per_sample": "wsoftmax"}
 
 POLICIES = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+
+#: Partial FC share of the classes per step for the sampled forms.
+SAMPLE_FRACTION = 0.1
+#: Sampled (Partial FC) form -> the method whose loss it wraps.
+SAMPLED_FORMS = {f"{name}_sampled": name for name in (*MARGIN_METHODS, "haseparator")}
 
 
 # --------------------------------------------------------------------------- candidates
@@ -143,7 +160,11 @@ def build_candidate(name, num_classes):
     """
     from keras import ops
 
-    head, loss = method_head_and_loss(LITERAL_FORMS.get(name, name), num_classes)
+    base = LITERAL_FORMS.get(name, SAMPLED_FORMS.get(name, name))
+    head, loss = method_head_and_loss(base, num_classes)
+    if name in SAMPLED_FORMS:
+        sampled = PartialFCLoss(loss["logits"], SAMPLE_FRACTION, head=head, seed=0)
+        return head, lambda x, y: sampled(y, x)
     if name in LITERAL_FORMS:
         settings = loss["logits"].get_config()
 
@@ -268,8 +289,9 @@ def literal_bytes(shape):
 # --------------------------------------------------------------------------- running
 
 
-def candidate_names(methods=None, literal=True):
-    """The candidates to time: softmax first, the methods, then their literal forms."""
+def candidate_names(methods=None, literal=True, sampled=False):
+    """The candidates to time: softmax first, the methods, their literal forms, then
+    (with ``sampled``) their Partial FC forms."""
     methods = list(METHODS) if methods is None else list(methods)
     unknown = [name for name in methods if name not in METHODS]
     if unknown:
@@ -277,6 +299,8 @@ def candidate_names(methods=None, literal=True):
     names = [name for name in METHODS if name == "softmax" or name in methods]
     if literal:
         names += [form for form, closed in LITERAL_FORMS.items() if closed in names]
+    if sampled:
+        names += [form for form, base in SAMPLED_FORMS.items() if base in names]
     return names
 
 
@@ -290,6 +314,7 @@ def bench_shape(
     literal=True,
     methods=None,
     clock="wall",
+    sampled=False,
 ):
     """Time the candidates at one (B, N, C); return a list of row dicts."""
     import keras
@@ -302,7 +327,7 @@ def bench_shape(
     x = tf.constant(rng.standard_normal((batch, width)).astype("float32"), dtype=compute_dtype)
     y = tf.constant(rng.integers(0, classes, size=batch).astype("int32"))
 
-    names = candidate_names(methods, literal)
+    names = candidate_names(methods, literal, sampled)
     rows, live = {}, []
     for name in names:
         keras.utils.set_random_seed(0)
@@ -312,7 +337,13 @@ def bench_shape(
         row = {
             "shape": list(shape),
             "method": name,
-            "kind": "literal" if name in LITERAL_FORMS else "method",
+            "kind": (
+                "literal"
+                if name in LITERAL_FORMS
+                else "sampled"
+                if name in SAMPLED_FORMS
+                else "method"
+            ),
             "ms": None,
             "ms_min": None,
             "samples": 0,
@@ -400,6 +431,7 @@ def run(
     literal=True,
     methods=None,
     clock="wall",
+    sampled=False,
 ):
     """Run the benchmark and return ``{"environment", "rows"}``.
 
@@ -418,6 +450,8 @@ def run(
         clock: "wall" (``time.perf_counter``) or "cpu" (``time.process_time``: CPU
             time of all the process's threads; with one thread, the steadiest
             measure of work on a busy machine, blind to time spent waiting).
+        sampled: also time the Partial FC forms (:data:`SAMPLED_FORMS`, sample fraction
+            :data:`SAMPLE_FRACTION`) of the timed margin methods and HASeparator.
     """
     import keras
 
@@ -449,6 +483,7 @@ def run(
                     literal=literal,
                     methods=methods,
                     clock=clock,
+                    sampled=sampled,
                 )
             )
         env["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
@@ -486,7 +521,7 @@ def format_markdown(results):
     ]
     rows = results["rows"]
     for row in rows:
-        if row["kind"] != "method":
+        if row["kind"] == "literal":
             continue
         lines.append(_row_line(row, row["ratio"]))
     literal = [row for row in rows if row["kind"] == "literal"]
@@ -582,6 +617,18 @@ def add_arguments(parser):
     )
     parser.add_argument("--no-literal", action="store_true", help="skip the paper-literal forms")
     parser.add_argument(
+        "--sampled",
+        action="store_true",
+        help=f"also time the Partial FC forms (sample fraction {SAMPLE_FRACTION}) of the "
+        "margin methods and HASeparator",
+    )
+    parser.add_argument(
+        "--many-classes",
+        action="store_true",
+        help="C = 10^5 and 10^6 (B = 128, N = 512) with the sampled forms, no literal forms; "
+        "add --methods arcface to bound memory (each candidate holds a 2 GiB kernel at 10^6)",
+    )
+    parser.add_argument(
         "--methods",
         nargs="+",
         choices=METHODS,
@@ -609,7 +656,10 @@ def main(args):
     """Run the bench from parsed ``args``; print the markdown table; return the results."""
     if getattr(args, "threads", None):
         set_threads(args.threads)
-    shapes = args.shapes or (QUICK_SHAPES if args.quick else DEFAULT_SHAPES)
+    many = getattr(args, "many_classes", False)
+    shapes = args.shapes or (
+        MANY_CLASS_SHAPES if many else QUICK_SHAPES if args.quick else DEFAULT_SHAPES
+    )
     repeats = args.repeats or (5 if args.quick else 7)
     min_sample_ms = args.min_sample_ms or (10.0 if args.quick else 50.0)
     results = run(
@@ -619,9 +669,10 @@ def main(args):
         jit_compile=args.jit,
         mixed_precision=args.mixed_precision,
         memory_cap_mb=args.memory_cap_mb,
-        literal=not args.no_literal,
+        literal=not (args.no_literal or many),
         methods=args.methods,
         clock=args.clock,
+        sampled=getattr(args, "sampled", False) or many,
     )
     report(results, format_markdown(results), args.json)
     return results
