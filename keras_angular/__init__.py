@@ -4,7 +4,8 @@
 Keras serialization (``layers``, ``losses``, ``callbacks``, ``models``), so a
 saved ``.keras`` model loads after it (``keras_angular.saving.load_model`` also
 binds the losses that read a layer, ready to train on); the others (``data``, ``plots``,
-``methods``, ``run_config``, ``training``, ``report``, ``cli``) are imported on first
+``methods``, ``run_config``, ``training``, ``report``, ``retrieval``, ``open_set``,
+``explain``, ``reproduce``, ``cli``) are imported on first
 attribute access::
 
     import keras_angular as ka
@@ -35,7 +36,19 @@ with _startup.quiet_import():
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("cli", "data", "methods", "plots", "report", "run_config", "training")
+_LAZY_MODULES = (
+    "cli",
+    "data",
+    "explain",
+    "methods",
+    "open_set",
+    "plots",
+    "report",
+    "reproduce",
+    "retrieval",
+    "run_config",
+    "training",
+)
 
 
 def __getattr__(name):
