@@ -34,7 +34,8 @@ from keras_angular import _startup
 _VERBOSE_HELP = "show TensorFlow's start-up lines and log messages (hidden by default)"
 
 
-def _add_common(parser):
+def _add_data(parser):
+    """The options that say which data to load (``train``, ``compare``, ``explain``)."""
     parser.add_argument(
         "--dataset", default="digits", help="dataset name or path (default: digits)"
     )
@@ -48,6 +49,10 @@ def _add_common(parser):
     parser.add_argument(
         "--coarse-labels", action="store_true", help="cifar100: the 20 superclasses (AMC paper)"
     )
+
+
+def _add_common(parser):
+    _add_data(parser)
     parser.add_argument("--epochs", type=int, default=30, help="epochs (default: 30)")
     parser.add_argument("--batch-size", type=int, default=128, help="global batch (default: 128)")
     parser.add_argument(
@@ -250,19 +255,7 @@ def _add_explain_parser(sub):
     explain.add_argument(
         "--models", required=True, help="comma-separated run folders (holding model.keras)"
     )
-    explain.add_argument(
-        "--dataset", default="digits", help="dataset name or path (default: digits)"
-    )
-    explain.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir")
-    explain.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.2,
-        help="test share when the data has no test split (default: 0.2, as train)",
-    )
-    explain.add_argument(
-        "--coarse-labels", action="store_true", help="cifar100: the 20 superclasses"
-    )
+    _add_data(explain)
     explain.add_argument(
         "--seed", type=int, default=0, help="split seed (as train's) and image draw (default: 0)"
     )
