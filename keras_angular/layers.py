@@ -305,6 +305,12 @@ class HyperplaneProjection(keras.layers.Layer):
                 "HyperplaneProjection: `head` must be a CosineDense or WeightsBiasedDense "
                 f"layer (unit class weights), got {type(head).__name__}."
             )
+        if head.subcenters > 1:
+            raise ValueError(
+                f"HyperplaneProjection: the head {head.name!r} has {head.subcenters} "
+                "sub-centres per class, and a class's separating hyperplanes are defined for "
+                "one weight per class: use a head with subcenters=1."
+            )
         if implementation not in self.IMPLEMENTATIONS:
             raise ValueError(
                 f"HyperplaneProjection: `implementation` must be one of {self.IMPLEMENTATIONS}, "

@@ -79,6 +79,8 @@ def test_bad_arguments():
         HyperplaneProjection(CosineDense(3), implementation="loop")
     with pytest.raises(ValueError, match="output"):
         HyperplaneProjection(CosineDense(3), output="angles")
+    with pytest.raises(ValueError, match="2 sub-centres per class"):
+        HyperplaneProjection(CosineDense(3, subcenters=2))
     layer = HyperplaneProjection(CosineDense(3))
     with pytest.raises(Exception, match="label"):
         layer(np.ones((2, 4), np.float32), classes=np.array([0, 3]))
