@@ -114,7 +114,7 @@ class CosineDense(_ClassWeightsHead):
     Examples:
         >>> import keras, keras_angular, numpy as np
         >>> head = CosineDense(10, name="head")
-        >>> head(np.ones((2, 16))).shape
+        >>> tuple(head(np.ones((2, 16))).shape)
         (2, 10)
         >>> head = CosineDense(10, subcenters=3)
         >>> tuple(head(np.ones((2, 16))).shape), tuple(head.kernel.shape)
@@ -233,7 +233,7 @@ class WeightsBiasedDense(_ClassWeightsHead):
     Examples:
         >>> import keras, keras_angular, numpy as np
         >>> head = WeightsBiasedDense(10, name="head")
-        >>> head(np.ones((2, 16))).shape
+        >>> tuple(head(np.ones((2, 16))).shape)
         (2, 10)
     """
 

@@ -830,28 +830,3 @@ def test_center_loss_centres_move_in_fit_not_in_evaluate(jit_compile, digits):
     emb = model.predict(x, batch_size=64, verbose=0)["embedding"]
     means = np.stack([emb[y == j].mean(axis=0) for j in range(10)])
     assert np.linalg.norm(after_fit - means) < np.linalg.norm(means)
-
-
-# --------------------------------------------------------------------------- #
-# docstring examples (their printed values are checked against the code)
-# --------------------------------------------------------------------------- #
-@pytest.mark.parametrize(
-    "module",
-    [
-        "keras_angular.losses.margin",
-        "keras_angular.losses.hyperplane",
-        "keras_angular.losses.weights_biased",
-        "keras_angular.losses.contrastive",
-        "keras_angular.losses.center",
-        "keras_angular.ops",
-        "keras_angular.conventions",
-        "keras_angular.saving",
-        "keras_angular.run_config",
-    ],
-)
-def test_docstring_examples_run(module):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0, result

@@ -115,8 +115,8 @@ def get_experiment(name):
     ``ValueError`` lists the valid names.
 
     Examples:
-        >>> get_experiment("amc-table1").paper.split(",")[0]
-        'AMC-Loss (Choi, Som, Turaga)'
+        >>> get_experiment("amc-table1").paper
+        'AMC-Loss (Choi, Som, Turaga), amc-loss.txt'
     """
     try:
         return EXPERIMENTS[name].EXPERIMENT
