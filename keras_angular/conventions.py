@@ -60,6 +60,10 @@ def inverse_norms(x, axis=-1, keepdims=False, xp=np):
     """``1 / max(||x||, 1e-6)`` along ``axis``: the factor :func:`l2_normalize` scales by.
 
     ``xp`` is the array namespace: NumPy (the default) or ``keras.ops``.
+
+    Examples:
+        >>> inverse_norms(np.array([[3.0, 4.0], [0.0, 0.0]])).round(6).tolist()
+        [0.2, 1000000.0]
     """
     squared = xp.sum(xp.square(x), axis=axis, keepdims=keepdims)
     return _rsqrt(xp, xp.maximum(squared, NORM_EPSILON))

@@ -112,7 +112,13 @@ def safe_acos(x, epsilon=ACOS_EPSILON):
 
 
 def sparse_labels(y_true):
-    """Integer class indices of shape (B,) from labels of shape (B,) or (B, 1)."""
+    """Integer class indices of shape (B,) from labels of shape (B,) or (B, 1).
+
+    Examples:
+        >>> import numpy as np
+        >>> sparse_labels(np.array([[2.0], [0.0]])).numpy().tolist()
+        [2, 0]
+    """
     y_true = as_tensor(y_true)
     return ops.cast(ops.reshape(y_true, (-1,)), "int32")
 
@@ -139,6 +145,12 @@ def checked_labels(y_true, num_classes=None, owner="loss"):
     Returns:
         ``(labels, valid)``: (B,) int32 labels and a (B,) bool mask, all True
         unless under XLA with an invalid label.
+
+    Examples:
+        >>> import numpy as np
+        >>> labels, valid = checked_labels(np.array([1.0, 0.0]), num_classes=3)
+        >>> labels.numpy().tolist(), valid.numpy().tolist()
+        ([1, 0], [True, True])
     """
     y_true = as_tensor(y_true)
     error = label_shape_error(owner, y_true.shape)
@@ -170,6 +182,12 @@ def nan_where_invalid(values, valid):
     Only under XLA can an invalid label get this far (elsewhere the assertion of
     :func:`checked_labels` has raised): its sample's loss shows as NaN, with a
     zero gradient, instead of a finite, wrong value.
+
+    Examples:
+        >>> import numpy as np
+        >>> values = np.array([0.5, 2.0], "float32")
+        >>> nan_where_invalid(values, np.array([True, False])).numpy().tolist()
+        [0.5, nan]
     """
     return ops.where(valid, values, ops.cast(float("nan"), values.dtype))
 
@@ -179,6 +197,13 @@ def target_values(onehot, values):
 
     A masked sum rather than a gather, so it compiles under XLA and its
     gradient is a dense ``onehot * upstream``.
+
+    Examples:
+        >>> import numpy as np
+        >>> onehot = np.array([[0.0, 1.0], [1.0, 0.0]], "float32")
+        >>> values = np.array([[0.25, 0.5], [0.75, 1.0]], "float32")
+        >>> target_values(onehot, values).numpy().tolist()
+        [0.5, 0.75]
     """
     return ops.sum(values * onehot, axis=-1)
 
@@ -188,6 +213,12 @@ def inverse_column_norms(kernel):
 
     Scaling a product by these instead of normalising the kernel first gives the
     same numbers without an (N, C) normalised copy and its backward pass.
+
+    Examples:
+        >>> import numpy as np
+        >>> kernel = np.array([[3.0, 0.0], [4.0, 2.0]], "float32")
+        >>> np.asarray(inverse_column_norms(kernel), "float64").round(4).tolist()
+        [0.2, 0.5]
     """
     return conventions.inverse_norms(kernel, axis=0, xp=ops)
 
@@ -205,6 +236,12 @@ def gram_rows(labels, kernel):
         When C is no larger than the batch, the whole C x C Gram matrix is
         cheaper than B gathered rows and is used instead; both give the same
         numbers. The column norms scale the product rather than the kernel.
+
+    Examples:
+        >>> import numpy as np
+        >>> kernel = np.array([[2.0, 0.0, 1.0], [0.0, 3.0, 1.0]], "float32")
+        >>> np.asarray(gram_rows(np.array([0]), kernel), "float64").round(4).tolist()
+        [[1.0, 0.0, 0.7071]]
     """
     inverse = inverse_column_norms(kernel)
     num_classes = kernel.shape[-1]
@@ -243,6 +280,14 @@ def hyperplane_projections(labels, cosines, kernel):
 
     Returns:
         (B, C) float32 projections.
+
+    Examples:
+        >>> import numpy as np
+        >>> cosines = np.array([[1.0, 0.0]], "float32")
+        >>> kernel = np.eye(2, dtype="float32")
+        >>> p = hyperplane_projections(np.array([0]), cosines, kernel)
+        >>> np.asarray(p, "float64").round(4).tolist()
+        [[0.0, 0.7071]]
     """
     cosines = ops.cast(cosines, "float32")
     labels = sparse_labels(labels)
@@ -268,6 +313,14 @@ def hyperplane_projections_einsum(labels, embeddings, kernel):
         labels: (B,) integer classes.
         embeddings: (B, N) raw embeddings.
         kernel: (N, C) class weights.
+
+    Examples:
+        >>> import numpy as np
+        >>> embeddings = np.array([[2.0, 0.0]], "float32")
+        >>> kernel = np.eye(2, dtype="float32")
+        >>> p = hyperplane_projections_einsum(np.array([0]), embeddings, kernel)
+        >>> np.asarray(p, "float64").round(4).tolist()
+        [[0.0, 0.7071]]
     """
     unit_embeddings = l2_normalize(ops.cast(embeddings, "float32"), axis=-1)
     unit_kernel = l2_normalize(ops.cast(kernel, "float32"), axis=0)
@@ -285,6 +338,12 @@ def half_pairs(x):
 
     Returns:
         ``(first, second)``, each of shape (P, ...).
+
+    Examples:
+        >>> import numpy as np
+        >>> first, second = half_pairs(np.arange(5))
+        >>> first.tolist(), second.tolist()
+        ([0, 1], [2, 3])
     """
     half = ops.shape(x)[0] // 2
     return x[:half], x[half : 2 * half]
@@ -304,6 +363,12 @@ def pair_values_to_samples(pair_values, batch_size):
 
     Returns:
         (B,) per-sample values.
+
+    Examples:
+        >>> import numpy as np
+        >>> values = pair_values_to_samples(np.array([1.0, 3.0], "float32"), 5)
+        >>> values.numpy().tolist()
+        [1.25, 3.75, 1.25, 3.75, 0.0]
     """
     pairs = ops.shape(pair_values)[0]
     scale = ops.cast(batch_size, pair_values.dtype) / ops.cast(
