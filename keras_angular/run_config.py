@@ -43,7 +43,15 @@ _SAMPLED_IMAGES = 64  # images per split that the data fingerprint hashes
 
 class RunSettingsError(ValueError):
     """A run's settings, or its ``out_dir``, were refused before anything was built or
-    written; the message says what to change."""
+    written; the message says what to change.
+
+    Examples:
+        >>> try:
+        ...     RunConfig(epochs=2, batch_size=0)
+        ... except ValueError as error:
+        ...     print(type(error).__name__)
+        RunSettingsError
+    """
 
 
 def _is_int(value):
@@ -94,6 +102,11 @@ class RunConfig:
 
     Raises:
         RunSettingsError: (a ``ValueError``) a field has a bad type or value.
+
+    Examples:
+        >>> config = RunConfig(epochs=2, backbone="mlp")
+        >>> config.seed, config.lr_schedule, config.replace(seed=3).seed
+        (0, 'cosine', 3)
     """
 
     epochs: int
@@ -162,7 +175,16 @@ class RunConfig:
 def check_run(method, config):
     """Raise :class:`RunSettingsError` with one sentence if ``method`` cannot train with
     ``config``: an unknown method, or overrides that name no parameter of it or have a bad
-    value. The config's own fields were checked when it was built."""
+    value. The config's own fields were checked when it was built.
+
+    Examples:
+        >>> check_run("arcface", RunConfig(epochs=1, overrides={"margin": 0.3}))
+        >>> try:
+        ...     check_run("arcface", RunConfig(epochs=1, overrides={"m": 0.3}))
+        ... except RunSettingsError as error:
+        ...     print(error)
+        run_method: Method 'arcface' has no parameter m; its parameters are: margin, scale.
+    """
     from keras_angular.methods import get_method, method_params
 
     try:
@@ -174,7 +196,14 @@ def check_run(method, config):
 def data_fingerprint(splits):
     """A cheap fingerprint of a :class:`~keras_angular.data.DatasetSplits`: its name,
     shapes, classes, preprocessing and a SHA-256 of every label plus up to 64 evenly
-    strided images per split (kilobytes hashed, never a copy of the whole set)."""
+    strided images per split (kilobytes hashed, never a copy of the whole set).
+
+    Examples:
+        >>> from keras_angular.data import load_dataset
+        >>> fingerprint = data_fingerprint(load_dataset("digits"))
+        >>> fingerprint["x_train"], fingerprint["num_classes"], len(fingerprint["hash"])
+        ([1437, 8, 8, 1], 10, 20)
+    """
     digest = hashlib.sha256()
     for x, y in [(splits.x_train, splits.y_train), (splits.x_test, splits.y_test)]:
         step = max(1, len(x) // _SAMPLED_IMAGES)
@@ -194,7 +223,14 @@ def data_fingerprint(splits):
 def run_record(method, splits, config):
     """What ``run_method`` writes to ``out_dir/run.json``: the method, the fields of
     ``config`` that decide the trained weights (``seed`` to ``precise_bn``, with the
-    backbone that None resolves to) and :func:`data_fingerprint`, as plain JSON values."""
+    backbone that None resolves to) and :func:`data_fingerprint`, as plain JSON values.
+
+    Examples:
+        >>> from keras_angular.data import load_dataset
+        >>> record = run_record("softmax", load_dataset("digits"), RunConfig(epochs=2))
+        >>> record["method"], record["backbone"], record["epochs"], record["data"]["name"]
+        ('softmax', 'mlp', 2, 'digits')
+    """
     from keras_angular.training import default_backbone
 
     record = {
@@ -238,7 +274,20 @@ def check_resume(out_dir, record):
     run, raise :class:`RunSettingsError` unless ``out_dir/run.json`` says it had the data
     and settings of ``record`` (:func:`run_record`); the message names each setting that
     differs. Without ``backup/`` (a new folder, or a finished run that will be
-    overwritten) there is nothing to resume and nothing to refuse. Reads only."""
+    overwritten) there is nothing to resume and nothing to refuse. Reads only.
+
+    Examples:
+        >>> import tempfile
+        >>> from keras_angular.data import load_dataset
+        >>> digits, out_dir = load_dataset("digits"), tempfile.mkdtemp()
+        >>> write_record(out_dir, run_record("softmax", digits, RunConfig(epochs=2)))
+        >>> os.makedirs(os.path.join(out_dir, "backup"))   # an interrupted run
+        >>> try:
+        ...     check_resume(out_dir, run_record("softmax", digits, RunConfig(epochs=3)))
+        ... except RunSettingsError as error:
+        ...     print(error)
+        ... holds an interrupted run with epochs=2; this run asks for epochs=3: ...
+    """
     backup = os.path.join(out_dir, "backup")
     if not os.path.isdir(backup):
         return
@@ -261,7 +310,15 @@ def check_resume(out_dir, record):
 
 
 def write_record(out_dir, record):
-    """Write ``record`` to ``out_dir/run.json`` atomically (a temporary file, renamed)."""
+    """Write ``record`` to ``out_dir/run.json`` atomically (a temporary file, renamed).
+
+    Examples:
+        >>> import tempfile
+        >>> out_dir = tempfile.mkdtemp()
+        >>> write_record(out_dir, {"method": "softmax"})
+        >>> os.listdir(out_dir)
+        ['run.json']
+    """
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, RUN_RECORD)
     with open(path + ".tmp", "w") as f:
