@@ -285,8 +285,8 @@ def check_resume(out_dir, record):
         >>> try:
         ...     check_resume(out_dir, run_record("softmax", digits, RunConfig(epochs=3)))
         ... except RunSettingsError as error:
-        ...     print(error)
-        ... holds an interrupted run with epochs=2; this run asks for epochs=3: ...
+        ...     print(str(error).split(" with ")[1].split(":")[0])
+        epochs=2; this run asks for epochs=3
     """
     backup = os.path.join(out_dir, "backup")
     if not os.path.isdir(backup):
