@@ -25,6 +25,13 @@ def haseparator_loss(
     embeddings, kernel)``) to compute the same loss the literal way. The batch
     mean of the hinge is Eq. 8's ``C_t``. The zero normal ``j = y`` is left out
     (the authors' code keeps it as a constant ``m`` with no gradient).
+
+    Examples:
+        >>> import numpy as np
+        >>> cos, kernel = np.array([[1.0, 0.0]], "float32"), np.eye(2, dtype="float32")
+        >>> loss = haseparator_loss(np.array([0]), cos, kernel)
+        >>> print(round(float(loss[0]), 4))  # log(1 + exp(-3)) + 0.9 - 1 / sqrt(2)
+        0.2415
     """
     labels = sparse_labels(y_true)
     cosines = ops.cast(cosines, "float32")

@@ -55,6 +55,13 @@ def weights_biased_logits(labels, head_outputs, kernel, alpha, easy_margin=False
     ``(alpha + 1) / ||alpha w_c + w_j|| > 1``, and the loss goes to 0 with every
     feature on one direction that has a negative dot with all class weights
     (see :class:`WSoftmaxLoss`).
+
+    Examples:
+        >>> import numpy as np
+        >>> kernel = np.eye(2, dtype="float32")  # G_01 = 0: z_1 = (1 + 0) / sqrt(2)
+        >>> z = weights_biased_logits(np.array([0]), np.array([[1.0, 0.0]]), kernel, 1.0)
+        >>> np.asarray(z, "float64").round(4).tolist()
+        [[1.0, 0.7071]]
     """
     labels = sparse_labels(labels)
     outputs = ops.cast(head_outputs, "float32")
@@ -75,6 +82,14 @@ def weights_biased_logits_per_sample(labels, features, kernel, alpha):
     is ``w_c`` and whose other columns are ``normalize(alpha w_c + w_j)`` (Eq. 1),
     then multiply the raw feature by it. O(B*M*C) memory: the reference the
     closed form :func:`weights_biased_logits` is tested and benchmarked against.
+
+    Examples:
+        >>> import numpy as np
+        >>> kernel = np.eye(2, dtype="float32")
+        >>> x = np.array([[1.0, 0.0]], "float32")
+        >>> z = weights_biased_logits_per_sample(np.array([0]), x, kernel, 1.0)
+        >>> np.asarray(z, "float64").round(4).tolist()  # w'_1 = (1, 1) / sqrt(2)
+        [[1.0, 0.7071]]
     """
     labels = sparse_labels(labels)
     unit_kernel = l2_normalize(ops.cast(kernel, "float32"), axis=0)
@@ -94,6 +109,12 @@ def weights_biased_margins(labels, kernel, alpha):
     With ``phi`` the angle between ``w_c`` and ``w_j``, ``delta_j = phi - phi'_j``
     where ``phi'_j`` is the angle between ``w_c`` and ``w'_j``: ``phi / 2`` at
     ``alpha = 1``, 0 at ``alpha = 0``.
+
+    Examples:
+        >>> import numpy as np
+        >>> delta = weights_biased_margins(np.array([0]), np.eye(2, dtype="float32"), 1.0)
+        >>> print(round(float(np.degrees(delta[0, 1])), 4))  # phi / 2 at alpha = 1
+        45.0
     """
     gram = gram_rows(sparse_labels(labels), ops.cast(kernel, "float32"))
     norm_sq = ops.maximum(alpha * alpha + 1.0 + 2.0 * alpha * gram, NORM_EPSILON)
@@ -121,6 +142,13 @@ def weights_biased_angular_logits(labels, cosines, kernel, alpha):
     ArcFace (whose margin sits on the target instead).
 
     Returns the (B, C) logits before the scale ``s``.
+
+    Examples:
+        >>> import numpy as np
+        >>> cos, kernel = np.array([[1.0, 0.0]], "float32"), np.eye(2, dtype="float32")
+        >>> z = weights_biased_angular_logits(np.array([0]), cos, kernel, 1.0)
+        >>> np.asarray(z, "float64").round(4).tolist()  # z_1 = cos(90 - 45 degrees)
+        [[1.0, 0.7071]]
     """
     labels = sparse_labels(labels)
     cosines = ops.cast(cosines, "float32")
@@ -150,6 +178,13 @@ def wsoftmax_loss(
     way. ``form="cosine"`` / ``"angular"``: ``head_outputs`` are a ``CosineDense``
     head's cosines and the logits ``scale`` times :func:`weights_biased_logits` /
     :func:`weights_biased_angular_logits` of them (``scale`` None: 16).
+
+    Examples:
+        >>> import numpy as np
+        >>> kernel = np.eye(2, dtype="float32")  # logits [1, 1 / sqrt(2)]
+        >>> loss = wsoftmax_loss(np.array([0]), np.array([[1.0, 0.0]]), kernel, alpha=1.0)
+        >>> print(round(float(loss[0]), 4))  # log(1 + exp(1 / sqrt(2) - 1))
+        0.5574
     """
     labels = sparse_labels(y_true)
     if form == "paper":
