@@ -153,6 +153,11 @@ def amc_cnn(
         batch_norm: BN after every convolution.
         weight_decay: coupled L2 weight decay on the kernels (see the module docstring).
         name: model name.
+
+    Examples:
+        >>> model = amc_cnn((32, 32, 3), embedding_dim=128)
+        >>> model.output_shape
+        (None, 128)
     """
     if variant not in _AMC_VARIANTS:
         raise ValueError(
@@ -213,6 +218,11 @@ def amc_mnist_cnn(
     which a leaky-ReLU output would fold into the positive orthant).
 
     Args: as :func:`amc_cnn` (``input_shape`` at least 12x12).
+
+    Examples:
+        >>> model = amc_mnist_cnn((28, 28, 1), embedding_dim=3)
+        >>> model.output_shape, model.get_layer("embedding").name
+        ((None, 3), 'embedding')
     """
     input_shape = _check_input_shape(input_shape, 12, "amc_mnist_cnn")
     reg = _regularizer(weight_decay)
@@ -242,6 +252,11 @@ class OptionAShortcut(keras.layers.Layer):
     Subsamples by ``strides`` and zero-pads the channels up to ``filters`` (half the
     padding before the existing channels, half after), so the CIFAR ResNets have
     0.27M (ResNet-20) parameters as in He et al., Table 6.
+
+    Examples:
+        >>> shortcut = OptionAShortcut(16, strides=2)
+        >>> tuple(shortcut(ops.zeros((2, 8, 8, 8))).shape)   # 8 channels padded to 16
+        (2, 4, 4, 16)
     """
 
     def __init__(self, filters, strides=2, **kwargs):
@@ -364,6 +379,11 @@ def cifar_resnet(
             the stages double it. Smaller values give small, fast nets for tests.
         weight_decay: coupled L2 weight decay on the kernels (see the module docstring).
         name: model name (default ``"resnet{depth}"``).
+
+    Examples:
+        >>> model = cifar_resnet(20)
+        >>> model.output_shape, model.count_params() + 64 * 10 + 10   # + a 10-class head: 0.27M
+        ((None, 64), 271098)
     """
     if depth not in _RESNET_SPECS:
         raise ValueError(
@@ -463,6 +483,11 @@ def wsoftmax_cnn(
             one-channel inputs, ``"cifar10"`` otherwise.
         weight_decay: coupled L2 weight decay on the kernels (W-Softmax Sec. 5.1: 5e-4).
         name: model name.
+
+    Examples:
+        >>> model = wsoftmax_cnn((28, 28, 1))   # one channel: the "mnist" variant, M = 256
+        >>> model.output_shape
+        (None, 256)
     """
     input_shape = _check_input_shape(input_shape, 8, "wsoftmax_cnn")
     if variant is None:
@@ -531,6 +556,11 @@ def small_cnn(
         batch_norm: BN after every convolution.
         weight_decay: coupled L2 weight decay on the kernels (see the module docstring).
         name: model name.
+
+    Examples:
+        >>> model = small_cnn((28, 28, 1), embedding_dim=64)
+        >>> model.output_shape
+        (None, 64)
     """
     input_shape = _check_input_shape(input_shape, 1, "small_cnn")
     reg = _regularizer(weight_decay)
@@ -571,6 +601,11 @@ def mlp(input_shape=(8, 8, 1), embedding_dim=32, *, hidden_units=128, weight_dec
 
     ``Flatten -> Dense(hidden_units, relu) -> Dense(embedding_dim)`` (linear, named
     "embedding"). Not from the papers: the offline default that trains in seconds.
+
+    Examples:
+        >>> model = mlp((8, 8, 1), embedding_dim=32)
+        >>> model.output_shape, model.count_params()   # (64 * 128 + 128) + (128 * 32 + 32)
+        ((None, 32), 12448)
     """
     reg = _regularizer(weight_decay)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
@@ -621,6 +656,11 @@ def build_backbone(name, input_shape, **kwargs):
 
     Raises:
         ValueError: unknown ``name`` (the message lists the valid names).
+
+    Examples:
+        >>> model = build_backbone("mlp", (8, 8, 1), embedding_dim=3)
+        >>> model.name, model.output_shape
+        ('mlp', (None, 3))
     """
     key = str(name).lower()
     if key not in BACKBONES:
