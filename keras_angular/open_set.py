@@ -39,6 +39,14 @@ class OpenSetSplits:
         held_out: the held-out classes' original indices, sorted.
         held_out_names: their names.
         seed: the seed that chose them.
+
+    Examples:
+        >>> from keras_angular.data import DatasetSplits
+        >>> x, y = np.zeros((4, 1, 1, 1), "float32"), np.arange(4)  # 4 one-pixel images
+        >>> data = DatasetSplits(x, y, x, y, 4, ["a", "b", "c", "d"], "toy")
+        >>> split = open_set_splits(data, [1, 3])
+        >>> split.train.y_train.tolist(), split.y_unseen.tolist(), split.held_out_names
+        ([0, 1], [1, 3], ['b', 'd'])
     """
 
     train: DatasetSplits
@@ -145,6 +153,20 @@ def unseen_class_scores(model, split, batch_size=256, seed=0):
     Returns:
         The :data:`OPEN_SET_KEYS`: :func:`keras_angular.metrics.embedding_scores` of the
         unseen images, each key prefixed ``open_``.
+
+    Examples:
+        >>> import keras
+        >>> from keras_angular.data import DatasetSplits
+        >>> x = np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1], [1, 1], [1, -1]], "float32")
+        >>> x = x.reshape(6, 1, 1, 2)  # six 1 x 1 images with two channels
+        >>> y = np.array([1, 1, 3, 3, 0, 2])
+        >>> data = DatasetSplits(x, y, x, y, 4, ["a", "b", "c", "d"], "toy")
+        >>> split = open_set_splits(data, [1, 3])
+        >>> inputs = keras.Input((1, 1, 2))
+        >>> model = keras.Model(inputs, {"embedding": keras.layers.Flatten()(inputs)})
+        >>> scores = unseen_class_scores(model, split)  # classes 1 and 3: clusters apart
+        >>> scores["open_precision_at_1"], scores["open_roc_auc"]
+        (1.0, 1.0)
     """
     outputs = model.predict(split.x_unseen, batch_size=batch_size, verbose=0)
     embeddings = np.asarray(outputs["embedding"]).reshape(len(split.x_unseen), -1)

@@ -71,6 +71,11 @@ def ranked_neighbours(unit, rows, depth):
 
     Returns:
         (len(rows), depth) int64 indices into ``unit``.
+
+    Examples:
+        >>> unit = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]])
+        >>> ranked_neighbours(unit, [0, 2], 2).tolist()  # query 2: 0 and 3 tie at cos 0
+        [[1, 2], [1, 0]]
     """
     query = np.asarray(rows, dtype=np.int64)
     sims = unit[query] @ unit.T  # (b, N)

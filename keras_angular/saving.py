@@ -16,7 +16,17 @@ import keras
 
 
 def compiled_losses(model):
-    """The loss objects ``model`` was compiled with, flattened (a dict, list or one loss)."""
+    """The loss objects ``model`` was compiled with, flattened (a dict, list or one loss).
+
+    Examples:
+        >>> import keras
+        >>> inputs = keras.Input((2,))
+        >>> outputs = {"a": keras.layers.Dense(2)(inputs), "b": keras.layers.Dense(1)(inputs)}
+        >>> model = keras.Model(inputs, outputs)
+        >>> model.compile("adam", loss={"a": "mse", "b": "mae"})
+        >>> compiled_losses(model)
+        ['mse', 'mae']
+    """
     loss = getattr(model, "loss", None)
     if isinstance(loss, dict):
         return list(loss.values())
@@ -26,7 +36,18 @@ def compiled_losses(model):
 
 
 def bind_losses(model):
-    """Bind every compiled loss that knows its head layer by name to ``model``; returns it."""
+    """Bind every compiled loss that knows its head layer by name to ``model``; returns it.
+
+    Examples:
+        >>> import keras, keras_angular as ka
+        >>> inputs = keras.Input((4,))
+        >>> head = ka.layers.CosineDense(3, name="head")
+        >>> model = keras.Model(inputs, head(inputs))
+        >>> loss = ka.losses.HASeparatorLoss(head="head")  # known by name only
+        >>> model.compile("adam", loss=loss)
+        >>> bind_losses(model).loss.head is head
+        True
+    """
     for loss in compiled_losses(model):
         if callable(getattr(loss, "bind", None)):
             loss.bind(model)
