@@ -66,6 +66,11 @@ class Method:
             AMC paper's Gaussian curve over the first 80/300 of the epochs.
         pretrain_loss: for a two-phase method, the loss of the first
             ``params["pretrain_epochs"]`` epochs, or None.
+
+    Examples:
+        >>> amc = METHODS["amc"]
+        >>> amc.head, dict(amc.defaults), amc.ramp_embedding_loss
+        ('dense', {'margin': 0.5, 'weight': 0.1}, True)
     """
 
     name: str
@@ -80,7 +85,15 @@ class Method:
 
 @dataclasses.dataclass
 class MethodSetup:
-    """A built method: the model and what to compile and fit it with."""
+    """A built method: the model and what to compile and fit it with.
+
+    Examples:
+        >>> from keras_angular.models import mlp
+        >>> setup = build_method("amc", mlp((8, 8, 1)), num_classes=10, epochs=3)
+        >>> setup.compile(keras.optimizers.Adam(1e-3))
+        >>> type(setup).__name__, sorted(setup.loss), setup.model.name
+        ('MethodSetup', ['embedding', 'logits'], 'mlp_amc')
+    """
 
     method: Method
     params: dict
@@ -102,7 +115,13 @@ class MethodSetup:
 
 @dataclasses.dataclass(frozen=True)
 class Override:
-    """One row of :data:`REGISTRY_OVERRIDES`: a registry default that is not the paper's."""
+    """One row of :data:`REGISTRY_OVERRIDES`: a registry default that is not the paper's.
+
+    Examples:
+        >>> row = REGISTRY_OVERRIDES[0]
+        >>> row.method, row.parameter, row.paper, row.registry
+        ('cosface', 'scale', 64.0, 16.0)
+    """
 
     method: str
     parameter: str
@@ -143,7 +162,14 @@ REGISTRY_OVERRIDES = (
 
 
 def overrides_table(methods=None):
-    """:data:`REGISTRY_OVERRIDES` as Markdown table rows, for ``methods`` (all when None)."""
+    """:data:`REGISTRY_OVERRIDES` as Markdown table rows, for ``methods`` (all when None).
+
+    Examples:
+        >>> print(overrides_table(["arcface"]).splitlines()[2])
+        | arcface | scale | 64.0 | 16.0 | the paper's s = 64 is set for thousands of ...
+        >>> overrides_table(["softmax"])   # no row: the empty string
+        ''
+    """
     rows = [
         "| method | parameter | paper | registry | why |",
         "|---|---|---|---|---|",
@@ -249,7 +275,13 @@ METHODS = {
 
 
 def get_method(name):
-    """The :class:`Method` registered as ``name``; a ``ValueError`` lists the valid names."""
+    """The :class:`Method` registered as ``name``; a ``ValueError`` lists the valid names.
+
+    Examples:
+        >>> method = get_method("arcface")
+        >>> method.name, method.head, dict(method.defaults)
+        ('arcface', 'cosine', {'scale': 16.0, 'margin': 0.3})
+    """
     try:
         return METHODS[name]
     except KeyError:
@@ -259,7 +291,12 @@ def get_method(name):
 
 
 def method_params(method, overrides):
-    """``method.defaults`` updated by ``overrides``; a ``ValueError`` names an unknown key."""
+    """``method.defaults`` updated by ``overrides``; a ``ValueError`` names an unknown key.
+
+    Examples:
+        >>> method_params(get_method("arcface"), {"margin": 0.5})
+        {'scale': 16.0, 'margin': 0.5}
+    """
     unknown = set(overrides) - set(method.defaults)
     if unknown:
         known = ", ".join(sorted(method.defaults)) or "none"
@@ -276,6 +313,11 @@ def build_head_and_losses(name, num_classes, **overrides):
     Returns:
         ``(method, params, head, loss)``: ``loss`` is ``{"logits": Loss}``, plus
         ``"embedding"`` for the methods with a feature loss.
+
+    Examples:
+        >>> method, params, head, loss = build_head_and_losses("cosface", 10, margin=0.35)
+        >>> type(head).__name__, type(loss["logits"]).__name__, params
+        ('CosineDense', 'CosFaceLoss', {'scale': 16.0, 'margin': 0.35})
     """
     method = get_method(name)
     params = method_params(method, overrides)
@@ -299,6 +341,12 @@ def build_method(name, backbone, num_classes, epochs, **overrides):
     Returns:
         A :class:`MethodSetup`; call ``setup.compile(optimizer)`` and fit
         ``setup.model`` on ``targets(y)``.
+
+    Examples:
+        >>> from keras_angular.models import mlp
+        >>> setup = build_method("amc", mlp((8, 8, 1), embedding_dim=32), 10, epochs=30)
+        >>> setup.head.units, [ramp.ramp_up for ramp in setup.callbacks]   # ceil(80 / 300 * 30)
+        (10, [8])
     """
     method, params, head, loss = build_head_and_losses(name, num_classes, **overrides)
     embedding = backbone.output
@@ -318,7 +366,12 @@ def build_method(name, backbone, num_classes, epochs, **overrides):
 
 
 def targets(labels):
-    """The ``y`` for a model built here: the labels for both outputs."""
+    """The ``y`` for a model built here: the labels for both outputs.
+
+    Examples:
+        >>> targets([0, 2, 1])
+        {'logits': [0, 2, 1], 'embedding': [0, 2, 1]}
+    """
     return {"logits": labels, "embedding": labels}
 
 
