@@ -47,7 +47,16 @@ __all__ = [
 
 def save_figure(fig, path, dpi=120):
     """Write ``fig`` to ``path`` (format from the extension; PNG without one),
-    creating its folder, and return the path as a string."""
+    creating its folder, and return the path as a string.
+
+    Examples:
+        >>> import tempfile
+        >>> fig = Figure()
+        >>> _ = fig.add_subplot().plot([0, 1], [0, 1])
+        >>> path = save_figure(fig, os.path.join(tempfile.mkdtemp(), "figures", "line.png"))
+        >>> os.path.basename(path), os.path.isfile(path)
+        ('line.png', True)
+    """
     path = os.fspath(path)
     folder = os.path.dirname(path)
     if folder:
@@ -139,6 +148,12 @@ def plot_embedding(features, labels, kernel=None, normalize=None, **kwargs):
     D = 3 to :func:`plot_embedding_3d` (``normalize`` must not be False for
     them); ``kwargs`` go to that function. Higher dimensions: use
     :func:`plot_tsne`. Returns the ``Figure``.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> fig = plot_embedding(rng.normal(size=(20, 3)), np.arange(20) % 2)   # 3-d: the sphere
+        >>> fig.axes[0].name
+        '3d'
     """
     dim = int(np.shape(features)[-1]) if np.ndim(features) == 2 else None
     if dim == 2:
@@ -180,6 +195,12 @@ def plot_embedding_2d(
     most ``max_points`` points are drawn (a seeded random subset).
 
     Returns the ``Figure``.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> fig = plot_embedding_2d(rng.normal(size=(20, 2)), np.arange(20) % 2, kernel=np.eye(2))
+        >>> type(fig).__name__, len(fig.axes)
+        ('Figure', 1)
     """
     x, x_plot, y_plot, centers, present = _embedding_points(
         features, labels, 2, normalize, max_points, seed, "plot_embedding_2d"
@@ -241,6 +262,12 @@ def plot_embedding_3d(
     directions are drawn as black segments of length 1.25 labelled ``w_c``.
     At most ``max_points`` points are drawn (a seeded random subset). ``ax``
     must be a 3-d Axes. Returns the ``Figure``.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> fig = plot_embedding_3d(rng.normal(size=(20, 3)), np.arange(20) % 2)
+        >>> fig.axes[0].name, fig.axes[0].get_title()
+        ('3d', '3-d features on the unit sphere')
     """
     _, x_plot, y_plot, centers, present = _embedding_points(
         features, labels, 3, True, max_points, seed, "plot_embedding_3d"
@@ -298,6 +325,12 @@ def plot_tsne(
     initialisation and ``random_state=seed``. ``perplexity`` is lowered to
     ``(n - 1) / 3`` for small subsets; ``tsne_kwargs`` go to ``TSNE`` (e.g.
     ``{"max_iter": 250}`` for a quick look). Returns the ``Figure``.
+
+    Examples:
+        >>> features, labels = np.random.default_rng(0).normal(size=(20, 8)), np.arange(20) % 2
+        >>> fig = plot_tsne(features, labels, tsne_kwargs={"max_iter": 250})
+        >>> fig.axes[0].get_title(), len(fig.axes[0].collections)   # one scatter per class
+        ('t-SNE of 20 features', 2)
     """
     from sklearn.manifold import TSNE
 
@@ -352,6 +385,12 @@ def plot_pair_angle_histograms(
     :func:`~keras_angular.metrics.angle_histogram_divergence`'s KL and EMD.
     The first ``bins`` bars (``ax.patches``) are the positive pairs, the next
     ``bins`` the negative ones. Returns the ``Figure``.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> fig = plot_pair_angle_histograms(rng.normal(size=(20, 8)), np.arange(20) % 2, bins=18)
+        >>> len(fig.axes[0].patches)   # 18 positive-pair bars, then 18 negative-pair bars
+        36
     """
     pos, neg = metrics.pair_angles(features, labels, max_pairs=max_pairs, seed=seed)
     edges, p, q = metrics.pair_angle_histograms(pos, neg, bins=bins)
@@ -392,6 +431,12 @@ def plot_class_mean_angles(features, labels, kernel, class_names=None, title=Non
     :func:`keras_angular.metrics.class_mean_angles` (Eq. 14), one bar per
     class, its value written above it; classes without samples get an empty
     (zero-height) bar and no value. Returns the ``Figure``.
+
+    Examples:
+        >>> features = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+        >>> fig = plot_class_mean_angles(features, np.array([0, 0, 1]), np.eye(2))
+        >>> [text.get_text() for text in fig.axes[0].texts]   # class 0: (0 + 45) / 2 degrees
+        ['22.5', '0.0']
     """
     theta = np.degrees(metrics.class_mean_angles(features, labels, kernel))
     classes = np.arange(len(theta))
@@ -428,6 +473,12 @@ def plot_cosine_similarity(
     blocks on the diagonal are the classes, the colour scale is fixed to
     [-1, 1]; row i of the matrix is drawn at height i, counted from the top.
     Returns the ``Figure``.
+
+    Examples:
+        >>> features, labels = np.random.default_rng(0).normal(size=(20, 8)), np.arange(20) % 2
+        >>> fig = plot_cosine_similarity(features, labels, samples_per_class=3)
+        >>> fig.axes[0].get_title(), len(fig.axes)   # the matrix and its colour bar
+        ('Cosine similarity of unit features (6 samples)', 2)
     """
     cm, sorted_labels = metrics.cosine_similarity_matrix(
         features, labels, samples_per_class=samples_per_class, seed=seed
@@ -458,6 +509,15 @@ def plot_kl_emd_scatter(results, title=None, annotate=True, ax=None):
     configuration, e.g. ``"s=3, m=0.9"``), and optionally ``"group"`` (the
     method, e.g. ``"ArcFace"``, one colour and marker each). The upper right
     is better on both axes. Returns the ``Figure``.
+
+    Examples:
+        >>> results = [
+        ...     {"kl": 1.0, "emd": 20.0, "label": "m=0.3"},
+        ...     {"kl": 2.0, "emd": 30.0, "label": "m=0.5"},
+        ... ]
+        >>> fig = plot_kl_emd_scatter(results)
+        >>> [text.get_text() for text in fig.axes[0].texts]   # each point annotated
+        ['m=0.3', 'm=0.5']
     """
     results = list(results)
     if not results:
