@@ -68,6 +68,19 @@ def compare_methods(
             :class:`keras_angular.training.RunSettingsError` when any run's arguments are
             bad or its folder holds an interrupted run of other data or settings - all
             checked before the first run trains.
+
+    Examples:
+        >>> import tempfile
+        >>> from keras_angular.data import load_dataset
+        >>> from keras_angular.run_config import RunConfig
+        >>> digits, config = load_dataset("digits"), RunConfig(epochs=5, verbose=0)
+        >>> methods, out_dir = ["softmax", "amc"], tempfile.mkdtemp()
+        >>> report = compare_methods(methods, digits, 3, config, out_dir=out_dir)  # doctest: +SKIP
+        >>> try:   # every run's settings are checked before the first one trains
+        ...     compare_methods(methods, digits, 3, config, out_dir=out_dir, baseline="arc")
+        ... except ValueError as error:
+        ...     print(error)
+        The baseline 'arc' is not among the methods ['softmax', 'amc'].
     """
     methods = list(methods)
     if not methods:
@@ -132,7 +145,14 @@ def _add_to_metrics_file(folder, result, keys):
 
 
 def welch_p_value(sample, reference):
-    """Two-sided Welch t-test p-value; NaN when either side has < 2 values or no variance."""
+    """Two-sided Welch t-test p-value; NaN when either side has < 2 values or no variance.
+
+    Examples:
+        >>> round(welch_p_value([1, 2, 3], [4, 5, 6]), 4)   # t = -3 / sqrt(2 / 3), 4 d.o.f.
+        0.0213
+        >>> welch_p_value([0.9], [0.8, 0.85])
+        nan
+    """
     sample, reference = np.asarray(sample, float), np.asarray(reference, float)
     if len(sample) < 2 or len(reference) < 2:
         return math.nan
@@ -142,7 +162,19 @@ def welch_p_value(sample, reference):
 
 
 def summarize(runs, baseline):
-    """One row per method from ``{method: [run_method results]}``."""
+    """One row per method from ``{method: [run_method results]}``.
+
+    Examples:
+        >>> def result(accuracy):   # the keys of a run_method result that summarize reads
+        ...     geometry = dict.fromkeys(GEOMETRY_KEYS, 0.0)
+        ...     return {"test_accuracy": accuracy, "params": 1000, "train_seconds": 1.0, **geometry}
+        >>> runs = {"softmax": [result(0.80), result(0.82)], "amc": [result(0.85), result(0.87)]}
+        >>> report = summarize(runs, baseline="softmax")
+        >>> [(row["method"], round(row["accuracy_mean"], 3)) for row in report["rows"]]
+        [('softmax', 0.81), ('amc', 0.86)]
+        >>> round(report["rows"][1]["p_value"], 3)   # Welch: t = 0.05 / 0.01414, 2 d.o.f.
+        0.072
+    """
     reference = [r["test_accuracy"] for r in runs[baseline]]
     rows = []
     for method, results in runs.items():
@@ -177,7 +209,14 @@ def _fmt(value, digits=3):
 
 
 def markdown_table(report):
-    """The report's rows as a Markdown table (accuracy in %, angles in degrees)."""
+    """The report's rows as a Markdown table (accuracy in %, angles in degrees).
+
+    Examples:
+        >>> row = {key: 0.0 for key in GEOMETRY_KEYS}
+        >>> row.update(method="amc", accuracy_mean=0.86, accuracy_sd=0.01414, runs=2, p_value=0.072)
+        >>> print(markdown_table({"baseline": "softmax", "rows": [row]}).splitlines()[2])
+        | amc | 86.00 ± 1.41 | 2 | 0.072 | 0.0 | 0.0 | 0.0 | 0.0 | 0.000 | 0.0 | 0.000 | 0.000 |
+    """
     header = (
         "| method | test accuracy % (mean ± SD) | runs | p vs "
         f"{report['baseline']} | W-Inter° | C-Inter° | CW-Inter° | WC-Intra° | KL | EMD° "
@@ -210,7 +249,15 @@ _RETRIEVAL_COLUMNS = (
 
 def retrieval_table(report, prefix=""):
     """The rows' retrieval and verification scores (keys ``prefix + RETRIEVAL_KEYS``) as a
-    Markdown table, or ``""`` when the rows have none."""
+    Markdown table, or ``""`` when the rows have none.
+
+    Examples:
+        >>> row = {"method": "amc", **dict.fromkeys(RETRIEVAL_KEYS, 0.5)}
+        >>> print(retrieval_table({"rows": [row]}).splitlines()[2])
+        | amc | 0.500 | 0.500 | 0.500 | 0.5000 | 0.500 | 0.500 | 0.500 |
+        >>> retrieval_table({"rows": [{"method": "amc"}]})
+        ''
+    """
     rows = [row for row in report["rows"] if prefix + "map_at_r" in row]
     if not rows:
         return ""
