@@ -56,13 +56,28 @@ from keras_angular.run_config import (
 def default_backbone(input_shape):
     """The backbone used when none is named: ``mlp`` for tiny images (16x16 or less, e.g.
     the 8x8 digits), :func:`keras_angular.models.small_cnn` (128-d embedding) for larger
-    images of any size."""
+    images of any size.
+
+    Examples:
+        >>> [default_backbone(shape) for shape in [(8, 8, 1), (16, 16, 3), (28, 28, 1)]]
+        ['mlp', 'mlp', 'small_cnn']
+    """
     height, width, _ = input_shape
     return "mlp" if max(height, width) <= 16 else "small_cnn"
 
 
 def embed(model, dataset):
-    """Predict ``(logits, embedding)`` as NumPy arrays over a ``tf.data`` dataset."""
+    """Predict ``(logits, embedding)`` as NumPy arrays over a ``tf.data`` dataset.
+
+    Examples:
+        >>> from keras_angular.data import load_dataset
+        >>> from keras_angular.models import mlp
+        >>> digits = load_dataset("digits")
+        >>> setup = build_method("softmax", mlp((8, 8, 1), embedding_dim=16), 10, epochs=1)
+        >>> logits, embedding = embed(setup.model, test_dataset(digits, 128))
+        >>> logits.shape, embedding.shape
+        ((360, 10), (360, 16))
+    """
     outputs = model.predict(dataset, verbose=0)
     return np.asarray(outputs["logits"]), np.asarray(outputs["embedding"])
 
@@ -71,14 +86,30 @@ def geometry_metrics(embeddings, labels, kernel, predictions, seed=0):
     """:func:`keras_angular.metrics.feature_geometry` with the per-class mean target
     angles (W-Softmax Eq. 14) as the list ``class_mean_angles_deg`` and the retrieval and
     verification scores of the test set (:data:`keras_angular.metrics.RETRIEVAL_KEYS`):
-    every angle in degrees, under a key ending ``_deg``."""
+    every angle in degrees, under a key ending ``_deg``.
+
+    Examples:
+        >>> features = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 3.0]])
+        >>> labels = np.array([0, 1, 0, 1])   # each class along its own weight, w = I
+        >>> m = geometry_metrics(features, labels, np.eye(2), predictions=labels)
+        >>> m["w_inter_deg"], m["wc_intra_deg"], m["class_mean_angles_deg"], m["precision_at_1"]
+        (90.0, 0.0, [0.0, 0.0], 1.0)
+    """
     return metrics.feature_geometry(
         embeddings, labels, kernel, predictions, seed=seed, class_means=True, retrieval=True
     )
 
 
 def geometry_figures(embeddings, labels, kernel, folder, class_names=None, seed=0):
-    """Draw the geometry figures of one model into ``folder``; returns their paths."""
+    """Draw the geometry figures of one model into ``folder``; returns their paths.
+
+    Examples:
+        >>> import tempfile
+        >>> features = np.random.default_rng(0).normal(size=(20, 2))   # 2-d: no t-SNE
+        >>> paths = geometry_figures(features, np.arange(20) % 2, np.eye(2), tempfile.mkdtemp())
+        >>> [os.path.basename(path) for path in paths]
+        ['embedding.png', 'pair_angles.png', 'class_mean_angles.png', 'cosine_similarity.png']
+    """
     os.makedirs(folder, exist_ok=True)
     path = lambda name: os.path.join(folder, name)  # noqa: E731
     save = plots.save_figure  # each figure is written before the next is drawn
@@ -137,6 +168,16 @@ def run_method(
             with other data or settings (:func:`keras_angular.run_config.check_resume`).
         TypeError: a keyword that is no ``RunConfig`` field, or neither ``config`` nor
             ``epochs``.
+
+    Examples:
+        >>> from keras_angular.data import load_dataset
+        >>> digits = load_dataset("digits")
+        >>> result = run_method("amc", digits, epochs=3, out_dir="runs/amc")  # doctest: +SKIP
+        >>> try:   # the settings are checked before anything is built
+        ...     run_method("amc", digits, epochs=0)
+        ... except ValueError as error:
+        ...     print(type(error).__name__, error)
+        RunSettingsError RunConfig: `epochs` must be an int >= 1, got 0.
     """
     config = RunConfig(**settings) if config is None else config.replace(**settings)
     check_run(method, config)
@@ -266,7 +307,15 @@ def _write_outputs(model, result, out_dir):
 
 def learning_rate_schedule(kind, learning_rate, total_steps):
     """Adam's learning rate for :func:`run_method`: ``kind`` is one of
-    :data:`keras_angular.run_config.LR_SCHEDULES`."""
+    :data:`keras_angular.run_config.LR_SCHEDULES`.
+
+    Examples:
+        >>> cosine = learning_rate_schedule("cosine", 2e-3, total_steps=100)
+        >>> [round(float(cosine(step)), 6) for step in (0, 50, 100)]   # lr * (1 + cos) / 2
+        [0.002, 0.001, 0.0]
+        >>> learning_rate_schedule("constant", 2e-3, total_steps=100)
+        0.002
+    """
     if kind == "constant":
         return learning_rate
     return keras.optimizers.schedules.CosineDecay(learning_rate, max(int(total_steps), 1))
