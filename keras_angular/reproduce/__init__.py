@@ -154,10 +154,15 @@ def run_experiment(name, scale="tiny", dataset=None, seeds=None, *, out_dir, log
         ValueError: unknown experiment or scale, bad ``seeds``, bad data, or run settings
             :func:`keras_angular.training.run_method` refuses (checked before training).
 
-    Example::
-
-        run_experiment("arc-angles", "small", dataset="../shared/data/fashion_mnist.npz",
-                       out_dir="runs/arc-angles")
+    Examples:
+        >>> import tempfile
+        >>> fashion = "../shared/data/fashion_mnist.npz"
+        >>> report = run_experiment("arc-angles", "small", fashion, out_dir="r")  # doctest: +SKIP
+        >>> try:   # checked before anything trains
+        ...     run_experiment("amc-table1", "huge", out_dir=tempfile.mkdtemp())
+        ... except ValueError as error:
+        ...     print(error)
+        amc-table1: unknown scale 'huge'; use one of tiny, small, full.
     """
     return runner.run_experiment(
         get_experiment(name), scale, dataset, seeds, out_dir=out_dir, log=log, runs=runs

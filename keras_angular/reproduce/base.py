@@ -32,9 +32,10 @@ class Run:
         settings: :func:`keras_angular.training.run_method` keyword arguments for this run
             alone (``{"learning_rate": 0.01}``); they replace the scale's.
 
-    Example::
-
-        Run("CE+AMC", "amc", overrides={"margin": 0.5})
+    Examples:
+        >>> run = Run("CE+AMC", "amc", overrides={"margin": 0.5})
+        >>> run.label, run.method, dict(run.overrides), dict(run.settings)
+        ('CE+AMC', 'amc', {'margin': 0.5}, {})
     """
 
     label: str
@@ -57,9 +58,10 @@ class Data:
         load_kwargs: more :func:`~keras_angular.data.load_dataset` arguments
             (``{"coarse_labels": True}``, ``{"test_fraction": 0.2}``).
 
-    Example::
-
-        Data("../shared/data/fashion_mnist.npz", "Fashion-MNIST", train_size=6000)
+    Examples:
+        >>> data = Data("../shared/data/fashion_mnist.npz", "Fashion-MNIST", train_size=6000)
+        >>> data.setting, data.train_size, data.test_size
+        ('Fashion-MNIST', 6000, None)
     """
 
     source: str
@@ -86,10 +88,11 @@ class Scale:
             (``settings`` are its :func:`~keras_angular.reproduce.runner.run_settings`),
             given to ``run_method(extra_callbacks=...)``, e.g. a one-cycle learning rate.
 
-    Example::
-
-        Scale(data=(Data("digits"),), runs=(Run("CE", "softmax"),), seeds=1,
-              settings={"epochs": 1, "figures": False})
+    Examples:
+        >>> scale = Scale(data=(Data("digits"),), runs=(Run("CE", "softmax"),), seeds=1,
+        ...               settings={"epochs": 1, "figures": False})
+        >>> [run.label for run in scale.runs], scale.seeds, scale.settings["epochs"]
+        (['CE'], 1, 1)
     """
 
     data: tuple
@@ -117,9 +120,15 @@ class PaperValue:
         value: the number as printed; sd: its SD as printed (None when not given).
         unit: one of :data:`UNITS` (``"rad"`` is shown in degrees beside ours).
 
-    Example::
-
-        PaperValue("AMC-Loss Table 1", "CIFAR10", "CE+AMC", "test_accuracy_pct", 82.97, 0.20)
+    Examples:
+        >>> value = PaperValue(
+        ...     "AMC-Loss Table 1", "CIFAR10", "CE+AMC", "test_accuracy_pct", 82.97, 0.20
+        ... )
+        >>> value.in_our_units()
+        (82.97, 0.2)
+        >>> angle = PaperValue("a table", None, "CE+AMC", "wc_intra_deg", 0.5, unit="rad")
+        >>> round(angle.in_our_units()[0], 4)   # 0.5 * 180 / pi degrees
+        28.6479
     """
 
     source: str
@@ -157,10 +166,11 @@ class Claim:
         direction: ``"higher"`` or ``"lower"``: how ``row`` compares with ``than``.
         source: where the paper says it (``"AMC-Loss Table 1, Sec. 4.2"``).
 
-    Example::
-
-        Claim("CE+AMC beats CE+Eucd", "test_accuracy_pct", "CE+AMC", "CE+Eucd", "higher",
-              "AMC-Loss Table 1")
+    Examples:
+        >>> claim = Claim("CE+AMC beats CE+Eucd", "test_accuracy_pct", "CE+AMC", "CE+Eucd",
+        ...               "higher", "AMC-Loss Table 1")
+        >>> claim.row, claim.direction, claim.than
+        ('CE+AMC', 'higher', 'CE+Eucd')
     """
 
     text: str
@@ -201,6 +211,14 @@ class Experiment:
             scale's first run).
 
     A claim whose rows a scale does not train is reported as not checked at that scale.
+
+    Examples:
+        >>> scale = Scale(data=(Data("digits"),), runs=(Run("CE", "softmax"),), seeds=1,
+        ...               settings={"epochs": 1})
+        >>> scales = dict.fromkeys(SCALES, scale)   # the same runs at every scale
+        >>> experiment = Experiment("demo", "CE on digits", "none", scales=scales)
+        >>> experiment.name, sorted(experiment.scales)
+        ('demo', ['full', 'small', 'tiny'])
     """
 
     name: str
