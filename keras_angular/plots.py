@@ -328,7 +328,7 @@ def plot_tsne(
 
     Examples:
         >>> features, labels = np.random.default_rng(0).normal(size=(20, 8)), np.arange(20) % 2
-        >>> fig = plot_tsne(features, labels, tsne_kwargs={"max_iter": 250})
+        >>> fig = plot_tsne(features, labels, tsne_kwargs={"max_iter": 250, "method": "exact"})
         >>> fig.axes[0].get_title(), len(fig.axes[0].collections)   # one scatter per class
         ('t-SNE of 20 features', 2)
     """
