@@ -1,7 +1,9 @@
-"""Every docstring example of the package runs and prints what it says (doctest)."""
+"""Every public class and function has a docstring example, and every docstring example of the
+package runs and prints what it says (doctest)."""
 
 import doctest
 import importlib
+import inspect
 import pkgutil
 
 import pytest
@@ -29,3 +31,21 @@ def test_docstring_examples_run(module):
         report=False,
     )
     assert result.failed == 0, result
+
+
+def _public_objects():
+    """``(dotted name, object)`` of every class and function a public module lists in
+    ``__all__`` (the command line excepted: docs/cli.md describes it)."""
+    for module_name in keras_angular.__all__:
+        if module_name.startswith("_") or module_name == "cli":
+            continue
+        module = importlib.import_module(f"keras_angular.{module_name}")
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                yield f"keras_angular.{module_name}.{name}", obj
+
+
+def test_every_public_class_and_function_has_an_example():
+    missing = [name for name, obj in _public_objects() if ">>>" not in (obj.__doc__ or "")]
+    assert not missing, f"no docstring example: {missing}"
