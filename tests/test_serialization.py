@@ -272,6 +272,11 @@ LOSS_MODELS = {
         True,
     ),
     "CenterLoss": (lambda h: L.CenterLoss(C, weight=0.1), layers.CosineDense, True),
+    "PartialFCLoss": (
+        lambda h: L.PartialFCLoss(L.ArcFaceLoss(scale=8.0), sample_fraction=1.0, head=h, seed=0),
+        layers.CosineDense,
+        True,
+    ),
 }
 
 
