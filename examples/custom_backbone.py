@@ -15,7 +15,6 @@ default; a tensorflow-datasets name; an ``.npz``; a folder of class folders).
 """
 
 import argparse
-import dataclasses
 import os
 import tempfile
 
@@ -23,7 +22,7 @@ import keras
 import numpy as np
 
 import keras_angular as ka
-from keras_angular.data import load_dataset
+from keras_angular.data import load_dataset, subsample
 
 # loss name -> (head, loss on the head's output, loss on the embedding or None)
 LOSSES = {
@@ -153,13 +152,7 @@ def main(argv=None):
     splits = load_dataset(args.dataset, seed=args.seed)
     epochs, batch_size = args.epochs, args.batch_size
     if args.tiny:
-        splits = dataclasses.replace(
-            splits,
-            x_train=splits.x_train[:512],
-            y_train=splits.y_train[:512],
-            x_test=splits.x_test[:256],
-            y_test=splits.y_test[:256],
-        )
+        splits = subsample(splits, 512, 256, seed=args.seed)
         epochs, batch_size = 2, 32
     folder = args.out or tempfile.mkdtemp(prefix="custom_backbone_")
     os.makedirs(folder, exist_ok=True)

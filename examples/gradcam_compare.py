@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 
 from keras_angular import explain
-from keras_angular.data import load_dataset
+from keras_angular.data import load_dataset, subsample
 from keras_angular.run_config import RunConfig
 from keras_angular.saving import load_model
 from keras_angular.training import run_method
@@ -35,10 +35,12 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=8, help="rows of the grid")
     parser.add_argument("--n-score", type=int, default=200, help="images the AUCs average")
     parser.add_argument("--out", default=None, help="folder (default: a temporary one)")
-    parser.add_argument("--tiny", action="store_true", help="1 epoch, 32 scored images")
+    parser.add_argument("--tiny", action="store_true", help="400 images, 1 epoch, 32 scored")
     args = parser.parse_args(argv)
 
     splits = load_dataset(args.dataset)
+    if args.tiny:
+        splits = subsample(splits, 400, 100)
     out = args.out or tempfile.mkdtemp(prefix="gradcam_compare_")
     epochs, n_score = (1, 32) if args.tiny else (args.epochs, args.n_score)
     # small_cnn even for the 8x8 digits: Grad-CAM needs convolutional feature maps

@@ -19,7 +19,7 @@ import os
 import tempfile
 
 from keras_angular import plots
-from keras_angular.data import load_dataset
+from keras_angular.data import load_dataset, subsample
 from keras_angular.run_config import RunConfig
 from keras_angular.training import run_method
 
@@ -36,6 +36,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     splits = load_dataset(args.dataset)
+    if args.tiny:
+        splits = subsample(splits, 400, 100)
     out = args.out or tempfile.mkdtemp(prefix="haseparator_sweep_")
     scales, margins = (
         (args.scales[:1], args.margins[:1]) if args.tiny else (args.scales, args.margins)

@@ -48,6 +48,7 @@ __all__ = [
     "TFDS_DATASETS",
     "augment_batch",
     "load_dataset",
+    "subsample",
     "test_dataset",
     "train_dataset",
 ]
@@ -654,6 +655,58 @@ def augment_batch(images, seed, kind, pad_value=0.0):
         mirror = tf.random.stateless_uniform([b], flip_seed) < 0.5
         out = tf.where(mirror[:, None, None, None], tf.reverse(out, axis=[2]), out)
     return out
+
+
+def subsample(splits, train_size=None, test_size=None, seed=0):
+    """A seeded, class-stratified subset of ``splits`` (a
+    :class:`~keras_angular.data.DatasetSplits`): ``train_size`` training and ``test_size``
+    test images (None, or at least the split's size, keeps the split whole). Each class
+    keeps its share (largest-remainder rounding, so the sizes are exact), the order is
+    shuffled, and the preprocessing statistics are the original's.
+
+    Examples:
+        >>> small = subsample(load_dataset("digits"), 300, 100, seed=0)
+        >>> len(small.x_train), len(small.x_test), small.num_classes
+        (300, 100, 10)
+    """
+    rng = np.random.default_rng(seed)
+
+    def pick(y, size):
+        if size is None or size >= len(y):
+            return None
+        if size < 1:
+            raise ValueError(f"subsample: sizes must be >= 1, got {size}.")
+        classes, counts = np.unique(y, return_counts=True)
+        share = counts * size / len(y)
+        quota = np.floor(share).astype(int)  # largest remainders get the rest: exactly size
+        quota[np.argsort(quota - share, kind="stable")[: size - quota.sum()]] += 1
+        chosen = [
+            rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quota, strict=True)
+        ]
+        return rng.permutation(np.concatenate(chosen))
+
+    train, test = pick(splits.y_train, train_size), pick(splits.y_test, test_size)
+    if train is None and test is None:
+        return splits
+    x_train, y_train = _take(splits.x_train, splits.y_train, train)
+    x_test, y_test = _take(splits.x_test, splits.y_test, test)
+    return DatasetSplits(
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        splits.num_classes,
+        splits.class_names,
+        f"{splits.name} ({len(y_train)} train / {len(y_test)} test)",
+        mean=splits.mean,
+        std=splits.std,
+        standardize=splits.standardize,
+        source=splits.source,
+    )
+
+
+def _take(x, y, index):
+    return (x, y) if index is None else (x[index], y[index])
 
 
 def train_dataset(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from keras_angular.data import subsample
 from keras_angular.reproduce import EXPERIMENTS, SCALES, get_experiment, run_experiment
 from keras_angular.reproduce.base import Claim, Data, Experiment, PaperValue, Run, Scale
 from keras_angular.reproduce.runner import (
@@ -21,7 +22,6 @@ from keras_angular.reproduce.runner import (
     resolve_scale,
     run_settings,
     slug,
-    subsample,
     verdict,
 )
 from keras_angular.run_config import RunConfig

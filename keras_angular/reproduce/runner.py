@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from keras_angular.data import subsample
 from keras_angular.report import markdown_table, summarize, welch_p_value
 from keras_angular.reproduce.base import Data, Scale
 
@@ -105,60 +106,6 @@ def verdict(values, reference, direction, alpha=ALPHA):
 
 
 # --------------------------------------------------------------------------- data
-
-
-def subsample(splits, train_size=None, test_size=None, seed=0):
-    """A seeded, class-stratified subset of ``splits`` (a
-    :class:`~keras_angular.data.DatasetSplits`): ``train_size`` training and ``test_size``
-    test images (None, or at least the split's size, keeps the split whole). Each class
-    keeps its share (largest-remainder rounding, so the sizes are exact), the order is
-    shuffled, and the preprocessing statistics are the original's.
-
-    Example::
-
-        small = subsample(load_dataset("fashion_mnist.npz"), 6000, 2000)
-    """
-    from keras_angular.data import DatasetSplits
-
-    rng = np.random.default_rng(seed)
-
-    def pick(y, size):
-        if size is None or size >= len(y):
-            return None
-        if size < 1:
-            raise ValueError(f"subsample: sizes must be >= 1, got {size}.")
-        classes, counts = np.unique(y, return_counts=True)
-        share = counts * size / len(y)
-        quota = np.floor(share).astype(int)  # largest remainders get the rest: exactly size
-        quota[np.argsort(quota - share, kind="stable")[: size - quota.sum()]] += 1
-        chosen = [
-            rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quota, strict=True)
-        ]
-        return rng.permutation(np.concatenate(chosen))
-
-    train, test = pick(splits.y_train, train_size), pick(splits.y_test, test_size)
-    if train is None and test is None:
-        return splits
-    x_train, y_train = _take(splits.x_train, splits.y_train, train)
-    x_test, y_test = _take(splits.x_test, splits.y_test, test)
-    return DatasetSplits(
-        x_train,
-        y_train,
-        x_test,
-        y_test,
-        splits.num_classes,
-        splits.class_names,
-        f"{splits.name} ({len(y_train)} train / {len(y_test)} test)",
-        mean=splits.mean,
-        std=splits.std,
-        standardize=splits.standardize,
-        source=splits.source,
-    )
-
-
-def _take(x, y, index):
-    return (x, y) if index is None else (x[index], y[index])
-
 
 _SUFFIXES = ("test", "train", "cropped", "coarse")
 
@@ -690,7 +637,6 @@ __all__ = [
     "match_setting",
     "resolve_scale",
     "run_experiment",
-    "subsample",
     "verdict",
     "write_report",
 ]
