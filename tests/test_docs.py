@@ -61,9 +61,7 @@ def test_every_public_name_is_in_the_api_reference(site):
             continue
         prefix = f"keras_angular.{module_name}"
         for name in public:
-            if not any(
-                entry.startswith(prefix) and entry.endswith(f".{name}") for entry in names
-            ):
+            if not any(entry.startswith(prefix) and entry.endswith(f".{name}") for entry in names):
                 missing.append(f"{prefix}.{name}")
     assert not missing, f"not in the API reference: {missing}"
 
