@@ -25,11 +25,12 @@ keras_angular.run_config.RunSettingsError: RunConfig: `epochs` must be an int >=
 import dataclasses
 import hashlib
 import json
-import math
 import numbers
 import os
 
 import numpy as np
+
+from keras_angular.checks import check_positive
 
 LR_SCHEDULES = ("cosine", "constant")
 """The ``lr_schedule`` values :class:`RunConfig` accepts."""
@@ -142,14 +143,10 @@ class RunConfig:
             not _is_int(self.geometry_every) or self.geometry_every < 1
         ):
             fail(f"`geometry_every` must be None or an int >= 1, got {self.geometry_every!r}.")
-        rate = self.learning_rate
-        if (
-            not isinstance(rate, numbers.Real)
-            or isinstance(rate, bool)
-            or not math.isfinite(rate)
-            or rate <= 0
-        ):
-            fail(f"`learning_rate` must be a finite number > 0, got {rate!r}.")
+        try:
+            check_positive("RunConfig", "learning_rate", self.learning_rate)
+        except ValueError as error:
+            raise RunSettingsError(str(error)) from None
         if self.lr_schedule not in LR_SCHEDULES:
             fail(f"`lr_schedule` must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}.")
         if self.recipe is not None and self.recipe not in RECIPES:
