@@ -39,10 +39,9 @@ Nothing in this module imports the rest of the package but
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
-from keras_angular import conventions
+from keras_angular import backend, conventions
 from keras_angular.conventions import LABEL_VALUES_MESSAGE, NORM_EPSILON, label_shape_error
 
 #: ``||w_y - w_j||^2`` below this (class weights less than 1e-3 rad apart) counts as a
@@ -58,7 +57,7 @@ def as_tensor(x, dtype=None):
     """``x`` as a tensor: what every loss input (``y_true`` and ``y_pred``) goes through.
 
     ``keras.ops.convert_to_tensor``, except that a ``tf.Variable`` is read into a
-    plain tensor: Keras' TensorFlow backend (and so ``keras.losses.Loss.__call__``)
+    plain tensor (:func:`keras_angular.backend.as_plain_tensor`): Keras' TensorFlow backend (and so ``keras.losses.Loss.__call__``)
     hands a ``tf.Variable`` on unchanged, and some ``keras.ops`` then fail on it
     (``take_along_axis`` reads ``.ndim``). The read is differentiable: under a
     ``tf.GradientTape`` the gradient still reaches the variable.
@@ -68,9 +67,7 @@ def as_tensor(x, dtype=None):
         >>> as_tensor(tf.Variable([1.0, 2.0])).ndim
         1
     """
-    if isinstance(x, tf.Variable):
-        x = tf.convert_to_tensor(x)
-    return ops.convert_to_tensor(x, dtype=dtype)
+    return ops.convert_to_tensor(backend.as_plain_tensor(x), dtype=dtype)
 
 
 def l2_normalize(x, axis=-1):
@@ -132,19 +129,22 @@ def checked_labels(y_true, num_classes=None, owner="loss"):
 
     * at trace time: ``y_true`` has shape (B,) or (B, 1); one-hot labels (B, C)
       with C > 1 and other ranks raise ``ValueError``;
-    * when the step runs (eagerly or in a ``tf.function``, so also in
-      ``model.fit``): every label is an integer in ``[0, num_classes)``
-      (``[0, inf)`` when ``num_classes`` is None), else
-      ``tf.errors.InvalidArgumentError`` naming ``owner``;
-    * under XLA (``jit_compile=True``, Keras' default on a GPU) TensorFlow drops
-      assertions. There an invalid label is replaced by 0 and flagged in
-      ``valid``; :func:`nan_where_invalid` makes that sample's loss NaN and
-      gives it no gradient - never a silently wrong finite value
-      (``keras.callbacks.TerminateOnNaN`` stops such a run).
+    * when the step runs, on every backend: every label is an integer in
+      ``[0, num_classes)`` (``[0, inf)`` when ``num_classes`` is None), else
+      :func:`keras_angular.backend.label_error` naming ``owner`` - raised at once
+      eagerly (PyTorch, eager TensorFlow or JAX), by an assertion in a
+      ``tf.function`` (so in ``model.fit``), by a host callback under ``jax.jit``
+      (inside a ``JaxRuntimeError`` on CPU; :func:`keras_angular.backend.assert_in_step`);
+    * where the assertion cannot raise (TensorFlow under XLA, ``jit_compile=True``,
+      Keras' default on a GPU, which drops assertions; a JAX callback on a GPU that only
+      logs) an invalid label is replaced by 0 and flagged in ``valid``;
+      :func:`nan_where_invalid` makes that sample's loss NaN and gives it no gradient -
+      never a silently wrong finite value (``keras.callbacks.TerminateOnNaN`` stops
+      such a run).
 
     Returns:
         ``(labels, valid)``: (B,) int32 labels and a (B,) bool mask, all True
-        unless under XLA with an invalid label.
+        unless in a compiled step with an invalid label.
 
     Examples:
         >>> import numpy as np
@@ -164,16 +164,12 @@ def checked_labels(y_true, num_classes=None, owner="loss"):
         valid = ops.logical_and(valid, values < ops.cast(num_classes, values.dtype))
     bound = f" < {num_classes}" if isinstance(num_classes, int) else ""
     message = f"{owner}: {LABEL_VALUES_MESSAGE}{bound}; got"
-    if tf.executing_eagerly():
+    if not backend.is_traced(values):
         if not bool(ops.all(valid)):
-            raise tf.errors.InvalidArgumentError(
-                None, None, f"{message} {ops.convert_to_numpy(values).tolist()[:16]}"
-            )
+            raise backend.label_error(f"{message} {ops.convert_to_numpy(values).tolist()[:16]}")
         return ops.cast(values, "int32"), valid
-    check = tf.debugging.Assert(ops.all(valid), [message, values], summarize=16)
-    with tf.control_dependencies([check]):
-        labels = ops.where(valid, ops.cast(values, "int32"), 0)
-        return tf.identity(labels), tf.identity(valid)
+    labels = ops.where(valid, ops.cast(values, "int32"), 0)
+    return backend.assert_in_step(ops.all(valid), message, values, labels, valid)
 
 
 def nan_where_invalid(values, valid):

@@ -1,0 +1,170 @@
+"""What differs between Keras 3's backends (TensorFlow, JAX, PyTorch), in one place.
+
+The heads, losses, metrics and callbacks are ``keras.ops``; what they cannot say in
+``keras.ops`` is here, so that every other module runs unchanged under
+``KERAS_BACKEND=tensorflow``, ``jax`` and ``torch``:
+
+* :func:`name` - the backend Keras runs on;
+* :func:`is_traced` - whether a tensor is symbolic (inside ``tf.function`` or
+  ``jax.jit``), so its values cannot be read while the step is being built;
+* :func:`label_error` - the exception an invalid label raises (TensorFlow's
+  ``InvalidArgumentError``, which its in-graph assertion raises too; ``ValueError``
+  elsewhere);
+* :func:`assert_in_step` - an assertion compiled into the step where the backend has
+  one: ``tf.debugging.Assert`` (dropped by XLA), a JAX host callback that raises
+  (``JaxRuntimeError`` carrying the message on CPU; a GPU may only log it). Where it
+  cannot raise, the caller's NaN marks the bad sample
+  (:func:`keras_angular.ops.nan_where_invalid`);
+* :func:`as_plain_tensor` - a ``tf.Variable`` read into a tensor (TensorFlow only);
+* :func:`require_tensorflow` - the one message for what only TensorFlow provides
+  (``tf.distribute`` strategies, SavedModel export).
+
+TensorFlow is imported here only when it is the backend (``tf.data`` input pipelines
+are TensorFlow's on every backend, and :mod:`keras_angular.data` imports it itself).
+"""
+
+import keras
+import numpy as np
+
+#: The Keras backends this package is tested on.
+SUPPORTED = ("tensorflow", "jax", "torch")
+
+
+def name():
+    """The backend Keras runs on: ``"tensorflow"``, ``"jax"`` or ``"torch"``.
+
+    Examples:
+        >>> name() in SUPPORTED
+        True
+    """
+    return keras.backend.backend()
+
+
+def is_traced(x):
+    """Whether ``x`` is symbolic: built into a compiled step whose values are not known yet.
+
+    True inside a ``tf.function`` (``model.fit``'s step on TensorFlow) and for a JAX
+    tracer (``jax.jit``, ``jax.grad``); PyTorch runs eagerly (``torch.compile`` breaks
+    its graph where a value is read), so a torch tensor is never traced here.
+
+    Examples:
+        >>> import numpy as np
+        >>> is_traced(keras.ops.convert_to_tensor(np.ones(2)))
+        False
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.executing_eagerly()
+    if backend == "jax":
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    return False
+
+
+def label_error(message):
+    """The exception for an invalid label, the same type eagerly as in a compiled step:
+    ``tf.errors.InvalidArgumentError`` on TensorFlow (what ``tf.debugging.Assert``
+    raises), ``ValueError`` on JAX and PyTorch.
+
+    Examples:
+        >>> isinstance(label_error("loss: bad label"), Exception)
+        True
+    """
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.errors.InvalidArgumentError(None, None, message)
+    return ValueError(message)
+
+
+def _raise_unless(ok, message, values):
+    if not bool(ok):
+        raise label_error(f"{message} {np.asarray(values).tolist()[:16]}")
+
+
+def assert_in_step(condition, message, values, *outputs):
+    """``outputs`` behind an assertion compiled into the step: when ``condition`` (a
+    scalar bool tensor) is False the step raises :func:`label_error` with ``message`` and
+    the first 16 ``values``, where the backend can.
+
+    TensorFlow: ``tf.debugging.Assert`` (``InvalidArgumentError``; XLA drops it). JAX: a
+    host callback (``jax.debug.callback``) whose ``ValueError`` reaches the caller
+    inside a ``JaxRuntimeError`` on CPU; a GPU may only log it. Callers pair this with
+    a NaN on the bad sample, so a dropped assertion never leaves a finite wrong value.
+    Eagerly (PyTorch, or outside a compiled step) it raises at once.
+
+    Returns:
+        ``outputs``, as a tuple, made to depend on the assertion.
+
+    Examples:
+        >>> import numpy as np
+        >>> ok = keras.ops.convert_to_tensor(False)
+        >>> try:
+        ...     assert_in_step(ok, "labels below 0:", np.array([-1]))
+        ... except Exception as error:
+        ...     print(error)
+        labels below 0: [-1]
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.executing_eagerly():
+            _raise_unless(condition, message, values)
+            return outputs
+        check = tf.debugging.Assert(condition, [message, values], summarize=16)
+        with tf.control_dependencies([check]):
+            return tuple(tf.identity(x) for x in outputs)
+    if backend == "jax" and is_traced(condition):
+        import jax
+
+        jax.debug.callback(_raise_unless, condition, message, values)
+        return outputs
+    _raise_unless(condition, message, values)
+    return outputs
+
+
+def as_plain_tensor(x):
+    """``x`` with a TensorFlow ``tf.Variable`` read into a tensor (the read is
+    differentiable); anything else unchanged. Keras' TensorFlow backend hands a
+    ``tf.Variable`` on as it is, and some ``keras.ops`` then fail on it.
+
+    Examples:
+        >>> as_plain_tensor(1.5)
+        1.5
+    """
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(x, tf.Variable):
+            return tf.convert_to_tensor(x)
+    return x
+
+
+def require_tensorflow(feature):
+    """Raise a ``RuntimeError`` that says ``feature`` needs the TensorFlow backend,
+    unless it is the backend.
+
+    Examples:
+        >>> require_tensorflow("SavedModel export") if name() == "tensorflow" else None
+    """
+    if name() != "tensorflow":
+        raise RuntimeError(
+            f"{feature} needs the TensorFlow backend (this process runs Keras on "
+            f"{name()!r}); set KERAS_BACKEND=tensorflow, or pass --backend tensorflow "
+            "to keras-angular."
+        )
+
+
+__all__ = [
+    "SUPPORTED",
+    "as_plain_tensor",
+    "assert_in_step",
+    "is_traced",
+    "label_error",
+    "name",
+    "require_tensorflow",
+]
