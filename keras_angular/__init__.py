@@ -20,8 +20,11 @@ from keras_angular import _startup
 # The keras-angular command imports this package, hence TensorFlow, before its main()
 # runs: its quiet start (TensorFlow's C++ start-up lines hidden unless --verbose) happens
 # here. Nothing changes for library users (keras_angular/_startup.py says why and how).
+# Its --backend option sets KERAS_BACKEND here too, before Keras is imported.
+_startup.select_backend()
 with _startup.quiet_import():
     from keras_angular import (
+        backend,
         callbacks,
         checks,
         conventions,
@@ -59,6 +62,7 @@ def __getattr__(name):
 
 __all__ = [
     "__version__",
+    "backend",
     "callbacks",
     "checks",
     "conventions",

@@ -22,6 +22,10 @@ unless ``--verbose`` is given:
   (errors, Python warnings and tracebacks come through);
 * sets TensorFlow's and absl's Python loggers to ERROR (:func:`quiet_python_logging`).
 
+It also reads ``--backend NAME`` (:func:`select_backend`): Keras picks its backend from
+``KERAS_BACKEND`` once, when it is imported, so the option must act here, before the
+package imports Keras.
+
 ``import keras_angular`` imports TensorFlow (it registers the serializable classes), and
 the console script imports ``keras_angular.cli`` - so the package's ``__init__`` asks
 :func:`quiet_import` whether this process is the command, from ``sys.argv``. Library users
@@ -66,6 +70,33 @@ def verbose_requested(argv):
         if token == "--verbose":
             return True
     return False
+
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def backend_requested(argv):
+    """The value of ``--backend NAME`` / ``--backend=NAME`` among the options (before a
+    lone ``--``), or None."""
+    for i, token in enumerate(argv):
+        if token == "--":
+            return None
+        if token == "--backend" and i + 1 < len(argv):
+            return argv[i + 1]
+        if token.startswith("--backend="):
+            return token.split("=", 1)[1]
+    return None
+
+
+def select_backend():
+    """For the command: ``--backend NAME`` sets ``KERAS_BACKEND`` before Keras is imported
+    (Keras reads it once, at import). A name that is not a backend is left to the parser,
+    which refuses it."""
+    if not is_command():
+        return
+    backend = backend_requested(_argv()[1:])
+    if backend in BACKENDS:
+        os.environ["KERAS_BACKEND"] = backend
 
 
 def quiet_environment():

@@ -16,6 +16,7 @@ The heads, losses, metrics and callbacks are ``keras.ops``; what they cannot say
   cannot raise, the caller's NaN marks the bad sample
   (:func:`keras_angular.ops.nan_where_invalid`);
 * :func:`as_plain_tensor` - a ``tf.Variable`` read into a tensor (TensorFlow only);
+* :func:`exports_saved_model` - whether ``model.export`` writes a SavedModel here;
 * :func:`require_tensorflow` - the one message for what only TensorFlow provides
   (``tf.distribute`` strategies, SavedModel export).
 
@@ -144,6 +145,18 @@ def as_plain_tensor(x):
     return x
 
 
+def exports_saved_model():
+    """Whether ``model.export`` can write a SavedModel here: Keras 3 exports one from
+    TensorFlow and from JAX (through ``jax2tf``), not from PyTorch (its path,
+    ``torch.export``, fails on Keras' functional models).
+
+    Examples:
+        >>> exports_saved_model() == (name() != "torch")
+        True
+    """
+    return name() in ("tensorflow", "jax")
+
+
 def require_tensorflow(feature):
     """Raise a ``RuntimeError`` that says ``feature`` needs the TensorFlow backend,
     unless it is the backend.
@@ -163,6 +176,7 @@ __all__ = [
     "SUPPORTED",
     "as_plain_tensor",
     "assert_in_step",
+    "exports_saved_model",
     "is_traced",
     "label_error",
     "name",

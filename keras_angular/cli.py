@@ -93,8 +93,10 @@ def _add_common(parser):
         "--strategy",
         default="none",
         choices=["none", "mirrored", "multiworker"],
-        help="tf.distribute strategy (multiworker: blocked upstream, keras-team/keras#20585)",
+        help="tf.distribute strategy (multiworker: blocked upstream, keras-team/keras#20585; "
+        "use --distribution data-parallel on JAX)",
     )
+    _add_distribution(parser)
     parser.add_argument(
         "--recipe",
         default=None,
@@ -122,10 +124,42 @@ def _add_common(parser):
     _add_verbose(parser)
 
 
-def _add_verbose(parser):
-    # SUPPRESS: without its own --verbose a subcommand keeps the global one's value
+def _add_distribution(parser):
+    """``--distribution data-parallel`` (keras.distribution on JAX) and the options that
+    join several processes (``train``, ``compare``)."""
     parser.add_argument(
-        "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP
+        "--distribution",
+        default="none",
+        choices=["none", "data-parallel"],
+        help="data-parallel: keras.distribution.DataParallel over every device of every "
+        "process (JAX backend); --batch-size is the global batch, a multiple of the device "
+        "count. Several processes (one per host): add --coordinator, --num-processes and "
+        "--process-id in each; process 0 writes the outputs",
+    )
+    parser.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="where process 0 listens (the same in every process)",
+    )
+    parser.add_argument(
+        "--num-processes", type=int, default=None, metavar="N", help="number of processes"
+    )
+    parser.add_argument(
+        "--process-id", type=int, default=None, metavar="I", help="this process's index, 0..N-1"
+    )
+
+
+def _add_verbose(parser, default=argparse.SUPPRESS):
+    """``--verbose`` and ``--backend``, which every subcommand takes before or after its
+    name. SUPPRESS: without its own options a subcommand keeps the global ones' values."""
+    parser.add_argument("--verbose", action="store_true", default=default, help=_VERBOSE_HELP)
+    parser.add_argument(
+        "--backend",
+        choices=_startup.BACKENDS,
+        default=default if default is argparse.SUPPRESS else None,
+        help="the Keras backend to run on (default: KERAS_BACKEND, else tensorflow); "
+        "recorded in metrics.json and run.json",
     )
 
 
@@ -138,7 +172,7 @@ def build_parser():
         prog="keras-angular",
         description="Angular and margin-based discriminative feature learning for Keras.",
     )
-    parser.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
+    _add_verbose(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser(
@@ -295,6 +329,11 @@ def _parse_overrides(pairs):
 def _strategy(name):
     if name == "none":
         return None
+    if _keras_backend() != "tensorflow":
+        raise ValueError(
+            f"--strategy {name} is a tf.distribute strategy, for the TensorFlow backend only "
+            f"(this run is on {_keras_backend()!r})."
+        )
     import tensorflow as tf
 
     if name == "multiworker":
@@ -302,13 +341,56 @@ def _strategy(name):
             "--strategy multiworker: Keras 3's fit does not train under "
             "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585: it reduces "
             "distributed batches and logs with strategy.reduce, which the collective "
-            "all-reduce rejects); use --strategy mirrored on one machine."
+            "all-reduce rejects). Past one machine, train on JAX with keras.distribution: "
+            "KERAS_BACKEND=jax keras-angular train --distribution data-parallel "
+            "--coordinator HOST:PORT --num-processes N --process-id I (docs/distributed.md); "
+            "on one machine, --strategy mirrored."
         )
     strategy = tf.distribute.MirroredStrategy()
     print(
         f"keras-angular: {name} strategy, {strategy.num_replicas_in_sync} replicas", file=sys.stderr
     )
     return strategy
+
+
+def _distribution(args):
+    """The ``keras.distribution.DataParallel`` that ``--distribution`` asks for, or None.
+    For several processes this joins them (``jax.distributed.initialize``): call it after
+    every other check, before anything runs on JAX."""
+    cluster = [args.coordinator, args.num_processes, args.process_id]
+    if args.distribution == "none":
+        if any(value is not None for value in cluster):
+            raise ValueError(
+                "--coordinator, --num-processes and --process-id join the processes of "
+                "--distribution data-parallel; add it."
+            )
+        return None
+    if args.strategy != "none":
+        raise ValueError(
+            f"--strategy {args.strategy} (tf.distribute, TensorFlow) and --distribution "
+            f"{args.distribution} (keras.distribution, JAX) exclude each other."
+        )
+    if getattr(args, "gradcam_every", None) is not None:
+        raise ValueError(
+            "--gradcam-every reads the model during training, which runs under "
+            "--distribution; run keras-angular explain on the trained model instead."
+        )
+    from keras_angular import distribution
+
+    try:
+        dist = distribution.data_parallel(*cluster)
+        distribution.check_batch_size(args.batch_size, dist)
+    except RuntimeError as error:
+        raise ValueError(str(error)) from None
+    record = distribution.describe(dist, args.batch_size)
+    print(
+        f"keras-angular: {args.distribution} distribution, {record['devices']} devices "
+        f"({record['platform']}) over {record['processes']} process(es), "
+        f"{record['per_device_batch']} rows per device; this is process "
+        f"{distribution.process_index()}",
+        file=sys.stderr,
+    )
+    return dist
 
 
 def _run_config(args):
@@ -389,6 +471,12 @@ def _check_options(args):
         raise ValueError(f"--out {args.out} is a file; give a folder.")
 
 
+def _keras_backend():
+    import keras
+
+    return keras.backend.backend()
+
+
 def main(argv=None):
     """Entry point of the ``keras-angular`` console script; returns the exit status."""
     parser = build_parser()
@@ -398,6 +486,14 @@ def main(argv=None):
     if not getattr(args, "verbose", False):
         _startup.quiet_environment()  # for what reads it later (TensorFlow read it already)
         _startup.quiet_python_logging()
+    if args.backend is not None and args.backend != _keras_backend():
+        print(
+            f"keras-angular: error: --backend {args.backend}: Keras was imported on "
+            f"{_keras_backend()!r} before the option was read (set KERAS_BACKEND="
+            f"{args.backend} instead).",
+            file=sys.stderr,
+        )
+        return 2
     if args.command == "bench":
         return _bench(bench_argv)
     if args.command == "reproduce":
@@ -417,14 +513,15 @@ def main(argv=None):
         config = _run_config(args)
         splits = _load(args)
         strategy = _strategy(args.strategy)
+        distribution = _distribution(args)  # last: it waits for the other processes
     except (ValueError, FileNotFoundError) as error:
         return _user_error(error)
     from keras_angular.run_config import RunSettingsError
 
     try:  # run_method refuses before it writes anything; real errors keep their traceback
         if args.command == "train":
-            return _train(args, splits, config, strategy)
-        return _compare(args, methods, splits, config, strategy)
+            return _train(args, splits, config, strategy, distribution)
+        return _compare(args, methods, splits, config, strategy, distribution)
     except RunSettingsError as error:
         return _user_error(error)
 
@@ -457,7 +554,8 @@ def _user_error(error):
     return 2
 
 
-def _train(args, splits, config, strategy):
+def _train(args, splits, config, strategy, distribution=None):
+    from keras_angular.distribution import process_index
     from keras_angular.training import run_method
 
     out = args.out or os.path.join("runs", f"{args.method}_{os.path.basename(args.dataset)}")
@@ -479,20 +577,32 @@ def _train(args, splits, config, strategy):
                 name=args.method,
             )
         )
+    if process_index() > 0:
+        config = config.replace(verbose=0)  # process 0 shows the progress and writes
     result = run_method(
-        args.method, splits, config, out_dir=out, strategy=strategy, extra_callbacks=extra
+        args.method,
+        splits,
+        config,
+        out_dir=out,
+        strategy=strategy,
+        distribution=distribution,
+        extra_callbacks=extra,
     )
-    print(
-        f"{args.method} on {splits.name}: test accuracy {result['test_accuracy']:.4f}; "
-        f"files in {out}"
-    )
+    if process_index() == 0:
+        print(
+            f"{args.method} on {splits.name}: test accuracy {result['test_accuracy']:.4f}; "
+            f"files in {out}"
+        )
     return 0
 
 
-def _compare(args, methods, splits, config, strategy):
+def _compare(args, methods, splits, config, strategy, distribution=None):
+    from keras_angular.distribution import process_index
     from keras_angular.report import compare_methods, markdown_table
 
     out = args.out or os.path.join("runs", f"compare_{os.path.basename(args.dataset)}")
+    if process_index() > 0:
+        config = config.replace(verbose=0)  # process 0 shows the progress and writes
     report = compare_methods(
         methods,
         splits,
@@ -501,8 +611,12 @@ def _compare(args, methods, splits, config, strategy):
         out_dir=out,
         baseline=args.baseline,
         strategy=strategy,
+        distribution=distribution,
         open_set=args.open_set,
+        log=print if process_index() == 0 else (lambda line: None),
     )
+    if process_index() > 0:
+        return 0
     print(markdown_table(report))
     print(f"report: {os.path.join(out, 'report.md')}")
     return 0
@@ -523,6 +637,11 @@ def _explain(args):
     import numpy as np
 
     try:
+        if _keras_backend() != "tensorflow":
+            raise ValueError(
+                "explain uses tf-keras-vis, for the TensorFlow backend only (this run is on "
+                f"{_keras_backend()!r}); models trained on any backend load there."
+            )
         for flag, value in (
             ("--n", args.n),
             ("--n-score", args.n_score),

@@ -1,6 +1,7 @@
 """Grad-CAM maps, overlays, comparison grids and faithfulness scores.
 
-The one module that uses ``tf-keras-vis`` (replacing that dependency is one file):
+The one module that uses ``tf-keras-vis`` (replacing that dependency is one file), so
+the one that needs the TensorFlow backend (:func:`gradcam` says so on another):
 
 * :func:`gradcam` - Grad-CAM (Selvaraju et al., ICCV 2017, Eq. 1-2) or Grad-CAM++
   (Chattopadhay et al., WACV 2018) heatmaps, ``(B, H, W)`` in [0, 1] at the input
@@ -66,6 +67,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_angular import backend
 from keras_angular.checks import check_int, check_positive, check_range
 
 __all__ = [
@@ -383,6 +385,7 @@ def gradcam(
         >>> maps.shape, bool(maps.min() >= 0 and maps.max() <= 1)
         ((3, 8, 8), True)
     """
+    backend.require_tensorflow("Grad-CAM (tf-keras-vis)")
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear

@@ -28,6 +28,7 @@ import json
 import numbers
 import os
 
+import keras
 import numpy as np
 
 from keras_angular.checks import check_positive
@@ -233,6 +234,7 @@ def run_record(method, splits, config):
     record = {
         "format": _RECORD_FORMAT,
         "method": method,
+        "keras_backend": keras.backend.backend(),
         "seed": config.seed,
         "epochs": config.epochs,
         "batch_size": config.batch_size,

@@ -5,7 +5,8 @@
 :class:`keras_angular.run_config.RunConfig`. It writes to ``out_dir``:
 
 * ``model.keras`` - the trained model (outputs ``logits`` and ``embedding``);
-* ``saved_model/`` - a SavedModel export serving both outputs, no label input;
+* ``saved_model/`` - a SavedModel export serving both outputs, no label input (on the
+  TensorFlow and JAX backends: :func:`keras_angular.backend.exports_saved_model`);
 * ``history.json`` - the Keras history (losses, accuracy, ramped values);
 * ``metrics.json`` - test accuracy and the feature geometry of the test set
   (:func:`geometry_metrics`);
@@ -34,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_angular import metrics, plots
+from keras_angular import backend, metrics, plots
 from keras_angular.callbacks import (
     GeometryMetrics,
     PreciseBatchNorm,
@@ -264,6 +265,7 @@ def run_method(
         "method": method,
         "seed": seed,
         "backbone": backbone,
+        "keras_backend": keras.backend.backend(),
         "params": setup.params,
         "test_accuracy": float(np.mean(predictions == splits.y_test)),
         **geometry_metrics(embeddings, splits.y_test, kernel, predictions, seed=seed),
@@ -298,7 +300,8 @@ class _EpochCounter(keras.callbacks.Callback):
 
 def _write_outputs(model, result, out_dir):
     model.save(os.path.join(out_dir, "model.keras"))
-    model.export(os.path.join(out_dir, "saved_model"), verbose=False)
+    if backend.exports_saved_model():
+        model.export(os.path.join(out_dir, "saved_model"), verbose=False)
     with open(os.path.join(out_dir, "history.json"), "w") as f:
         json.dump(result["history"], f, indent=1)
     with open(os.path.join(out_dir, "metrics.json"), "w") as f:
