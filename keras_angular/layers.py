@@ -1,4 +1,4 @@
-"""Label-free classification heads.
+"""Label-free classification heads, and the class-centre state of the center loss.
 
 A head maps an embedding to one score per class and needs no label, so the
 training model is the inference model and ``model.export()`` serves it as is.
@@ -365,4 +365,82 @@ class HyperplaneProjection(keras.layers.Layer):
         return config
 
 
-__all__ = ["CosineDense", "HyperplaneProjection", "WeightsBiasedDense"]
+@keras.saving.register_keras_serializable(package="keras_angular")
+class ClassCenters(keras.layers.Layer):
+    """The class centres of the center loss as model state: an identity on the embedding.
+
+    Holds ``centers`` (C x D, non-trainable, zeros at start) for
+    :class:`~keras_angular.losses.CenterLoss` (Wen et al. 2016, Eq. 2 and 4), which reads
+    and updates them when given this layer as ``head=``. Placed on the embedding, it
+    passes the embedding through unchanged and records whether the model ran in training
+    mode (``last_call_training``): the loss moves the centres only after a call with
+    ``training=True`` - the train step of ``model.fit``, never ``evaluate`` or
+    ``predict``. The centres are weights of the model, so they are saved and loaded with
+    it, and on JAX a training step returns them as its new state (what a loss's own
+    variable cannot be; see :class:`~keras_angular.losses.CenterLoss`).
+
+    The centres are float32 whatever the dtype policy (the layer computes in float32:
+    its output is the embedding cast to float32, the precision the loss reads).
+
+    Args:
+        num_classes: the number of classes C (an int >= 1).
+        **kwargs: ``keras.layers.Layer`` arguments (``name``, ...).
+
+    Examples:
+        >>> import keras, numpy as np
+        >>> from keras_angular.losses import CenterLoss
+        >>> inputs = keras.Input((3,))
+        >>> embedding = keras.layers.Dense(2, kernel_initializer="ones")(inputs)
+        >>> centers = ClassCenters(4, name="centers")
+        >>> model = keras.Model(inputs, centers(embedding))
+        >>> tuple(centers.centers.shape)
+        (4, 2)
+        >>> loss = CenterLoss(alpha=0.5, weight=1.0, head=centers)
+        >>> x, y = np.ones((2, 3), "float32"), np.array([1, 1])
+        >>> _ = loss(y, model(x, training=False))   # inference: the centres stay
+        >>> np.asarray(centers.centers)[1].tolist()
+        [0.0, 0.0]
+        >>> _ = loss(y, model(x, training=True))    # training: 0 - 0.5 * 2 * (0 - 3) / 3
+        >>> np.asarray(centers.centers)[1].tolist()
+        [1.0, 1.0]
+    """
+
+    def __init__(self, num_classes, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.num_classes = check_int(type(self).__name__, "num_classes", num_classes, 1)
+        self.input_spec = keras.layers.InputSpec(ndim=2)
+        self.last_call_training = False
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        if dim is None:
+            raise ValueError(
+                f"ClassCenters needs a known embedding dimension, got input shape {input_shape}."
+            )
+        # only_first_replica: under a tf.distribute strategy every replica assigns the
+        # same (all-reduced) update, and the variable keeps one copy of it.
+        self.centers = self.add_weight(
+            name="centers",
+            shape=(self.num_classes, dim),
+            initializer="zeros",
+            dtype="float32",
+            trainable=False,
+            aggregation="only_first_replica",
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=2, axes={-1: dim})
+
+    def call(self, inputs, training=None):
+        self.last_call_training = bool(training) if training is not None else False
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_classes=self.num_classes)
+        return config
+
+
+__all__ = ["ClassCenters", "CosineDense", "HyperplaneProjection", "WeightsBiasedDense"]

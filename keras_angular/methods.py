@@ -4,8 +4,10 @@ Every method builds the same model shape on top of a backbone (images ->
 embedding): a head layer named ``"head"`` and two outputs,
 ``{"logits": head(embedding), "embedding": embedding}``. The logits carry the
 classification loss, the embedding an optional feature loss (AMC, Euclidean,
-center). Labels are given to both: ``{"logits": y, "embedding": y}``
-(:func:`targets`).
+center). A method whose embedding loss keeps state in the model (center: the class
+centres, a :class:`~keras_angular.layers.ClassCenters` layer named ``"centers"``)
+passes the embedding output through that layer. Labels are given to both:
+``{"logits": y, "embedding": y}`` (:func:`targets`).
 
 Adding a method is adding one :class:`Method` entry to :data:`METHODS`::
 
@@ -24,7 +26,7 @@ import keras
 
 from keras_angular import losses
 from keras_angular.callbacks import LossWeightRamp
-from keras_angular.layers import CosineDense, WeightsBiasedDense
+from keras_angular.layers import ClassCenters, CosineDense, WeightsBiasedDense
 
 #: The head layers a method can ask for, by the name it uses.
 HEADS = {
@@ -58,7 +60,11 @@ class Method:
             read different heads.
         logits_loss: ``(head, num_classes, params) -> Loss`` on the head's output.
         embedding_loss: ``(head, num_classes, params) -> Loss`` on the
-            embedding, or None.
+            embedding, or None. With an ``embedding_layer`` it receives that layer
+            in place of the head.
+        embedding_layer: ``(num_classes, params) -> Layer``, an identity on the
+            embedding that holds state the embedding loss updates (the center
+            loss's :class:`~keras_angular.layers.ClassCenters`), or None.
         defaults: hyper-parameters and the registry's defaults - the papers'
             except the rows of :data:`REGISTRY_OVERRIDES`; ``params`` is
             ``defaults`` updated with the user's overrides.
@@ -81,6 +87,7 @@ class Method:
     defaults: Mapping = dataclasses.field(default_factory=dict)
     ramp_embedding_loss: bool = False
     pretrain_loss: Callable | None = None
+    embedding_layer: Callable | None = None
 
 
 @dataclasses.dataclass
@@ -218,7 +225,10 @@ METHODS = {
             "center",
             "CE + center loss on the embedding (Wen et al.)",
             head="dense",
-            embedding_loss=lambda head, c, p: losses.CenterLoss(c, p["alpha"], p["weight"]),
+            embedding_loss=lambda centers, c, p: losses.CenterLoss(
+                c, p["alpha"], p["weight"], head=centers
+            ),
+            embedding_layer=lambda c, p: ClassCenters(c, name="centers"),
             defaults={"alpha": 0.5, "weight": 0.003},
         ),
         Method(
@@ -312,20 +322,32 @@ def build_head_and_losses(name, num_classes, **overrides):
 
     Returns:
         ``(method, params, head, loss)``: ``loss`` is ``{"logits": Loss}``, plus
-        ``"embedding"`` for the methods with a feature loss.
+        ``"embedding"`` for the methods with a feature loss (for ``center``, its
+        ``head`` is the :class:`~keras_angular.layers.ClassCenters` layer that
+        :func:`build_method` places on the embedding).
 
     Examples:
         >>> method, params, head, loss = build_head_and_losses("cosface", 10, margin=0.35)
         >>> type(head).__name__, type(loss["logits"]).__name__, params
         ('CosineDense', 'CosFaceLoss', {'scale': 16.0, 'margin': 0.35})
     """
+    method, params, head, _, loss = _head_layers_and_losses(name, num_classes, overrides)
+    return method, params, head, loss
+
+
+def _head_layers_and_losses(name, num_classes, overrides):
+    """:func:`build_head_and_losses` plus the method's embedding layer (or None)."""
     method = get_method(name)
     params = method_params(method, overrides)
     head = HEADS[method.head(params) if callable(method.head) else method.head](num_classes)
     loss = {"logits": method.logits_loss(head, num_classes, params)}
+    layer = None
+    if method.embedding_layer is not None:
+        layer = method.embedding_layer(num_classes, params)
     if method.embedding_loss is not None:
-        loss["embedding"] = method.embedding_loss(head, num_classes, params)
-    return method, params, head, loss
+        reads = head if layer is None else layer
+        loss["embedding"] = method.embedding_loss(reads, num_classes, params)
+    return method, params, head, layer, loss
 
 
 def build_method(name, backbone, num_classes, epochs, **overrides):
@@ -347,12 +369,15 @@ def build_method(name, backbone, num_classes, epochs, **overrides):
         >>> setup = build_method("amc", mlp((8, 8, 1), embedding_dim=32), 10, epochs=30)
         >>> setup.head.units, [ramp.ramp_up for ramp in setup.callbacks]   # ceil(80 / 300 * 30)
         (10, [8])
+        >>> center = build_method("center", mlp((8, 8, 1), embedding_dim=32), 10, epochs=1)
+        >>> center.loss["embedding"].head is center.model.get_layer("centers")   # the centres
+        True
     """
-    method, params, head, loss = build_head_and_losses(name, num_classes, **overrides)
+    method, params, head, layer, loss = _head_layers_and_losses(name, num_classes, overrides)
     embedding = backbone.output
     model = keras.Model(
         backbone.input,
-        {"logits": head(embedding), "embedding": embedding},
+        {"logits": head(embedding), "embedding": embedding if layer is None else layer(embedding)},
         name=f"{backbone.name}_{name}",
     )
     callbacks = []

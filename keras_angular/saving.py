@@ -5,7 +5,8 @@
 :class:`~keras_angular.losses.CenterLoss`, the saved class centres. A loss that
 reads a layer of the model (``head=``: :class:`~keras_angular.losses.HASeparatorLoss`,
 :class:`~keras_angular.losses.WSoftmaxLoss`, :class:`~keras_angular.losses.AMCLoss`
-and :class:`~keras_angular.losses.EuclideanContrastiveLoss` with a head) is rebuilt
+and :class:`~keras_angular.losses.EuclideanContrastiveLoss` with a head,
+:class:`~keras_angular.losses.CenterLoss` with its ``ClassCenters`` layer) is rebuilt
 by Keras from its config before Keras can hand it the model, so it knows that layer
 only by name. :func:`load_model` is ``keras.saving.load_model`` plus that one step:
 it binds every such loss to the loaded model's own layer before any train step is

@@ -9,7 +9,8 @@
   ``CosineDense`` cosines | ``weights_biased`` |
 | :class:`AMCLoss`, :class:`EuclideanContrastiveLoss` (optional ``head=``) | the embedding |
   ``contrastive`` |
-| :class:`CenterLoss` | the embedding | ``center`` |
+| :class:`CenterLoss` (``head=`` a ``ClassCenters`` layer, or ``num_classes``) | the
+  embedding | ``center`` |
 | :class:`PartialFCLoss` (``head=``): any cosine-head loss over a sampled share of the
   classes (Partial FC) | the embedding | ``partial_fc`` |
 
