@@ -22,7 +22,8 @@ What holds:
   differs from one device's global pairing ``(i, i + 4)`` - a different set of pairs;
 * CenterLoss sums the per-class counts and feature sums over the replicas before its
   centre update, so the centres after the step equal one device's update on the global
-  batch (Wen et al. Eq. 4) and every replica holds the same centres.
+  batch (Wen et al. Eq. 4) and every replica holds the same centres - with centres of
+  its own (``center``) and in a ``ClassCenters`` layer of the model (``center_layer``).
 """
 
 import json
@@ -42,7 +43,8 @@ SOFTMAX_FAMILY = [
     "haseparator",
     "wsoftmax",
 ]
-EMBEDDING_LOSSES = ["amc", "amc_true_labels", "euclidean", "center"]
+EMBEDDING_LOSSES = ["amc", "amc_true_labels", "euclidean", "center", "center_layer"]
+CENTER_LOSSES = ("center", "center_layer")
 
 
 def _run_worker(group):
@@ -93,23 +95,23 @@ def test_embedding_losses_on_two_replicas():
         for i, (s, m) in enumerate(zip(r["grads"]["shards"], r["grads"]["mirrored"], strict=True)):
             if not _close(m, s):
                 failures.append(f"{method}: gradient of variable {i} differs from shards")
-        if method == "center":
+        if method in CENTER_LOSSES:
             # a per-sample mean: the same as one device, centres included
             if not _close(r["loss"]["mirrored"], r["loss"]["global"]):
-                failures.append(f"center: loss {r['loss']}")
+                failures.append(f"{method}: loss {r['loss']}")
             for i, (g, m) in enumerate(
                 zip(r["grads"]["global"], r["grads"]["mirrored"], strict=True)
             ):
                 if not _close(m, g):
-                    failures.append(f"center: gradient of variable {i} differs from one device")
+                    failures.append(f"{method}: gradient of variable {i} differs from one device")
             centres = r["centers"]
             if not (
                 _close(centres["mirrored"], centres["reference"])
                 and _close(centres["global"], centres["reference"])
             ):
-                failures.append(f"center: centres {centres}")
+                failures.append(f"{method}: centres {centres}")
             if not centres["replicas_agree"]:
-                failures.append("center: the replicas hold different centres")
+                failures.append(f"{method}: the replicas hold different centres")
         elif method.startswith("amc"):
             # what a replica pairs with: its own half-batch, not the global halves
             if _close(r["embedding_loss"]["mirrored"], r["embedding_loss"]["global_pairing"], 1e-6):
@@ -147,6 +149,7 @@ def _worker(group):  # pragma: no cover - runs in a subprocess
         head_cls = layers.WeightsBiasedDense if method == "wsoftmax" else layers.CosineDense
         head = head_cls(C, name="head")
         logits = head(embedding)
+        centers = layers.ClassCenters(C, name="centers")
         single = {
             "normface": lambda: L.NormFaceLoss(scale=8.0),
             "cosface": lambda: L.CosFaceLoss(scale=8.0),
@@ -161,11 +164,14 @@ def _worker(group):  # pragma: no cover - runs in a subprocess
             "amc_true_labels": lambda: L.AMCLoss(margin=2.0, weight=1.0),
             "euclidean": lambda: L.EuclideanContrastiveLoss(margin=3.0, weight=1.0, head=head),
             "center": lambda: L.CenterLoss(C, alpha=0.5, weight=1.0),
+            "center_layer": lambda: L.CenterLoss(alpha=0.5, weight=1.0, head=centers),
         }
         if method in single:
             model = keras.Model(inputs, {"logits": logits})
             losses = {"logits": single[method]()}
         else:
+            if method == "center_layer":
+                embedding = centers(embedding)
             model = keras.Model(inputs, {"logits": logits, "embedding": embedding})
             losses = {"logits": L.NormFaceLoss(scale=8.0), "embedding": pair[method]()}
         model.compile(keras.optimizers.SGD(1.0), loss=losses)
@@ -174,10 +180,13 @@ def _worker(group):  # pragma: no cover - runs in a subprocess
     def one_device(method, rows_list):
         """Mean over ``rows_list`` of the loss on those rows, and its gradients."""
         model, losses = build(method)
+        # in training mode a ClassCenters model's loss would move the centres between the
+        # shards; these models have no layer that computes otherwise in training mode
+        training = method != "center_layer"
         with tf.GradientTape() as tape:
             total = 0.0
             for rows in rows_list:
-                out = model(x[rows], training=True)
+                out = model(x[rows], training=training)
                 total += sum(loss(y[rows], out[k]) for k, loss in losses.items())
             total = total / len(rows_list)
         grads = tape.gradient(total, model.trainable_variables)
@@ -211,8 +220,8 @@ def _worker(group):  # pragma: no cover - runs in a subprocess
         if group == "embedding":
             emb = np.asarray(outputs["embedding"])
             pred = np.argmax(np.asarray(outputs["logits"]), axis=-1)
-            labels = y if method in ("amc_true_labels", "center") else pred
-            if method == "center":
+            labels = y if method in ("amc_true_labels", *CENTER_LOSSES) else pred
+            if method in CENTER_LOSSES:
                 reference = float(np.mean(ref.center_loss(emb, y, np.zeros((C, EMB)), 1.0)))
                 global_pairing = reference
                 new_centres = ref.center_update(emb, y, np.zeros((C, EMB)), 0.5)
