@@ -175,7 +175,13 @@ def build_candidate(name, num_classes):
 
     def forward(x, y):
         value = loss["logits"](y, head(x))
-        return value + loss["embedding"](y, x) if "embedding" in loss else value
+        if "embedding" not in loss:
+            return value
+        # the centre loss reads its centres from a ClassCenters layer on the embedding,
+        # and updates them after a training-mode call of it, as in model.fit
+        layer = getattr(loss["embedding"], "head", None)
+        embedding = x if layer is None else layer(x, training=True)
+        return value + loss["embedding"](y, embedding)
 
     return head, forward
 

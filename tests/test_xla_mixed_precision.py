@@ -71,6 +71,7 @@ def test_xla_matches_eager(name):
     eager_centers = None
     if centers is not None:  # the centre update ran with the gradient: start XLA afresh
         eager_centers = centers.numpy()
+        assert np.abs(eager_centers).sum() > 0  # the eager step moved the centres
         centers.assign(np.zeros_like(eager_centers))
 
     compiled = tf.function(lambda x, y: _loss_and_gradients(forward, head, x, y), jit_compile=True)
