@@ -70,10 +70,14 @@ LOSSES.update(
         "center": (
             keras.layers.Dense,
             _CROSS_ENTROPY,
-            lambda h, c: ka.losses.CenterLoss(c, alpha=0.5, weight=0.003),
+            lambda h, c: ka.losses.CenterLoss(alpha=0.5, weight=0.003, head=h),
         ),
     }
 )
+# A loss with state in the model: the centre loss's class centres live in a ClassCenters
+# layer on the embedding (an identity), which is the ``head`` that loss reads - so the
+# centres are saved with the model and move on every Keras backend.
+EMBEDDING_LAYERS = {"center": ka.layers.ClassCenters}
 
 
 def my_backbone(input_shape, embedding_dim=64):
@@ -95,10 +99,14 @@ def build_model(name, input_shape, num_classes):
         model = keras.Model(inputs, logits)
         loss = head_loss(head, num_classes)
     else:
+        feature_head = head
+        if name in EMBEDDING_LAYERS:
+            feature_head = EMBEDDING_LAYERS[name](num_classes, name="centers")
+            embedding = feature_head(embedding)
         model = keras.Model(inputs, {"logits": logits, "embedding": embedding})
         loss = {
             "logits": head_loss(head, num_classes),
-            "embedding": embedding_loss(head, num_classes),
+            "embedding": embedding_loss(feature_head, num_classes),
         }
     model.compile(keras.optimizers.Adam(2e-3), loss=loss)
     return model

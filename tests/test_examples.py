@@ -10,7 +10,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # script -> arguments of its tiny mode
 TINY = {
     "train_digits.py": ["--loss", "haseparator", "--epochs", "1"],
-    "custom_backbone.py": ["--tiny", "--losses", "arc", "amc"],
+    "custom_backbone.py": ["--tiny", "--losses", "arc", "amc", "center"],
     "export_and_serve.py": ["--tiny"],
     "gradcam_compare.py": ["--tiny"],
     "haseparator_sweep.py": ["--tiny"],
