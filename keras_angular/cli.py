@@ -93,8 +93,10 @@ def _add_common(parser):
         "--strategy",
         default="none",
         choices=["none", "mirrored", "multiworker"],
-        help="tf.distribute strategy (multiworker: blocked upstream, keras-team/keras#20585)",
+        help="tf.distribute strategy (multiworker: blocked upstream, keras-team/keras#20585; "
+        "use --distribution data-parallel on JAX)",
     )
+    _add_distribution(parser)
     parser.add_argument(
         "--recipe",
         default=None,
@@ -120,6 +122,32 @@ def _add_common(parser):
     )
     parser.add_argument("--out", default=None, help="output folder")
     _add_verbose(parser)
+
+
+def _add_distribution(parser):
+    """``--distribution data-parallel`` (keras.distribution on JAX) and the options that
+    join several processes (``train``, ``compare``)."""
+    parser.add_argument(
+        "--distribution",
+        default="none",
+        choices=["none", "data-parallel"],
+        help="data-parallel: keras.distribution.DataParallel over every device of every "
+        "process (JAX backend); --batch-size is the global batch, a multiple of the device "
+        "count. Several processes (one per host): add --coordinator, --num-processes and "
+        "--process-id in each; process 0 writes the outputs",
+    )
+    parser.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT",
+        help="where process 0 listens (the same in every process)",
+    )
+    parser.add_argument(
+        "--num-processes", type=int, default=None, metavar="N", help="number of processes"
+    )
+    parser.add_argument(
+        "--process-id", type=int, default=None, metavar="I", help="this process's index, 0..N-1"
+    )
 
 
 def _add_verbose(parser, default=argparse.SUPPRESS):
@@ -313,13 +341,56 @@ def _strategy(name):
             "--strategy multiworker: Keras 3's fit does not train under "
             "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585: it reduces "
             "distributed batches and logs with strategy.reduce, which the collective "
-            "all-reduce rejects); use --strategy mirrored on one machine."
+            "all-reduce rejects). Past one machine, train on JAX with keras.distribution: "
+            "KERAS_BACKEND=jax keras-angular train --distribution data-parallel "
+            "--coordinator HOST:PORT --num-processes N --process-id I (docs/distributed.md); "
+            "on one machine, --strategy mirrored."
         )
     strategy = tf.distribute.MirroredStrategy()
     print(
         f"keras-angular: {name} strategy, {strategy.num_replicas_in_sync} replicas", file=sys.stderr
     )
     return strategy
+
+
+def _distribution(args):
+    """The ``keras.distribution.DataParallel`` that ``--distribution`` asks for, or None.
+    For several processes this joins them (``jax.distributed.initialize``): call it after
+    every other check, before anything runs on JAX."""
+    cluster = [args.coordinator, args.num_processes, args.process_id]
+    if args.distribution == "none":
+        if any(value is not None for value in cluster):
+            raise ValueError(
+                "--coordinator, --num-processes and --process-id join the processes of "
+                "--distribution data-parallel; add it."
+            )
+        return None
+    if args.strategy != "none":
+        raise ValueError(
+            f"--strategy {args.strategy} (tf.distribute, TensorFlow) and --distribution "
+            f"{args.distribution} (keras.distribution, JAX) exclude each other."
+        )
+    if getattr(args, "gradcam_every", None) is not None:
+        raise ValueError(
+            "--gradcam-every reads the model during training, which runs under "
+            "--distribution; run keras-angular explain on the trained model instead."
+        )
+    from keras_angular import distribution
+
+    try:
+        dist = distribution.data_parallel(*cluster)
+        distribution.check_batch_size(args.batch_size, dist)
+    except RuntimeError as error:
+        raise ValueError(str(error)) from None
+    record = distribution.describe(dist, args.batch_size)
+    print(
+        f"keras-angular: {args.distribution} distribution, {record['devices']} devices "
+        f"({record['platform']}) over {record['processes']} process(es), "
+        f"{record['per_device_batch']} rows per device; this is process "
+        f"{distribution.process_index()}",
+        file=sys.stderr,
+    )
+    return dist
 
 
 def _run_config(args):
@@ -442,14 +513,15 @@ def main(argv=None):
         config = _run_config(args)
         splits = _load(args)
         strategy = _strategy(args.strategy)
+        distribution = _distribution(args)  # last: it waits for the other processes
     except (ValueError, FileNotFoundError) as error:
         return _user_error(error)
     from keras_angular.run_config import RunSettingsError
 
     try:  # run_method refuses before it writes anything; real errors keep their traceback
         if args.command == "train":
-            return _train(args, splits, config, strategy)
-        return _compare(args, methods, splits, config, strategy)
+            return _train(args, splits, config, strategy, distribution)
+        return _compare(args, methods, splits, config, strategy, distribution)
     except RunSettingsError as error:
         return _user_error(error)
 
@@ -482,7 +554,8 @@ def _user_error(error):
     return 2
 
 
-def _train(args, splits, config, strategy):
+def _train(args, splits, config, strategy, distribution=None):
+    from keras_angular.distribution import process_index
     from keras_angular.training import run_method
 
     out = args.out or os.path.join("runs", f"{args.method}_{os.path.basename(args.dataset)}")
@@ -504,20 +577,32 @@ def _train(args, splits, config, strategy):
                 name=args.method,
             )
         )
+    if process_index() > 0:
+        config = config.replace(verbose=0)  # process 0 shows the progress and writes
     result = run_method(
-        args.method, splits, config, out_dir=out, strategy=strategy, extra_callbacks=extra
+        args.method,
+        splits,
+        config,
+        out_dir=out,
+        strategy=strategy,
+        distribution=distribution,
+        extra_callbacks=extra,
     )
-    print(
-        f"{args.method} on {splits.name}: test accuracy {result['test_accuracy']:.4f}; "
-        f"files in {out}"
-    )
+    if process_index() == 0:
+        print(
+            f"{args.method} on {splits.name}: test accuracy {result['test_accuracy']:.4f}; "
+            f"files in {out}"
+        )
     return 0
 
 
-def _compare(args, methods, splits, config, strategy):
+def _compare(args, methods, splits, config, strategy, distribution=None):
+    from keras_angular.distribution import process_index
     from keras_angular.report import compare_methods, markdown_table
 
     out = args.out or os.path.join("runs", f"compare_{os.path.basename(args.dataset)}")
+    if process_index() > 0:
+        config = config.replace(verbose=0)  # process 0 shows the progress and writes
     report = compare_methods(
         methods,
         splits,
@@ -526,8 +611,12 @@ def _compare(args, methods, splits, config, strategy):
         out_dir=out,
         baseline=args.baseline,
         strategy=strategy,
+        distribution=distribution,
         open_set=args.open_set,
+        log=print if process_index() == 0 else (lambda line: None),
     )
+    if process_index() > 0:
+        return 0
     print(markdown_table(report))
     print(f"report: {os.path.join(out, 'report.md')}")
     return 0

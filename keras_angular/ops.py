@@ -15,7 +15,8 @@ Everything here is label-free math on unit vectors:
 * :func:`hyperplane_projections_einsum` - the paper-literal B x N x C form,
   kept as the reference the closed form is tested and benchmarked against;
 * :func:`half_pairs` / :func:`pair_values_to_samples` - the AMC paper's
-  "split the batch in halves B1, B2 and pair element-wise" (Choi et al. Sec. 3.1).
+  "split the batch in halves B1, B2 and pair element-wise" (Choi et al. Sec. 3.1),
+  within each device's block of the batch under ``keras.distribution.DataParallel``.
 
 Labels come first in every function that takes them, as in the losses
 (``arcface_loss(y_true, y_pred, ...)``).
@@ -35,7 +36,8 @@ One-hot labels are refused with a message that says to pass
 floor for the heads, losses and metrics.
 
 Nothing in this module imports the rest of the package but
-:mod:`keras_angular.conventions` (NumPy only).
+:mod:`keras_angular.conventions` (NumPy only), :mod:`keras_angular.backend` and
+:mod:`keras_angular.distribution` (which device blocks the batch pairs within).
 """
 
 import keras
@@ -43,6 +45,7 @@ from keras import ops
 
 from keras_angular import backend, conventions
 from keras_angular.conventions import LABEL_VALUES_MESSAGE, NORM_EPSILON, label_shape_error
+from keras_angular.distribution import pair_blocks
 
 #: ``||w_y - w_j||^2`` below this (class weights less than 1e-3 rad apart) counts as a
 #: zero hyperplane normal: float32 rounding alone leaves ~1e-7 for identical weights.
@@ -57,8 +60,9 @@ def as_tensor(x, dtype=None):
     """``x`` as a tensor: what every loss input (``y_true`` and ``y_pred``) goes through.
 
     ``keras.ops.convert_to_tensor``, except that a ``tf.Variable`` is read into a
-    plain tensor (:func:`keras_angular.backend.as_plain_tensor`): Keras' TensorFlow backend (and so ``keras.losses.Loss.__call__``)
-    hands a ``tf.Variable`` on unchanged, and some ``keras.ops`` then fail on it
+    plain tensor (:func:`keras_angular.backend.as_plain_tensor`): Keras' TensorFlow
+    backend (and so ``keras.losses.Loss.__call__``) hands a ``tf.Variable`` on
+    unchanged, and some ``keras.ops`` then fail on it
     (``take_along_axis`` reads ``.ndim``). The read is differentiable: under a
     ``tf.GradientTape`` the gradient still reaches the variable.
 
@@ -326,26 +330,75 @@ def hyperplane_projections_einsum(labels, embeddings, kernel):
     return ops.einsum("bn,bnc->bc", unit_embeddings, unit_normals)
 
 
-def half_pairs(x):
+def _blocks(blocks):
+    if blocks is None:
+        return pair_blocks()
+    if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1:
+        raise ValueError(f"`blocks` must be None or an int >= 1, got {blocks!r}.")
+    return blocks
+
+
+def _block_rows(batch_size, blocks, what):
+    if batch_size % blocks:
+        raise ValueError(
+            f"{what}: a batch of {batch_size} rows does not split into {blocks} equal device "
+            "blocks; under keras.distribution.DataParallel the global batch must be a "
+            f"multiple of the device count {blocks}."
+        )
+    return batch_size // blocks
+
+
+def half_pairs(x, blocks=None):
     """Split a batch into halves and pair them element-wise (Choi et al. Sec. 3.1).
 
     Row ``i`` is paired with row ``i + P`` for ``i < P = floor(B / 2)``; with an
     odd batch the last row is left unpaired.
 
+    With ``blocks = K > 1`` the batch is ``K`` contiguous blocks of ``b = B / K`` rows
+    and each block pairs its own halves: row ``k b + i`` with row ``k b + i + floor(b/2)``.
+    That is what each device does with its share of a global batch:
+    ``tf.distribute.MirroredStrategy`` hands each replica its own ``b`` rows, and under
+    ``keras.distribution.DataParallel`` (JAX, GSPMD) the loss sees the global batch, of
+    which device ``k`` holds block ``k``.
+
+    Args:
+        x: (B, ...) rows.
+        blocks: None (default): the device count of the active
+            ``keras.distribution.DataParallel``, 1 when none is active
+            (:func:`keras_angular.distribution.pair_blocks`); or an int ``K >= 1``
+            that divides ``B``.
+
     Returns:
-        ``(first, second)``, each of shape (P, ...).
+        ``(first, second)``, each of shape (K * floor(b / 2), ...), block by block.
+
+    Raises:
+        ValueError: ``B`` is not a multiple of ``K``.
 
     Examples:
         >>> import numpy as np
         >>> first, second = half_pairs(np.arange(5))
         >>> first.tolist(), second.tolist()
         ([0, 1], [2, 3])
+        >>> first, second = half_pairs(np.arange(8), blocks=2)   # blocks 0-3 and 4-7
+        >>> np.asarray(first).tolist(), np.asarray(second).tolist()
+        ([0, 1, 4, 5], [2, 3, 6, 7])
     """
-    half = ops.shape(x)[0] // 2
-    return x[:half], x[half : 2 * half]
+    blocks = _blocks(blocks)
+    if blocks == 1:
+        half = ops.shape(x)[0] // 2
+        return x[:half], x[half : 2 * half]
+    x = ops.convert_to_tensor(x)
+    shape = tuple(ops.shape(x))
+    rows = _block_rows(shape[0], blocks, "half_pairs")
+    half = rows // 2
+    grouped = ops.reshape(x, (blocks, rows, *shape[1:]))
+    flat = (blocks * half, *shape[1:])
+    first = ops.reshape(grouped[:, :half], flat)
+    second = ops.reshape(grouped[:, half : 2 * half], flat)
+    return first, second
 
 
-def pair_values_to_samples(pair_values, batch_size):
+def pair_values_to_samples(pair_values, batch_size, blocks=None):
     """Give each pair's value to both its members, so the batch mean is the pair mean.
 
     Keras reduces per-sample losses by ``sum / B``. Each paired row gets its
@@ -353,9 +406,16 @@ def pair_values_to_samples(pair_values, batch_size):
     default reduction equals the mean over the P pairs exactly; with no pair
     at all (B = 1) every value is 0.
 
+    With ``blocks = K > 1`` (pairs from :func:`half_pairs` with the same ``K``) each
+    block of ``b = B / K`` rows does this with its own ``p = floor(b / 2)`` pairs (a
+    paired row gets ``b / (2p)`` times its pair's value), so the batch mean is the mean
+    over blocks of each block's pair mean: the loss ``MirroredStrategy`` reports, the
+    mean of its replicas' losses.
+
     Args:
         pair_values: (P,) values, one per pair from :func:`half_pairs`.
         batch_size: B, the number of rows the pairs were drawn from.
+        blocks: as for :func:`half_pairs`.
 
     Returns:
         (B,) per-sample values.
@@ -363,15 +423,26 @@ def pair_values_to_samples(pair_values, batch_size):
     Examples:
         >>> import numpy as np
         >>> values = pair_values_to_samples(np.array([1.0, 3.0], "float32"), 5)
-        >>> values.numpy().tolist()
+        >>> np.asarray(values).tolist()
         [1.25, 3.75, 1.25, 3.75, 0.0]
+        >>> values = pair_values_to_samples(np.array([1.0, 3.0], "float32"), 6, blocks=2)
+        >>> np.asarray(values).tolist()   # blocks of 3 rows: one pair each, one row unpaired
+        [1.5, 1.5, 0.0, 4.5, 4.5, 0.0]
     """
-    pairs = ops.shape(pair_values)[0]
-    scale = ops.cast(batch_size, pair_values.dtype) / ops.cast(
-        ops.maximum(2 * pairs, 1), pair_values.dtype
-    )
-    unpaired = ops.zeros((batch_size - 2 * pairs,), dtype=pair_values.dtype)
-    return ops.concatenate([pair_values * scale, pair_values * scale, unpaired], axis=0)
+    blocks = _blocks(blocks)
+    pair_values = ops.convert_to_tensor(pair_values)
+    if blocks == 1:
+        pairs = ops.shape(pair_values)[0]
+        scale = ops.cast(batch_size, pair_values.dtype) / ops.cast(
+            ops.maximum(2 * pairs, 1), pair_values.dtype
+        )
+        unpaired = ops.zeros((batch_size - 2 * pairs,), dtype=pair_values.dtype)
+        return ops.concatenate([pair_values * scale, pair_values * scale, unpaired], axis=0)
+    rows = _block_rows(batch_size, blocks, "pair_values_to_samples")
+    half = rows // 2
+    values = ops.reshape(pair_values, (blocks, half)) * (rows / max(2 * half, 1))
+    unpaired = ops.zeros((blocks, rows - 2 * half), dtype=pair_values.dtype)
+    return ops.reshape(ops.concatenate([values, values, unpaired], axis=1), (batch_size,))
 
 
 __all__ = [

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 from keras_angular import plots
+from keras_angular.distribution import describe, process_index
 from keras_angular.metrics import GEOMETRY_KEYS, RETRIEVAL_KEYS
 from keras_angular.open_set import OPEN_SET_KEYS, open_set_splits, unseen_class_scores
 from keras_angular.run_config import check_resume, check_run, run_record
@@ -58,7 +59,9 @@ def compare_methods(
             others, and score retrieval and verification on the K classes' test images
             only (:func:`keras_angular.open_set.open_set_splits`; report keys ``open_...``).
         open_set_seed: the seed of the held-out classes' choice.
-        **run_options: passed to :func:`run_method` (``strategy``, ``extra_callbacks``).
+        **run_options: passed to :func:`run_method` (``strategy``, ``distribution``,
+            ``extra_callbacks``). Under a ``distribution`` of several processes every
+            process runs ``compare_methods``; only process 0 writes the report and files.
 
     Returns:
         The report dict written to ``report.json``.
@@ -96,11 +99,13 @@ def compare_methods(
         split = open_set_splits(splits, open_set, seed=open_set_seed)
         splits = split.train
         log(f"open set: {split.describe()}")
+    distribution = run_options.get("distribution")
+    distributed = None if distribution is None else describe(distribution, config.batch_size)
     for method in methods:  # refuse before training anything, not after the first runs
         check_run(method, config)
         for seed, seeded in enumerate(configs):
             folder = os.path.join(out_dir, method, f"seed_{seed}")
-            check_resume(folder, run_record(method, splits, seeded))
+            check_resume(folder, run_record(method, splits, seeded, distributed))
     runs = {}
     total = len(methods) * seeds
     for i, method in enumerate(methods):
@@ -115,7 +120,8 @@ def compare_methods(
             result = run_method(method, splits, seeded, out_dir=folder, **options)
             if split is not None:
                 result.update(unseen_class_scores(trained.model, split, seed=seed))
-                _add_to_metrics_file(folder, result, OPEN_SET_KEYS)
+                if process_index() == 0:
+                    _add_to_metrics_file(folder, result, OPEN_SET_KEYS)
             runs[method].append(result)
     report = summarize(runs, baseline)
     report["dataset"] = splits.name
@@ -130,7 +136,10 @@ def compare_methods(
         }
     settings = dataclasses.asdict(config)
     report["settings"] = {k: v for k, v in settings.items() if k != "seed" and _is_plain(v)}
-    write_report(report, out_dir)
+    if distributed is not None:
+        report["distribution"] = distributed
+    if process_index() == 0:
+        write_report(report, out_dir)
     return report
 
 

@@ -218,10 +218,13 @@ def data_fingerprint(splits):
     }
 
 
-def run_record(method, splits, config):
+def run_record(method, splits, config, distribution=None):
     """What ``run_method`` writes to ``out_dir/run.json``: the method, the fields of
     ``config`` that decide the trained weights (``seed`` to ``precise_bn``, with the
-    backbone that None resolves to) and :func:`data_fingerprint`, as plain JSON values.
+    backbone that None resolves to) and :func:`data_fingerprint`, as plain JSON values;
+    and, for a run under a ``keras.distribution``, ``distribution``: the dict of
+    :func:`keras_angular.distribution.describe` (its device count decides the pair
+    losses' blocks, hence the weights).
 
     Examples:
         >>> from keras_angular.data import load_dataset
@@ -248,6 +251,8 @@ def run_record(method, splits, config):
         "precise_bn": bool(config.precise_bn),
         "data": data_fingerprint(splits),
     }
+    if distribution is not None:
+        record["distribution"] = dict(distribution)
     return json.loads(json.dumps(record, default=repr))
 
 

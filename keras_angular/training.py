@@ -23,19 +23,38 @@ A folder that holds a finished run (``model.keras``, no ``backup/``) is
 overwritten by a new run, whatever its settings: every file listed above is
 written again; files the new run does not write (``figures/`` with
 ``figures=False``) are left as the earlier run wrote them.
+
+With ``distribution=`` (a ``keras.distribution.DataParallel`` from
+:func:`keras_angular.distribution.data_parallel`, JAX backend) the model is built,
+compiled and trained under it, on one process or on several: every process calls
+``run_method`` with the same arguments, each feeds its share of every global batch
+(Keras shards the ``tf.data`` input per process), and the weights after each step are
+those of one process training on the same global batches. Every batch holds the full
+global batch (the last, partial one of an epoch is dropped, as it could not be split
+over the devices); there is no per-epoch validation pass and no ``backup/``
+(``BackupAndRestore`` cannot restore a run of several processes). After training each
+process evaluates a local copy of the trained model (saved and reloaded, the
+:mod:`keras_angular.saving` round trip) on the whole test set; only process 0 writes
+``out_dir``. ``run.json`` and ``metrics.json`` record the distribution
+(:func:`keras_angular.distribution.describe`).
 """
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_angular import backend, metrics, plots
+from keras_angular import distribution as distribution_lib
 from keras_angular.callbacks import (
     GeometryMetrics,
     PreciseBatchNorm,
@@ -47,11 +66,13 @@ from keras_angular.methods import build_method, targets
 from keras_angular.models import build_backbone
 from keras_angular.run_config import (
     RunConfig,
+    RunSettingsError,
     check_resume,
     check_run,
     run_record,
     write_record,
 )
+from keras_angular.saving import load_model
 
 
 def default_backbone(input_shape):
@@ -142,7 +163,15 @@ def _fit(setup, train, test, epochs, initial_epoch, callbacks, verbose):
 
 
 def run_method(
-    method, splits, config=None, *, out_dir=None, strategy=None, extra_callbacks=(), **settings
+    method,
+    splits,
+    config=None,
+    *,
+    out_dir=None,
+    strategy=None,
+    distribution=None,
+    extra_callbacks=(),
+    **settings,
 ):
     """Train ``method`` on ``splits`` with ``config`` and evaluate it on the test split.
 
@@ -152,8 +181,12 @@ def run_method(
         config: a :class:`keras_angular.run_config.RunConfig`.
         out_dir: where to write the files listed in the module docstring;
             None writes nothing.
-        strategy: a ``tf.distribute.Strategy`` to build and train under.
-        extra_callbacks: more Keras callbacks.
+        strategy: a ``tf.distribute.Strategy`` to build and train under (TensorFlow).
+        distribution: a ``keras.distribution.DataParallel`` to build and train under
+            (JAX; one or several processes, see the module docstring and
+            :func:`keras_angular.distribution.data_parallel`); not with ``strategy``.
+        extra_callbacks: more Keras callbacks. With ``distribution`` their ``model``
+            is the local copy of the trained model once training has ended.
         **settings: :class:`~keras_angular.run_config.RunConfig` fields: without
             ``config``, the run's config is ``RunConfig(**settings)``
             (``run_method("amc", splits, epochs=3)``); with it, they replace its fields.
@@ -166,7 +199,10 @@ def run_method(
         RunSettingsError: (a ``ValueError``) before anything is built or written: a bad
             setting (``epochs < 1``, ``batch_size < 1``, ``learning_rate <= 0``, an unknown
             method, parameter or backbone...), or ``out_dir`` holds an interrupted run
-            with other data or settings (:func:`keras_angular.run_config.check_resume`).
+            with other data or settings (:func:`keras_angular.run_config.check_resume`);
+            with ``distribution``: ``strategy`` too, a global batch that does not split
+            evenly over the devices or exceeds the training set, ``geometry_every``.
+        RuntimeError: ``distribution`` on a backend other than JAX.
         TypeError: a keyword that is no ``RunConfig`` field, or neither ``config`` nor
             ``epochs``.
 
@@ -182,20 +218,29 @@ def run_method(
     """
     config = RunConfig(**settings) if config is None else config.replace(**settings)
     check_run(method, config)
+    distributed = _check_distribution(distribution, strategy, config, splits)
+    writes = out_dir is not None and distribution_lib.process_index() == 0
     if out_dir is not None:
-        record = run_record(method, splits, config)
+        record = run_record(method, splits, config, distribution=distributed)
         check_resume(out_dir, record)
-        write_record(out_dir, record)
+        if writes:
+            write_record(out_dir, record)
     seed, epochs, batch_size = config.seed, config.epochs, config.batch_size
     jit_compile, verbose = config.jit_compile, config.verbose
     keras.utils.set_random_seed(seed)
     backbone = config.backbone or default_backbone(splits.input_shape)
-    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-    with scope:
+    if strategy is not None:
+        scope = strategy.scope
+    elif distribution is not None:
+        scope = distribution.scope
+    else:
+        scope = contextlib.nullcontext
+    with scope():
         net = build_backbone(backbone, splits.input_shape, **(config.backbone_kwargs or {}))
         setup = build_method(method, net, splits.num_classes, epochs, **(config.overrides or {}))
         if config.recipe is None:
-            steps = epochs * math.ceil(len(splits.x_train) / batch_size)
+            batches = len(splits.x_train) / batch_size
+            steps = epochs * (math.floor(batches) if distributed else math.ceil(batches))
             optimizer = keras.optimizers.Adam(
                 learning_rate_schedule(config.lr_schedule, config.learning_rate, steps)
             )
@@ -209,20 +254,28 @@ def run_method(
         setup.compile(make_optimizer(), loss=setup.pretrain_loss, jit_compile=jit_compile)
 
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    train = train_dataset(splits, batch_size, augment=config.augment, seed=seed, epoch=epoch).map(
-        lambda x, y: (x, targets(y))
-    )
+    train = train_dataset(
+        splits,
+        batch_size,
+        augment=config.augment,
+        seed=seed,
+        epoch=epoch,
+        drop_remainder=bool(distributed),  # every step's batch splits over the devices
+    ).map(lambda x, y: (x, targets(y)))
     test = test_dataset(splits, batch_size).map(lambda x, y: (x, targets(y)))
+    if distributed:  # no evaluation on the distributed model: on its local copy, after
+        test = None
     callbacks = [_EpochCounter(epoch), *setup.callbacks, *extra_callbacks]
-    if config.precise_bn:
-        callbacks.insert(1, PreciseBatchNorm(splits.x_train, seed=seed))
+    precise_bn = PreciseBatchNorm(splits.x_train, seed=seed) if config.precise_bn else None
+    if precise_bn is not None and not distributed:
+        callbacks.insert(1, precise_bn)
     if config.geometry_every:
         callbacks.append(
             GeometryMetrics(
                 splits.x_test, splits.y_test, every=config.geometry_every, prefix="val_"
             )
         )
-    backup = None if out_dir is None else os.path.join(out_dir, "backup")
+    backup = None if out_dir is None or distributed else os.path.join(out_dir, "backup")
     two_phases = setup.pretrain_loss is not None
 
     def with_backup(phase):
@@ -234,6 +287,8 @@ def run_method(
         folder = os.path.join(backup, phase) if two_phases else backup
         return [*callbacks, keras.callbacks.BackupAndRestore(folder)]
 
+    # keras.distribution: the step and its input pipeline run under the distribution too
+    fitting = contextlib.nullcontext if distribution is None else lambda: _fitting(distribution)
     started = time.perf_counter()
     history = {}
     first_epochs = 0
@@ -241,19 +296,28 @@ def run_method(
         first_epochs = min(int(setup.params["pretrain_epochs"]), epochs)
         refining = backup is not None and os.path.isdir(os.path.join(backup, "refine"))
         if not refining:  # an interrupted refinement resumes there: pretraining was done
-            phase = _fit(setup, train, test, first_epochs, 0, with_backup("pretrain"), verbose)
+            with fitting():
+                phase = _fit(setup, train, test, first_epochs, 0, with_backup("pretrain"), verbose)
             history = dict(phase.history)
             # BackupAndRestore leaves the epoch it restored in the model, and Keras' next fit
             # would start there instead of at its initial_epoch (keras 3.15 trainer.fit)
             setup.model._initial_epoch = None
-        with scope:
+        with scope():
             setup.compile(make_optimizer(), jit_compile=jit_compile)
-    phase = _fit(setup, train, test, epochs, first_epochs, with_backup("refine"), verbose)
+    with fitting():
+        phase = _fit(setup, train, test, epochs, first_epochs, with_backup("refine"), verbose)
     for key, values in phase.history.items():
         history.setdefault(key, []).extend(values)
     train_seconds = time.perf_counter() - started
     if backup is not None and os.path.isdir(backup) and not os.listdir(backup):
         os.rmdir(backup)  # both phases finished and deleted their folders
+    if distributed:
+        setup = _local_copy(setup)
+        for callback in extra_callbacks:
+            callback.set_model(setup.model)
+        if precise_bn is not None:  # what the callback does at the end of a plain fit
+            precise_bn.set_model(setup.model)
+            precise_bn.recompute()
 
     logits, embeddings = embed(setup.model, test_dataset(splits, batch_size))
     predictions = np.argmax(logits, axis=-1)
@@ -272,7 +336,9 @@ def run_method(
         "train_seconds": train_seconds,
         "history": {k: [float(v) for v in vals] for k, vals in history.items()},
     }
-    if out_dir is not None:
+    if distributed:
+        result["distribution"] = distributed
+    if writes:
         _write_outputs(setup.model, result, out_dir)
         if config.figures:
             result["figures"] = geometry_figures(
@@ -284,6 +350,68 @@ def run_method(
                 seed=seed,
             )
     return result
+
+
+def _check_distribution(distribution, strategy, config, splits):
+    """:func:`keras_angular.distribution.describe` of ``distribution`` (None without one),
+    after refusing what cannot train under it, before anything is built or written."""
+    if distribution is None:
+        return None
+    if strategy is not None:
+        raise RunSettingsError(
+            "run_method: give `strategy` (tf.distribute, TensorFlow) or `distribution` "
+            "(keras.distribution, JAX), not both."
+        )
+    distribution_lib.require_jax("run_method(distribution=...)")
+    if keras.distribution.distribution() is not None:
+        raise RunSettingsError(
+            "run_method: a keras.distribution is already active (set_distribution, or a "
+            "scope() around this call); pass it only as `distribution=`: run_method enters "
+            "its scope where the model is built and trained, and evaluates a local copy "
+            "outside it."
+        )
+    try:
+        distribution_lib.check_batch_size(config.batch_size, distribution)
+    except (TypeError, ValueError) as error:
+        raise RunSettingsError(f"run_method: {error}") from None
+    if config.batch_size > len(splits.x_train):
+        raise RunSettingsError(
+            f"run_method: the global batch of {config.batch_size} rows exceeds the "
+            f"{len(splits.x_train)} training images; under a distribution every batch is "
+            "a full global batch."
+        )
+    if config.geometry_every:
+        raise RunSettingsError(
+            "run_method: `geometry_every` evaluates the model during training, which does "
+            "not run under a distribution; the geometry of the trained model is in "
+            "metrics.json."
+        )
+    return distribution_lib.describe(distribution, config.batch_size)
+
+
+@contextlib.contextmanager
+def _fitting(distribution):
+    """``distribution.scope()`` for ``fit``. With several processes Keras re-batches and
+    shards the input per process, which leaves its length unknown: the first epoch ends
+    where the data does, with a warning ("Your input ran out of data") that is no fault."""
+    with distribution.scope(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
+
+
+def _local_copy(setup):
+    """``setup`` with a copy of its model that lives on this process alone: saved (the
+    weights a ``DataParallel`` replicates on every device are readable on every process)
+    and reloaded outside the distribution's scope, so that evaluating, saving and
+    exporting it involve no other process."""
+    folder = tempfile.mkdtemp(prefix="keras_angular_")
+    try:
+        path = os.path.join(folder, "model.keras")
+        setup.model.save(path)
+        model = load_model(path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return dataclasses.replace(setup, model=model, head=model.get_layer(setup.head.name))
 
 
 class _EpochCounter(keras.callbacks.Callback):

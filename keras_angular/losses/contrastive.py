@@ -12,7 +12,10 @@ With ``tf.distribute`` each replica pairs the halves of its own per-replica batc
 under ``MirroredStrategy`` with R replicas and a global batch of B rows, replica r
 holds rows ``[r B/R, (r + 1) B/R)`` and pairs row ``i`` of that slice with row
 ``i + B/(2R)``; the loss is the mean of the replicas' pair means, not the global
-halves' pairing ``(i, i + B/2)`` of one device (tests/test_distributed.py).
+halves' pairing ``(i, i + B/2)`` of one device (tests/test_distributed.py). Under
+``keras.distribution.DataParallel`` on JAX the loss sees the global batch, and pairs
+within each device's contiguous block of ``B/D`` rows in the same way
+(:func:`keras_angular.ops.half_pairs`; tests/test_jax_distribution.py).
 
 ``y_true`` is checked (integer labels >= 0, shape (B,) or (B, 1)) only when it
 defines ``S_ij``; with a ``head`` it is not read and any placeholder will do.
