@@ -4,8 +4,8 @@
 Keras serialization (``layers``, ``losses``, ``callbacks``, ``models``), so a
 saved ``.keras`` model loads after it (``keras_angular.saving.load_model`` also
 binds the losses that read a layer, ready to train on); the others (``data``, ``plots``,
-``methods``, ``run_config``, ``training``, ``report``, ``retrieval``, ``open_set``,
-``explain``, ``reproduce``, ``cli``) are imported on first
+``methods``, ``run_config``, ``training``, ``distribution``, ``report``, ``retrieval``,
+``open_set``, ``explain``, ``reproduce``, ``cli``) are imported on first
 attribute access::
 
     import keras_angular as ka
@@ -42,6 +42,7 @@ __version__ = "0.1.0"
 _LAZY_MODULES = (
     "cli",
     "data",
+    "distribution",
     "explain",
     "methods",
     "open_set",

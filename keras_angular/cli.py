@@ -329,13 +329,6 @@ def _parse_overrides(pairs):
 def _strategy(name):
     if name == "none":
         return None
-    if _keras_backend() != "tensorflow":
-        raise ValueError(
-            f"--strategy {name} is a tf.distribute strategy, for the TensorFlow backend only "
-            f"(this run is on {_keras_backend()!r})."
-        )
-    import tensorflow as tf
-
     if name == "multiworker":
         raise ValueError(
             "--strategy multiworker: Keras 3's fit does not train under "
@@ -346,6 +339,13 @@ def _strategy(name):
             "--coordinator HOST:PORT --num-processes N --process-id I (docs/distributed.md); "
             "on one machine, --strategy mirrored."
         )
+    if _keras_backend() != "tensorflow":
+        raise ValueError(
+            f"--strategy {name} is a tf.distribute strategy, for the TensorFlow backend only "
+            f"(this run is on {_keras_backend()!r}); on JAX, --distribution data-parallel."
+        )
+    import tensorflow as tf
+
     strategy = tf.distribute.MirroredStrategy()
     print(
         f"keras-angular: {name} strategy, {strategy.num_replicas_in_sync} replicas", file=sys.stderr
