@@ -1,17 +1,74 @@
-"""Shared pytest fixtures for the keras_angular tests."""
+"""Shared pytest fixtures for the keras_angular tests, and the Keras backend they run on.
+
+``--backend tensorflow|jax|torch`` picks the backend (default: ``KERAS_BACKEND`` when it
+names one of them, else ``tensorflow``); it is written to ``KERAS_BACKEND`` before any
+test module imports Keras, which reads it once. Under JAX and PyTorch only the tests
+marked ``backends`` (backend-neutral: tests/backend_tools.py holds what differs) run;
+the others are TensorFlow's (``tf.data``, ``tf.distribute``, SavedModel, XLA) and are
+skipped there with that reason. ``tests/test_backends.py`` runs the marked tests under
+JAX and PyTorch from the default TensorFlow run, so one ``pytest`` covers all three.
+"""
 
 import os
+import sys
+
+import numpy as np
+import pytest
+
+BACKENDS = ("tensorflow", "jax", "torch")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="Keras backend to run the tests on (default: KERAS_BACKEND if it names one "
+        "of these, else tensorflow). Under jax and torch only the tests marked "
+        "`backends` run.",
+    )
+
+
+def selected_backend(config):
+    chosen = config.getoption("--backend")
+    if chosen is None:
+        chosen = os.environ.get("KERAS_BACKEND")
+    return chosen if chosen in BACKENDS else "tensorflow"
+
+
+def pytest_configure(config):
+    backend = selected_backend(config)
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
+        raise pytest.UsageError(
+            f"Keras was imported on {sys.modules['keras'].backend.backend()!r} before "
+            f"--backend {backend} could take effect."
+        )
+    os.environ["KERAS_BACKEND"] = backend
+    config.keras_backend = backend
+
+
+def pytest_report_header(config):
+    return f"keras backend: {config.keras_backend}"
+
+
+def pytest_collection_modifyitems(config, items):
+    backend = config.keras_backend
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(
+        reason=f"TensorFlow-only (not marked `backends`): run it with --backend tensorflow, "
+        f"not {backend}"
+    )
+    for item in items:
+        if item.get_closest_marker("backends") is None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
 def _seed():
-    """Every test starts from the same NumPy / Python / TensorFlow seeds."""
+    """Every test starts from the same NumPy / Python / backend seeds."""
     import keras
 
     keras.utils.set_random_seed(1234)
