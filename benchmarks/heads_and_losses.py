@@ -65,6 +65,7 @@ import statistics
 import sys
 import time
 
+from keras_angular.layers import ClassCenters
 from keras_angular.losses.hyperplane import haseparator_loss
 from keras_angular.losses.partial_fc import PartialFCLoss
 from keras_angular.losses.weights_biased import weights_biased_logits_per_sample, wsoftmax_loss
@@ -180,7 +181,7 @@ def build_candidate(name, num_classes):
         # the centre loss reads its centres from a ClassCenters layer on the embedding,
         # and updates them after a training-mode call of it, as in model.fit
         layer = getattr(loss["embedding"], "head", None)
-        embedding = x if layer is None else layer(x, training=True)
+        embedding = layer(x, training=True) if isinstance(layer, ClassCenters) else x
         return value + loss["embedding"](y, embedding)
 
     return head, forward
