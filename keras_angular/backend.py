@@ -17,6 +17,10 @@ The heads, losses, metrics and callbacks are ``keras.ops``; what they cannot say
   (:func:`keras_angular.ops.nan_where_invalid`);
 * :func:`as_plain_tensor` - a ``tf.Variable`` read into a tensor (TensorFlow only);
 * :func:`exports_saved_model` - whether ``model.export`` writes a SavedModel here;
+* :func:`steps_read_untracked_variables` / :func:`refresh_compiled_steps` - whether a
+  compiled ``fit`` step reads, at every step, a variable the model does not track (a
+  loss's ``weight``); where it does not (JAX), the steps are traced again to see a new
+  value;
 * :func:`require_tensorflow` - the one message for what only TensorFlow provides
   (``tf.distribute`` strategies, SavedModel export).
 
@@ -157,6 +161,48 @@ def exports_saved_model():
     return name() in ("tensorflow", "jax")
 
 
+def steps_read_untracked_variables():
+    """Whether ``model.fit``'s compiled step reads, each time it runs, a ``keras.Variable``
+    the model does not track (a loss's rampable ``weight``, say).
+
+    TensorFlow: yes (a ``tf.function`` reads a variable when it runs). PyTorch: yes (the
+    step runs eagerly). JAX: no - its step is a pure function of the model's, the
+    optimizer's and the metrics' variables, and any other variable is read once, when
+    the step is traced, its value baked in; :func:`refresh_compiled_steps` traces again.
+
+    Examples:
+        >>> steps_read_untracked_variables() == (name() != "jax")
+        True
+    """
+    return name() != "jax"
+
+
+def refresh_compiled_steps(model):
+    """Make ``model``'s next train and test steps see the current value of what their
+    compiled form baked in (:func:`steps_read_untracked_variables`); returns True where
+    the backend needs this (JAX).
+
+    On JAX the train and test functions are rebuilt (``make_train_function(force=True)``,
+    ``make_test_function(force=True)``), which compiles each again at its next call;
+    elsewhere nothing is needed and nothing is done. ``model.fit`` calls the rebuilt
+    train function from its next step on, so a callback may call this in
+    ``on_epoch_begin``.
+
+    Examples:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> refresh_compiled_steps(model) == (name() == "jax")
+        True
+    """
+    if steps_read_untracked_variables():
+        return False
+    if getattr(model, "train_function", None) is not None:
+        model.make_train_function(force=True)
+    if getattr(model, "test_function", None) is not None:
+        model.make_test_function(force=True)
+    return True
+
+
 def require_tensorflow(feature):
     """Raise a ``RuntimeError`` that says ``feature`` needs the TensorFlow backend,
     unless it is the backend.
@@ -180,5 +226,7 @@ __all__ = [
     "is_traced",
     "label_error",
     "name",
+    "refresh_compiled_steps",
     "require_tensorflow",
+    "steps_read_untracked_variables",
 ]

@@ -83,6 +83,7 @@ def classifier(outputs=None):
 # --------------------------------------------------------------------------- LossWeightRamp
 
 
+@pytest.mark.backends
 def test_loss_weight_ramp_drives_the_compiled_loss(small_digits):
     x, y = small_digits
     loss = WeightedCE(weight=0.5)
@@ -102,6 +103,7 @@ def test_loss_weight_ramp_drives_the_compiled_loss(small_digits):
     assert ramp.max_weight == 0.5  # the loss's weight at construction
 
 
+@pytest.mark.backends
 def test_loss_weight_ramp_by_name_in_a_dict_compiled_model(small_digits):
     x, y = small_digits
     loss = WeightedCE(weight=0.1, name="amc_like")
@@ -125,6 +127,7 @@ def test_loss_weight_ramp_by_name_in_a_dict_compiled_model(small_digits):
     assert float(ops.convert_to_numpy(loss.weight)) == pytest.approx(2.0)
 
 
+@pytest.mark.backends
 def test_loss_weight_ramp_errors():
     with pytest.raises(ValueError, match="no scalar `keras.Variable` attribute `weight`"):
         LossWeightRamp(keras.losses.MeanSquaredError())
@@ -147,6 +150,7 @@ def test_loss_weight_ramp_errors():
 # --------------------------------------------------------------------------- LearningRateRamp
 
 
+@pytest.mark.backends
 def test_learning_rate_ramp_sets_the_rate_sgd_really_uses():
     # One weight w, loss (w x - 0)^2 with x = 1: gradient 2 w, so SGD gives
     # w_{t+1} = w_t (1 - 2 lr_t) with one step per epoch.
@@ -163,9 +167,12 @@ def test_learning_rate_ramp_sets_the_rate_sgd_really_uses():
     np.testing.assert_allclose(recorder.seen, lrs, rtol=1e-6)
     np.testing.assert_allclose(history.history["learning_rate"], lrs, rtol=1e-6)
     expected_w = np.prod([1 - 2 * lr for lr in lrs])
-    assert float(model.layers[0].kernel.numpy()[0, 0]) == pytest.approx(expected_w, rel=1e-5)
+    assert float(ops.convert_to_numpy(model.layers[0].kernel)[0, 0]) == pytest.approx(
+        expected_w, rel=1e-5
+    )
 
 
+@pytest.mark.backends
 def test_learning_rate_ramp_defaults_total_to_fit_epochs_and_rejects_schedules():
     ramp = LearningRateRamp(max_lr=0.003, ramp_up=80, ramp_down=50, total_epochs=300)
     assert ramp.value(0) == pytest.approx(0.003 * math.exp(-5))
@@ -208,6 +215,7 @@ def keras_adam_reference(betas, w0=1.0, lr=0.1, beta_2=0.999, eps=1e-7):
     return w
 
 
+@pytest.mark.backends
 def test_adam_beta_1_ramp_changes_the_update_of_a_compiled_step(tmp_path):
     model = keras.Sequential(
         [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")]
@@ -225,7 +233,7 @@ def test_adam_beta_1_ramp_changes_the_update_of_a_compiled_step(tmp_path):
     np.testing.assert_allclose(history.history["beta_1"], betas[2:], rtol=1e-6)
     assert betas[-1] < 0.51  # the ramp really went to ~0.5
 
-    w = float(model.layers[0].kernel.numpy()[0, 0])
+    w = float(ops.convert_to_numpy(model.layers[0].kernel)[0, 0])
     ramped, constant = keras_adam_reference(betas), keras_adam_reference([0.9] * 8)
     assert w == pytest.approx(ramped, rel=1e-4, abs=1e-6)
     assert abs(ramped - constant) > 50 * abs(w - ramped) + 1e-3  # the test can tell them apart
@@ -242,6 +250,7 @@ def test_adam_beta_1_ramp_changes_the_update_of_a_compiled_step(tmp_path):
     assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
 
 
+@pytest.mark.backends
 def test_adam_beta_1_ramp_errors():
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.1), loss="mse")
@@ -265,6 +274,7 @@ def test_adam_beta_1_ramp_errors():
 # --------------------------------------------------------------------------- the recipe
 
 
+@pytest.mark.backends
 def test_recipe_plans_scale_with_the_epochs():
     loss = WeightedCE(weight=0.1)
     paper = TemporalEnsemblingSchedule(loss, total_epochs=300, recipe="paper").plan()
@@ -286,10 +296,11 @@ def test_recipe_plans_scale_with_the_epochs():
         TemporalEnsemblingSchedule(ema="yes")
     opt = TemporalEnsemblingSchedule(recipe="official").make_optimizer()
     assert opt.use_ema and opt.ema_momentum == 0.999 and opt.beta_1 == 0.9
-    assert float(opt.learning_rate.numpy()) == pytest.approx(0.003)
+    assert float(ops.convert_to_numpy(opt.learning_rate)) == pytest.approx(0.003)
     assert ema_optimizer().use_ema
 
 
+@pytest.mark.backends
 def test_official_recipe_in_fit_logs_everything_and_validates_on_ema_weights(small_digits):
     x, y = small_digits
     loss = WeightedCE(weight=0.1)
@@ -338,6 +349,7 @@ def test_official_recipe_in_fit_logs_everything_and_validates_on_ema_weights(sma
     assert abs(raw["val_loss"][-1] - h["val_loss"][-1]) > 1e-3
 
 
+@pytest.mark.backends
 def test_official_recipe_needs_an_ema_optimizer_and_paper_baseline_needs_no_loss(small_digits):
     x, y = small_digits
     model = classifier()
@@ -372,6 +384,7 @@ def test_official_recipe_needs_an_ema_optimizer_and_paper_baseline_needs_no_loss
 # --------------------------------------------------------------------------- serialization
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(
     "make",
     [
@@ -393,6 +406,7 @@ def test_get_config_round_trip(make):
     assert type(rebuilt) is type(callback) and rebuilt.get_config() == config
 
 
+@pytest.mark.backends
 def test_public_names_are_exported():
     import keras_angular.callbacks as callbacks
 

@@ -19,7 +19,8 @@ is the only place that does: it sets an *untracked* scalar variable as
 tracking) and an instance ``get_config`` that reports the variable's current value
 as a float. The optimizer then saves and reloads exactly as a plain Adam. It needs
 the TensorFlow or PyTorch backend (under JAX the compiled step sees only the
-optimizer's tracked state).
+optimizer's tracked state: there ``beta_1`` stays a float and the steps are traced
+again when it changes, :class:`keras_angular.callbacks.AdamBeta1Ramp`).
 """
 
 import contextlib
@@ -27,12 +28,39 @@ import contextlib
 import keras
 from keras import ops
 
-__all__ = ["beta_1_variable", "inner_optimizer"]
+__all__ = ["adam_optimizer", "beta_1_variable", "inner_optimizer"]
 
 
 def inner_optimizer(optimizer):
     """The optimizer that holds the hyper-parameters (unwraps a ``LossScaleOptimizer``)."""
     return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def adam_optimizer(model, owner="adam_optimizer"):
+    """``model.optimizer`` (unwrapped, :func:`inner_optimizer`) after checking that it is
+    of the Adam family, with a float ``beta_1`` or one made a variable here.
+
+    Raises:
+        ValueError: the optimizer has no float ``beta_1``. ``owner`` names the caller.
+
+    Examples:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile(keras.optimizers.Adam(), loss="mse")
+        >>> adam_optimizer(model).beta_1
+        0.9
+    """
+    optimizer = inner_optimizer(model.optimizer)
+    current = getattr(optimizer, "beta_1", None)
+    if isinstance(current, keras.Variable):
+        return optimizer
+    if current is None or callable(current) or isinstance(current, bool):
+        raise ValueError(
+            f"{owner} needs an optimizer of the Adam family with a float `beta_1` "
+            f"(keras.optimizers.Adam, AdamW, Adamax, Nadam...), got {type(optimizer).__name__} "
+            f"with beta_1={current!r}."
+        )
+    return optimizer
 
 
 def beta_1_variable(model, owner="beta_1_variable"):
@@ -47,16 +75,10 @@ def beta_1_variable(model, owner="beta_1_variable"):
         ValueError: the optimizer has no float ``beta_1`` (not of the Adam family),
             or the backend is JAX.
     """
-    optimizer = inner_optimizer(model.optimizer)
-    current = getattr(optimizer, "beta_1", None)
+    optimizer = adam_optimizer(model, owner)
+    current = optimizer.beta_1
     if isinstance(current, keras.Variable):
         return current
-    if current is None or callable(current) or isinstance(current, bool):
-        raise ValueError(
-            f"{owner} needs an optimizer of the Adam family with a float `beta_1` "
-            f"(keras.optimizers.Adam, AdamW, Adamax, Nadam...), got {type(optimizer).__name__} "
-            f"with beta_1={current!r}."
-        )
     if keras.backend.backend() == "jax":
         raise ValueError(
             f"{owner} needs the TensorFlow or PyTorch backend: under JAX the compiled "

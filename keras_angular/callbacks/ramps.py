@@ -18,8 +18,13 @@ All three are one :class:`GaussianRamp`: a value between ``low`` and ``high``,
 Each sets its value at the beginning of every epoch (epochs count from 0, as Keras
 passes them) and writes it into the epoch's ``logs`` at its end, so it reaches
 ``History`` (``history.history["loss_weight"]``, ``["learning_rate"]``,
-``["beta_1"]``). The values are read by the compiled train step from
-``keras.Variable`` objects, so changing them never recompiles anything.
+``["beta_1"]``). On TensorFlow and PyTorch the values are read by the compiled train
+step from ``keras.Variable`` objects, so changing them never recompiles anything. On
+JAX a train step reads only the model's, the optimizer's and the metrics' variables
+each time it runs (the learning rate is the optimizer's); a loss weight or ``beta_1`` is
+baked into the step when it is traced, so in an epoch where one of those changes the
+train and test steps are traced and compiled again
+(:func:`keras_angular.backend.refresh_compiled_steps`): once per epoch of a ramp.
 
 The whole AMC recipe, the three ramps together, is
 :class:`keras_angular.callbacks.recipe.TemporalEnsemblingSchedule`. Every
@@ -30,7 +35,8 @@ ramps.
 import keras
 from keras import ops
 
-from keras_angular.callbacks.adam_beta_1 import beta_1_variable
+from keras_angular import backend
+from keras_angular.callbacks.adam_beta_1 import adam_optimizer, beta_1_variable
 from keras_angular.checks import check_int, check_non_negative, check_positive, check_range
 from keras_angular.schedules import gaussian_ramp_down, gaussian_ramp_up
 
@@ -157,6 +163,11 @@ class GaussianRamp(keras.callbacks.Callback):
         """Set ``value`` where the train step reads it; return what it reads, as a float."""
         raise NotImplementedError
 
+    def _baked_into_steps(self):
+        """Whether the compiled steps bake the value in when they are traced (JAX, for a
+        value the model does not track), so that a new value needs them traced again."""
+        return False
+
     def value(self, epoch, total_epochs=None):
         """The value set at ``epoch`` (``total_epochs``: T, if not the one of this fit)."""
         low, high = self._bounds()
@@ -179,7 +190,11 @@ class GaussianRamp(keras.callbacks.Callback):
             self._check_fits(self._total)
 
     def on_epoch_begin(self, epoch, logs=None):
+        previous = self._value
         self._value = self._assign(self.value(epoch))
+        # the first epoch too: a step traced before this fit holds an older value
+        if self._value != previous and self._baked_into_steps():
+            backend.refresh_compiled_steps(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
         self.log(logs)
@@ -257,6 +272,9 @@ class LossWeightRamp(GaussianRamp):
     def _assign(self, value):
         self.loss.weight.assign(value)
         return _to_float(self.loss.weight)
+
+    def _baked_into_steps(self):
+        return not backend.steps_read_untracked_variables()  # a loss's variable: untracked
 
     def on_train_begin(self, logs=None):
         if self.loss is None:
@@ -338,10 +356,12 @@ class AdamBeta1Ramp(GaussianRamp):
     epoch, logged as ``logs["beta_1"]`` at its end.
 
     Keras 3 Adam stores ``beta_1`` as a Python float that the compiled train step
-    bakes in as a constant. When training starts, this callback replaces it by a
-    scalar ``keras.Variable`` with the same value
+    bakes in as a constant. On TensorFlow and PyTorch, when training starts, this
+    callback replaces it by a scalar ``keras.Variable`` with the same value
     (:func:`keras_angular.callbacks.adam_beta_1.beta_1_variable`, which says why
-    and how), read by the train step at every step. Keras computes Adam's bias
+    and how), read by the train step at every step. On JAX, whose step reads only
+    tracked state, ``beta_1`` stays a float and the steps are traced again in each epoch
+    where it changes (the module docstring). Keras computes Adam's bias
     correction ``1 - beta_1^t`` with the *current* ``beta_1`` (TF1's
     ``AdamOptimizer``, which the authors used, accumulates the product of the past
     values instead); both corrections are 1 to within ``0.9^t`` after ``t`` steps,
@@ -366,18 +386,29 @@ class AdamBeta1Ramp(GaussianRamp):
         owner = type(self).__name__
         self.start = check_range(owner, "start", start, 0, 1, high_open=True)
         self.end = check_range(owner, "end", end, 0, 1, high_open=True)
-        self._variable = None
+        self._variable = None  # beta_1 as a variable (TensorFlow, PyTorch)
+        self._optimizer = None  # the optimizer whose float beta_1 is set (JAX)
 
     def _bounds(self):
         return self.end, self.start
 
     def _assign(self, value):
+        if self._variable is None:
+            self._optimizer.beta_1 = float(value)
+            return float(value)
         self._variable.assign(value)
         return _to_float(self._variable)
 
+    def _baked_into_steps(self):
+        return self._variable is None
+
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self._variable = beta_1_variable(self.model, owner=type(self).__name__)
+        owner = type(self).__name__
+        if backend.steps_read_untracked_variables():
+            self._variable = beta_1_variable(self.model, owner=owner)
+        else:
+            self._variable, self._optimizer = None, adam_optimizer(self.model, owner=owner)
 
     def get_config(self):
         return {

@@ -40,7 +40,11 @@ class PerSampleLoss(keras.losses.Loss):
 
     A loss given ``weight`` holds it as a scalar float32 ``keras.Variable`` that
     scales every value: what :class:`keras_angular.callbacks.LossWeightRamp`
-    assigns, without recompiling the train step.
+    assigns, without recompiling the train step on TensorFlow and PyTorch. On JAX a
+    compiled step bakes in the value it read when it was traced (the variable is the
+    loss's, not the model's): the ramp traces the steps again when the weight changes;
+    after assigning it yourself, call
+    :func:`keras_angular.backend.refresh_compiled_steps` ``(model)``.
 
     The head is saved by name (``get_config``). Keras rebuilds a compiled
     model's losses from their configs before it can hand them the model, so a
