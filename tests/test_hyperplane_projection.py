@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from backend_tools import to_numpy
 
 from keras_angular.layers import CosineDense, HyperplaneProjection, WeightsBiasedDense
 from keras_angular.saving import load_model
@@ -26,28 +27,32 @@ def _reference(embeddings, kernel, classes=None):
     return out, margins
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("head_class", [CosineDense, WeightsBiasedDense])
 def test_both_implementations_equal_the_numpy_reference(head_class, rng):
     head = head_class(7)
     embeddings = rng.normal(size=(9, 5)).astype(np.float32)
     head.build((None, 5))
-    kernel = head.kernel.numpy()
+    kernel = to_numpy(head.kernel)
     expected, expected_margin = _reference(embeddings, kernel)
     given = rng.integers(0, 7, 9)
     expected_given, expected_given_margin = _reference(embeddings, kernel, given)
     for implementation in HyperplaneProjection.IMPLEMENTATIONS:
         layer = HyperplaneProjection(head, implementation=implementation)
-        np.testing.assert_allclose(layer(embeddings), expected, atol=2e-6)
-        np.testing.assert_allclose(layer(embeddings, classes=given), expected_given, atol=2e-6)
-        margin = HyperplaneProjection(head, implementation, output="margin")
-        np.testing.assert_allclose(margin(embeddings), expected_margin, atol=2e-6)
+        np.testing.assert_allclose(to_numpy(layer(embeddings)), expected, atol=2e-6)
         np.testing.assert_allclose(
-            margin(embeddings, classes=given), expected_given_margin, atol=2e-6
+            to_numpy(layer(embeddings, classes=given)), expected_given, atol=2e-6
+        )
+        margin = HyperplaneProjection(head, implementation, output="margin")
+        np.testing.assert_allclose(to_numpy(margin(embeddings)), expected_margin, atol=2e-6)
+        np.testing.assert_allclose(
+            to_numpy(margin(embeddings, classes=given)), expected_given_margin, atol=2e-6
         )
     # Label-free margins of the predicted class are >= 0; a wrong given class has one < 0.
     assert (expected_margin >= 0).all() and (expected_given_margin < 0).any()
 
 
+@pytest.mark.backends
 def test_saved_model_with_the_layer_round_trips(tmp_path, rng):
     inputs = keras.Input((6,))
     embedding = keras.layers.Dense(4, name="embedding")(inputs)
@@ -72,6 +77,7 @@ def test_saved_model_with_the_layer_round_trips(tmp_path, rng):
     assert config["output"] == "margin" and config["implementation"] == "closed"
 
 
+@pytest.mark.backends
 def test_bad_arguments():
     with pytest.raises(ValueError, match="CosineDense or WeightsBiasedDense"):
         HyperplaneProjection(keras.layers.Dense(3))

@@ -28,6 +28,7 @@ def _clusters(rng, num_classes=4, per_class=30, dim=8, noise=0.1):
 # --------------------------------------------------------------------------- #
 # angle_statistics
 # --------------------------------------------------------------------------- #
+@pytest.mark.backends
 def test_angle_statistics_orthogonal_hand_made():
     kernel = np.eye(3)  # orthogonal class weights, D = C = 3
     features = np.array([[2.0, 0, 0], [1.0, 0, 0], [0, 5.0, 0], [0, 0, 0.5]])
@@ -41,6 +42,7 @@ def test_angle_statistics_orthogonal_hand_made():
     assert s["wc_intra"] == pytest.approx(0.0, abs=1e-7)
 
 
+@pytest.mark.backends
 def test_angle_statistics_antipodal_and_simplex():
     # Two opposite weights, centres on them: everything inter is pi.
     s = metrics.angle_statistics([[1.0, 0.0], [-3.0, 0.0]], [0, 1], [[1.0, -1.0], [0.0, 0.0]])
@@ -56,6 +58,7 @@ def test_angle_statistics_antipodal_and_simplex():
         assert s["wc_intra"] == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.backends
 def test_angle_statistics_random_matches_loops():
     rng = np.random.default_rng(0)
     n, dim, num_classes = 120, 6, 5
@@ -76,6 +79,7 @@ def test_angle_statistics_random_matches_loops():
     assert s["wc_intra"] == pytest.approx(wc_intra, abs=1e-10)
 
 
+@pytest.mark.backends
 def test_angle_statistics_single_present_class_gives_nan_c_inter():
     s = metrics.angle_statistics([[1.0, 0.0], [2.0, 0.1]], [1, 1], np.eye(2))
     assert math.isnan(s["c_inter"])
@@ -83,6 +87,7 @@ def test_angle_statistics_single_present_class_gives_nan_c_inter():
     assert s["cw_inter"] == pytest.approx(_angle([1.5, 0.05], [1.0, 0.0]))
 
 
+@pytest.mark.backends
 def test_zero_vector_is_ninety_degrees_not_nan():
     s = metrics.angle_statistics([[0.0, 0.0], [0.0, 1.0]], [0, 1], np.eye(2))
     assert s["wc_intra"] == pytest.approx(math.pi / 4)  # (pi/2 + 0) / 2
@@ -92,6 +97,7 @@ def test_zero_vector_is_ninety_degrees_not_nan():
 # --------------------------------------------------------------------------- #
 # feature_geometry: what the package writes, every angle in degrees under *_deg
 # --------------------------------------------------------------------------- #
+@pytest.mark.backends
 def test_feature_geometry_hand_made_in_degrees():
     # class weights: the four unit axes +e1, -e1, +e2, -e2 in 2-d. Each weight is at
     # 90, 90 and 180 degrees from the other three, so W-Inter = (90 + 90 + 180) / 3 = 120.
@@ -115,6 +121,7 @@ def test_feature_geometry_hand_made_in_degrees():
     assert g["c_inter_deg"] == pytest.approx((720 - c0) / 6, abs=1e-6)
 
 
+@pytest.mark.backends
 def test_feature_geometry_is_angle_statistics_in_degrees():
     rng = np.random.default_rng(3)
     x, y = _clusters(rng, noise=0.5)
@@ -134,6 +141,7 @@ def test_feature_geometry_is_angle_statistics_in_degrees():
 # --------------------------------------------------------------------------- #
 # target_angles / class_mean_angles (W-Softmax Eq. 14)
 # --------------------------------------------------------------------------- #
+@pytest.mark.backends
 def test_class_mean_angles_matches_loops():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(90, 4))
@@ -150,6 +158,7 @@ def test_class_mean_angles_matches_loops():
     assert theta[0] == pytest.approx(_angle(w[:, y[0]], x[0]))
 
 
+@pytest.mark.backends
 def test_class_mean_angles_hand_made():
     x = [[1.0, 0.0], [1.0, 1.0], [0.0, -1.0]]
     got = metrics.class_mean_angles(x, [0, 0, 1], np.eye(2))
@@ -166,6 +175,7 @@ def _reference_pairs(x, y):
     return angles[same], angles[~same]
 
 
+@pytest.mark.backends
 def test_pair_angles_exact_matches_pdist(monkeypatch):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(150, 7))
@@ -181,6 +191,7 @@ def test_pair_angles_exact_matches_pdist(monkeypatch):
     np.testing.assert_allclose(neg2, ref_neg, atol=1e-8)
 
 
+@pytest.mark.backends
 def test_pair_angles_hand_made():
     x = [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [1.0, 1.0]]
     pos, neg = metrics.pair_angles(x, [0, 1, 0, 1])
@@ -188,6 +199,7 @@ def test_pair_angles_hand_made():
     np.testing.assert_allclose(neg, [90.0, 45.0, 90.0, 135.0], atol=1e-5)  # (0,1),(0,3),(1,2),(2,3)
 
 
+@pytest.mark.backends
 def test_pair_sampling_deterministic_and_unbiased():
     rng = np.random.default_rng(3)
     x, y = _clusters(rng, num_classes=5, per_class=80, dim=6, noise=0.5)
@@ -206,6 +218,7 @@ def test_pair_sampling_deterministic_and_unbiased():
     assert a[1].mean() == pytest.approx(ref_neg.mean(), abs=1.0)
 
 
+@pytest.mark.backends
 def test_pair_sampler_is_uniform_over_pairs():
     rng = np.random.default_rng(0)
     i, j = metrics._sample_pairs(5, 100_000, rng)
@@ -217,6 +230,7 @@ def test_pair_sampler_is_uniform_over_pairs():
     assert chi2 < 27.9  # chi-square, 9 dof, p = 0.001
 
 
+@pytest.mark.backends
 def test_pair_sampling_memory_is_bounded():
     rng = np.random.default_rng(4)
     n = 20_000  # 2e8 pairs: an N x N float64 matrix would be 3.2 GB
@@ -230,6 +244,7 @@ def test_pair_sampling_memory_is_bounded():
     assert peak < 48 * 2**20, f"peak {peak / 2**20:.1f} MiB"
 
 
+@pytest.mark.backends
 def test_pair_angle_divergence_matches_scipy():
     rng = np.random.default_rng(5)
     x, y = _clusters(rng, num_classes=4, per_class=40, dim=5, noise=0.8)
@@ -244,6 +259,7 @@ def test_pair_angle_divergence_matches_scipy():
     assert got["kl"] > 0 and got["emd"] > 0
 
 
+@pytest.mark.backends
 def test_divergence_identical_disjoint_and_empty():
     same = np.linspace(10, 50, 500)
     d = metrics.angle_histogram_divergence(same, same)
@@ -260,6 +276,7 @@ def test_divergence_identical_disjoint_and_empty():
     np.testing.assert_allclose(q, [0, 0, 1, 0])
 
 
+@pytest.mark.backends
 def test_separated_features_diverge_more_than_mixed():
     rng = np.random.default_rng(6)
     x, y = _clusters(rng, num_classes=4, per_class=40, dim=8, noise=0.05)
@@ -272,6 +289,7 @@ def test_separated_features_diverge_more_than_mixed():
 # --------------------------------------------------------------------------- #
 # clustering_scores (AMC Sec. 4.1)
 # --------------------------------------------------------------------------- #
+@pytest.mark.backends
 def test_clustering_perfect_separation():
     rng = np.random.default_rng(7)
     x, y = _clusters(rng, num_classes=4, per_class=25, dim=6, noise=0.01)
@@ -284,6 +302,7 @@ def test_clustering_perfect_separation():
     assert all(type(v) is float for v in s.values())
 
 
+@pytest.mark.backends
 def test_clustering_predictions_from_logits_and_sklearn():
     from sklearn.metrics import completeness_score, homogeneity_score
 
@@ -304,6 +323,7 @@ def test_clustering_predictions_from_logits_and_sklearn():
 # --------------------------------------------------------------------------- #
 # cosine_similarity_matrix (Angular Eq. 15)
 # --------------------------------------------------------------------------- #
+@pytest.mark.backends
 def test_cosine_similarity_matrix():
     rng = np.random.default_rng(9)
     x = rng.normal(size=(50, 5))
@@ -330,6 +350,7 @@ def _cos_dist(a, b):
 # --------------------------------------------------------------------------- #
 # simplex_weights (W-Softmax Eq. 3-4)
 # --------------------------------------------------------------------------- #
+@pytest.mark.backends
 def test_simplex_weights_gram_for_c_2_to_200():
     for c in range(2, 201):
         w = metrics.simplex_weights(c)
@@ -341,6 +362,7 @@ def test_simplex_weights_gram_for_c_2_to_200():
         np.testing.assert_allclose(off, -1.0 / (c - 1), rtol=0, atol=1e-12)
 
 
+@pytest.mark.backends
 def test_simplex_weights_small_cases_match_paper():
     np.testing.assert_array_equal(metrics.simplex_weights(2), [[1.0, -1.0]])
     w3 = metrics.simplex_weights(3)
@@ -356,6 +378,7 @@ def test_simplex_weights_small_cases_match_paper():
 # --------------------------------------------------------------------------- #
 # validation
 # --------------------------------------------------------------------------- #
+@pytest.mark.backends
 @pytest.mark.parametrize(
     "features, labels, kernel, match",
     [
@@ -376,6 +399,7 @@ def test_validation_errors(features, labels, kernel, match):
         metrics.angle_statistics(features, labels, kernel)
 
 
+@pytest.mark.backends
 def test_validation_other_functions():
     with pytest.raises(ValueError, match="at least 2 samples"):
         metrics.pair_angles([[1.0, 0.0]], [0])
@@ -392,6 +416,7 @@ def test_validation_other_functions():
     assert s["wc_intra"] == pytest.approx(0.0, abs=1e-7)
 
 
+@pytest.mark.backends
 def test_metrics_module_does_not_import_tensorflow():
     import subprocess
     import sys

@@ -38,6 +38,7 @@ BUILDS = [
 ]
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(("name", "input_shape", "kwargs", "dim"), BUILDS)
 def test_backbone_builds_and_runs(name, input_shape, kwargs, dim):
     model = build_backbone(name, input_shape, **kwargs)
@@ -54,6 +55,7 @@ def test_backbone_builds_and_runs(name, input_shape, kwargs, dim):
     assert tuple(full(x).shape) == (2, 10)
 
 
+@pytest.mark.backends
 def test_inference_is_deterministic():
     """Gaussian noise and dropout (AMC Table 2) act only in training."""
     model = models.amc_mnist_cnn((28, 28, 1))
@@ -72,6 +74,7 @@ def _convs(model):
     ]
 
 
+@pytest.mark.backends
 def test_amc_cnn_follows_table_2():
     model = models.amc_cnn((32, 32, 3))
     assert _convs(model) == [
@@ -94,6 +97,7 @@ def test_amc_cnn_follows_table_2():
     assert model.get_layer("embedding").input.shape[1:3] == (6, 6)
 
 
+@pytest.mark.backends
 def test_amc_cnn_official_variant():
     model = models.amc_cnn((32, 32, 3), variant="official")
     assert [f for f, _, _ in _convs(model)] == [64, 64, 64, 128, 128, 128, 256, 128]
@@ -101,6 +105,7 @@ def test_amc_cnn_official_variant():
         models.amc_cnn((32, 32, 3), variant="nope")
 
 
+@pytest.mark.backends
 def test_amc_mnist_cnn_follows_table_2():
     model = models.amc_mnist_cnn((28, 28, 1), embedding_dim=3)
     assert _convs(model) == [
@@ -115,11 +120,13 @@ def test_amc_mnist_cnn_follows_table_2():
     assert model.get_layer("projection").activation is keras.activations.linear
 
 
+@pytest.mark.backends
 def test_amc_nets_reject_tiny_inputs():
     with pytest.raises(ValueError, match="at least 12x12"):
         models.amc_cnn((8, 8, 1))
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(
     ("variant", "n_convs", "fc"), [("mnist", 10, 256), ("cifar10", 13, 256), ("cifar100", 13, 512)]
 )
@@ -139,11 +146,13 @@ def test_wsoftmax_cnn_layer_list(variant, n_convs, fc):
         assert isinstance(following, keras.layers.BatchNormalization)
 
 
+@pytest.mark.backends
 def test_wsoftmax_default_variant_follows_channels():
     filters = [c.filters for c in _layers_of(models.wsoftmax_cnn((32, 32, 3)), keras.layers.Conv2D)]
     assert filters == [64] * 5 + [96] * 4 + [128] * 4
 
 
+@pytest.mark.backends
 def test_resnet20_parameter_count_matches_he_et_al():
     """He et al. 2016, Table 6: ResNet-20 has 0.27M parameters (option-A shortcuts)."""
     model = _with_head(cifar_resnet(20, (32, 32, 3)))
@@ -154,6 +163,7 @@ def test_resnet20_parameter_count_matches_he_et_al():
     assert len(_layers_of(model, keras.layers.Conv2D)) == 19  # + the head = 20 layers
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(
     ("depth", "expected", "feature"),
     [(18, 11_173_962, 512), (34, 21_282_122, 512), (50, 23_520_842, 2048)],
@@ -165,6 +175,7 @@ def test_imagenet_style_resnet_parameter_counts(depth, expected, feature):
     assert _trainable_params(_with_head(backbone)) == expected
 
 
+@pytest.mark.backends
 def test_resnet50_haseparator_dense_layer():
     model = cifar_resnet(50, (32, 32, 3), embedding_dim=64, base_width=4)
     emb = model.get_layer("embedding")
@@ -172,6 +183,7 @@ def test_resnet50_haseparator_dense_layer():
     assert model.get_layer("avg_pool").output.shape == (None, 4 * 4 * 8)
 
 
+@pytest.mark.backends
 def test_resnet_shortcut_options():
     a = cifar_resnet(20, (16, 16, 3), shortcut="A")
     b = cifar_resnet(20, (16, 16, 3), shortcut="B")
@@ -184,6 +196,7 @@ def test_resnet_shortcut_options():
         cifar_resnet(20, (32, 32, 3), shortcut="C")
 
 
+@pytest.mark.backends
 def test_option_a_shortcut_subsamples_and_pads():
     x = np.arange(2 * 4 * 4 * 2, dtype="float32").reshape(2, 4, 4, 2)
     y = keras.ops.convert_to_numpy(models.OptionAShortcut(6, 2)(x))
@@ -192,6 +205,7 @@ def test_option_a_shortcut_subsamples_and_pads():
     assert not y[..., :2].any() and not y[..., 4:].any()
 
 
+@pytest.mark.backends
 def test_weight_decay_adds_one_l2_term_per_kernel():
     model = models.mlp((8, 8, 1), weight_decay=1e-4)
     assert len(model.losses) == 2
@@ -201,6 +215,7 @@ def test_weight_decay_adds_one_l2_term_per_kernel():
     assert not models.mlp((8, 8, 1)).losses
 
 
+@pytest.mark.backends
 def test_keras_round_trip_with_custom_shortcut(tmp_path):
     model = _with_head(cifar_resnet(20, (8, 8, 1), base_width=4))
     path = tmp_path / "resnet20.keras"
@@ -212,6 +227,7 @@ def test_keras_round_trip_with_custom_shortcut(tmp_path):
     )
 
 
+@pytest.mark.backends
 def test_backbone_trains_one_step():
     backbone = build_backbone("resnet20", (8, 8, 1), base_width=4)
     model = _with_head(backbone)
@@ -227,6 +243,7 @@ def test_backbone_trains_one_step():
     assert np.isfinite(history.history["loss"][0])
 
 
+@pytest.mark.backends
 def test_build_backbone_unknown_name_lists_valid_names():
     with pytest.raises(ValueError) as err:
         build_backbone("vgg16", (32, 32, 3))

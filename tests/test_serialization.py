@@ -19,7 +19,7 @@ import json
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from backend_tools import BACKEND, to_numpy
 
 import keras_angular
 from keras_angular import layers
@@ -76,7 +76,7 @@ def _inputs(kind, head, rng):
     x = rng.normal(size=(B, D)).astype(np.float32)
     if kind == "embedding":
         return labels, x
-    return labels, np.asarray(head(x) if head is not None else _cosine()(x))
+    return labels, to_numpy(head(x) if head is not None else _cosine()(x))
 
 
 def _holder_model(head):
@@ -88,6 +88,7 @@ def _holder_model(head):
 # ---------------------------------------------------------------------------------------
 # get_config / from_config and serialize / deserialize
 # ---------------------------------------------------------------------------------------
+@pytest.mark.backends
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_layer_config_round_trip(name, rng):
     layer = LAYERS[name]()
@@ -103,9 +104,10 @@ def test_layer_config_round_trip(name, rng):
             copy.build((None, D))
         copy.set_weights(layer.get_weights())
         x = rng.normal(size=(3, D)).astype(np.float32)
-        np.testing.assert_array_equal(np.asarray(copy(x)), np.asarray(layer(x)))
+        np.testing.assert_array_equal(to_numpy(copy(x)), to_numpy(layer(x)))
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_loss_config_round_trip(name, rng):
     make, kind, make_head = LOSSES[name]
@@ -119,18 +121,19 @@ def test_loss_config_round_trip(name, rng):
         keras.saving.deserialize_keras_object(serialized),
     ]
     y_true, y_pred = _inputs(kind, head, rng)
-    expected = np.asarray(loss(y_true, y_pred))
+    expected = to_numpy(loss(y_true, y_pred))
     if isinstance(loss, L.CenterLoss):
         # centres are state, not config: compare with a fresh loss
-        expected = np.asarray(make(head)(y_true, y_pred))
+        expected = to_numpy(make(head)(y_true, y_pred))
     for clone in clones:
         assert type(clone) is type(loss)
         assert clone.get_config() == config
         if head is not None:
             clone.bind(_holder_model(head))
-        np.testing.assert_array_equal(np.asarray(clone(y_true, y_pred)), expected)
+        np.testing.assert_array_equal(to_numpy(clone(y_true, y_pred)), expected)
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(
     "make",
     [
@@ -145,11 +148,12 @@ def test_ramped_weight_value_survives_get_config(make):
     loss.weight.assign(0.37)  # what LossWeightRamp does mid-training
     clone = type(loss).from_config(loss.get_config())
     assert isinstance(clone.weight, keras.Variable)
-    assert float(np.asarray(clone.weight)) == float(np.float32(0.37))
+    assert float(to_numpy(clone.weight)) == float(np.float32(0.37))
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
-    assert float(np.asarray(restored.weight)) == float(np.float32(0.37))
+    assert float(to_numpy(restored.weight)) == float(np.float32(0.37))
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(
     "name", ["HASeparatorLoss", "WSoftmaxLoss", "AMCLoss-classifier"], ids=lambda n: n
 )
@@ -163,9 +167,7 @@ def test_rebuilt_head_loss_says_how_to_bind(name, rng):
     with pytest.raises(RuntimeError, match=rf"^{owner} was rebuilt .* call `loss.bind\(model\)`"):
         clone(y_true, y_pred)
     assert clone.bind(_holder_model(head)) is clone
-    np.testing.assert_array_equal(
-        np.asarray(clone(y_true, y_pred)), np.asarray(loss(y_true, y_pred))
-    )
+    np.testing.assert_array_equal(to_numpy(clone(y_true, y_pred)), to_numpy(loss(y_true, y_pred)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,6 +225,8 @@ def _assert_same_outputs(a, b):
     "method", ["haseparator", "wsoftmax"], ids=["CosineDense", "WeightsBiasedDense"]
 )
 def test_keras_file_round_trip_and_export(method, tmp_path, rng):
+    import tensorflow as tf
+
     model = _model(method)
     x, y = _data(method, rng)
     _fit(model, x, y)
@@ -237,6 +241,8 @@ def test_keras_file_round_trip_and_export(method, tmp_path, rng):
 
 
 def test_export_of_a_two_output_model(tmp_path, rng):
+    import tensorflow as tf
+
     model = _model("amc")
     x, _ = _data("amc", rng)
     model.export(str(tmp_path / "served"), verbose=False)
@@ -297,15 +303,22 @@ def _loss_model(name):
     return model, on_embedding
 
 
+@pytest.mark.backends
 def test_every_loss_class_has_a_save_load_fit_case():
     names = {name.split("-")[0] for name in LOSS_MODELS}
     assert names == set(L.__all__) - {n for n in L.__all__ if n[0].islower()}
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("name", list(LOSS_MODELS))
 def test_save_load_and_fit_on_with_each_loss(name, tmp_path, rng):
     """keras_angular.saving.load_model: bit-exact predictions, then `fit` with no other call
     continues exactly like the original model (CenterLoss: from the saved centres)."""
+    if name == "CenterLoss" and BACKEND == "jax":
+        pytest.skip(
+            "CenterLoss(num_classes) keeps its centres in the loss, which a JAX step cannot "
+            "update (tests/test_center_backends.py saves and loads ClassCenters centres)"
+        )
     model, on_embedding = _loss_model(name)
     x = rng.normal(size=(32, D)).astype(np.float32)
     labels = rng.integers(0, C, size=32).astype(np.int32)
@@ -320,9 +333,9 @@ def test_save_load_and_fit_on_with_each_loss(name, tmp_path, rng):
     if loss.head_types and loss.head is not None:
         assert loss.head is reloaded.get_layer("head")
     if isinstance(loss, L.CenterLoss):
-        saved = np.asarray(_loss_of(model).centers)
+        saved = to_numpy(_loss_of(model).centers)
         assert np.abs(saved).sum() > 0  # the fit moved them
-        np.testing.assert_array_equal(np.asarray(loss.centers), saved)
+        np.testing.assert_array_equal(to_numpy(loss.centers), saved)
 
     before = [np.array(w) for w in reloaded.get_weights()]
     history = reloaded.fit(x, y, batch_size=B, epochs=1, shuffle=False, verbose=0)
@@ -335,10 +348,11 @@ def test_save_load_and_fit_on_with_each_loss(name, tmp_path, rng):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     if isinstance(loss, L.CenterLoss):
         np.testing.assert_allclose(
-            np.asarray(loss.centers), np.asarray(_loss_of(model).centers), rtol=1e-6, atol=1e-7
+            to_numpy(loss.centers), to_numpy(_loss_of(model).centers), rtol=1e-6, atol=1e-7
         )
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("name", ["HASeparatorLoss", "WSoftmaxLoss", "AMCLoss-head"])
 def test_plain_keras_load_names_the_loader_and_bind_needs_no_recompile(name, tmp_path, rng):
     model, on_embedding = _loss_model(name)

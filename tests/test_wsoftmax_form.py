@@ -13,7 +13,7 @@ import math
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from backend_tools import to_numpy, value_and_grad
 
 from keras_angular import layers
 from keras_angular import losses as L
@@ -68,6 +68,7 @@ def _head(kernel):
     return head
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("num_classes", [4, 11])  # C <= B (whole Gram) and C > B (rows)
 @pytest.mark.parametrize("form", ["angular", "cosine"])
 def test_unit_feature_forms_equal_their_references(form, num_classes):
@@ -80,36 +81,38 @@ def test_unit_feature_forms_equal_their_references(form, num_classes):
     for alpha, scale in [(0.5, 16.0), (1.5, 8.0)]:
         per_sample = L.wsoftmax_loss(y, head(x), head.kernel, alpha, form=form, scale=scale)
         expected = reference(x, w, y, alpha, scale)
-        np.testing.assert_allclose(per_sample, expected, rtol=2e-4, atol=2e-5)
+        np.testing.assert_allclose(to_numpy(per_sample), expected, rtol=2e-4, atol=2e-5)
         loss = L.WSoftmaxLoss(alpha, form=form, scale=scale, head=head)
-        np.testing.assert_allclose(float(loss(y, head(x))), expected.mean(), rtol=2e-4)
+        np.testing.assert_allclose(float(to_numpy(loss(y, head(x)))), expected.mean(), rtol=2e-4)
 
 
+@pytest.mark.backends
 def test_angular_logits_are_the_papers_in_the_plane_and_differ_outside():
     """Hand-worked, 2 classes in the plane: w_c at 0 deg, w_1 at 100 deg, alpha = 1, so
     w'_1 bisects them (50 deg) and delta_1 = 50 deg. In the plane the angular negative is
     the paper's cos(theta'_1); off the plane it is cos(theta_1 - 50 deg)."""
     deg = np.radians
     w = np.array([[1.0, math.cos(deg(100))], [0.0, math.sin(deg(100))], [0.0, 0.0]])
-    delta = L.weights_biased_margins(np.array([0]), w, 1.0)
+    delta = to_numpy(L.weights_biased_margins(np.array([0]), w, 1.0))
     np.testing.assert_allclose(np.degrees(delta[0, 1]), 50.0, atol=1e-4)  # column 0 is unused
     for angle, negative in [(20, 30), (-20, 70), (45, 5)]:  # theta'_1 = |50 - angle|
         x = np.array([[math.cos(deg(angle)), math.sin(deg(angle)), 0.0]])
         cos = x @ w
-        angular = L.weights_biased_angular_logits(np.array([0]), cos, w, 1.0)
-        paper = L.weights_biased_logits(np.array([0]), cos, w, 1.0)
+        angular = to_numpy(L.weights_biased_angular_logits(np.array([0]), cos, w, 1.0))
+        paper = to_numpy(L.weights_biased_logits(np.array([0]), cos, w, 1.0))
         expected = [math.cos(deg(angle)), math.cos(deg(negative))]
         np.testing.assert_allclose(angular[0], expected, atol=1e-5)
         np.testing.assert_allclose(paper[0], expected, atol=1e-5)
     # off the plane: x at 60 deg from both axes' plane; theta_c = 60, theta_1 by hand
     x = _unit([[0.5, 0.0, math.sqrt(3) / 2]])
     theta_1 = math.acos(0.5 * math.cos(deg(100)))
-    angular = L.weights_biased_angular_logits(np.array([0]), x @ w, w, 1.0)
-    paper = L.weights_biased_logits(np.array([0]), x @ w, w, 1.0)
+    angular = to_numpy(L.weights_biased_angular_logits(np.array([0]), x @ w, w, 1.0))
+    paper = to_numpy(L.weights_biased_logits(np.array([0]), x @ w, w, 1.0))
     np.testing.assert_allclose(angular[0, 1], math.cos(theta_1 - deg(50)), atol=1e-5)
     np.testing.assert_allclose(paper[0, 1], 0.5 * math.cos(deg(50)), atol=1e-5)
 
 
+@pytest.mark.backends
 def test_angular_target_pull_is_whole():
     """d loss / d cos_c = -s (1 - p_c) in the angular form (its negatives do not read
     cos_c), while the paper's biased negatives subtract s alpha / ||alpha w_c + w_j|| p_j
@@ -119,14 +122,17 @@ def test_angular_target_pull_is_whole():
     x = _unit(rng.normal(size=(1, 4)))
     y = np.array([2])
     alpha, scale = 1.5, 4.0
-    cos = tf.constant(x @ w, dtype=tf.float32)
+    cos = (x @ w).astype(np.float32)
     gram = w.T @ w
     norms = np.sqrt(alpha**2 + 1 + 2 * alpha * gram[2])
     for form in ["angular", "cosine"]:
-        with tf.GradientTape() as tape:
-            tape.watch(cos)
-            value = L.wsoftmax_loss(y, cos, w.astype(np.float32), alpha, form=form, scale=scale)
-        grad = tape.gradient(value, cos).numpy()[0, 2]
+        _, (grad,) = value_and_grad(
+            lambda c, form=form: L.wsoftmax_loss(
+                y, c, w.astype(np.float32), alpha, form=form, scale=scale
+            ),
+            cos,
+        )
+        grad = grad[0, 2]
         logits = {
             "angular": lambda: reference_logits_angular(x[0], w, 2, alpha),
             "cosine": lambda: np.array(
@@ -153,6 +159,7 @@ def reference_logits_angular(x, w, c, alpha):
     return np.array(logits)
 
 
+@pytest.mark.backends
 def test_bad_form_settings_are_refused():
     cosine, biased = layers.CosineDense(3), layers.WeightsBiasedDense(3)
     with pytest.raises(ValueError, match="WSoftmaxLoss: `form` must be one of 'paper'"):
@@ -167,6 +174,7 @@ def test_bad_form_settings_are_refused():
         L.WSoftmaxLoss(form="angular", head=biased)
 
 
+@pytest.mark.backends
 def test_registry_form_picks_the_head_and_round_trips():
     backbone = build_backbone("mlp", (8, 8, 1), embedding_dim=8)
     setup = build_method("wsoftmax", backbone, 10, 2)
