@@ -163,12 +163,14 @@ def exports_saved_model():
 
 def steps_read_untracked_variables():
     """Whether ``model.fit``'s compiled step reads, each time it runs, a ``keras.Variable``
-    the model does not track (a loss's rampable ``weight``, say).
+    the model does not track (a loss's rampable ``weight``, a loss's seed generator), and
+    keeps what it assigns to one.
 
-    TensorFlow: yes (a ``tf.function`` reads a variable when it runs). PyTorch: yes (the
-    step runs eagerly). JAX: no - its step is a pure function of the model's, the
-    optimizer's and the metrics' variables, and any other variable is read once, when
-    the step is traced, its value baked in; :func:`refresh_compiled_steps` traces again.
+    TensorFlow: yes (a ``tf.function`` reads and assigns a variable when it runs).
+    PyTorch: yes (the step runs eagerly). JAX: no - its step is a pure function of the
+    model's, the optimizer's and the metrics' variables: any other variable is read once,
+    when the step is traced, its value baked in (:func:`refresh_compiled_steps` traces
+    again), and an assignment to it is not kept.
 
     Examples:
         >>> steps_read_untracked_variables() == (name() != "jax")

@@ -140,14 +140,42 @@ def test_seeded_negatives_are_uniform_and_fit_trains(rng):
     np.testing.assert_array_equal(
         to_numpy(first), to_numpy(keras.random.uniform((c,), seed=keras.random.SeedGenerator(3)))
     )
-    # in model.fit: the loss on the embedding output, the full head served for inference
+
+
+def _fit_partial_fc(rng, sample_fraction, optimizer, ys, c=50, dim=4):
+    """model.fit with the loss on the embedding output, the full head served for
+    inference; returns the history and the kernel before and after."""
+    head = _head(c, dim)
     inputs = keras.Input((8,))
     embedding = keras.layers.Dense(dim, name="embedding")(inputs)
     model = keras.Model(inputs, {"logits": head(embedding), "embedding": embedding})
-    model.compile("adam", loss={"embedding": PartialFCLoss(NormFaceLoss(), 0.2, head=head, seed=0)})
-    xs = rng.normal(size=(64, 8)).astype("float32")
-    ys = rng.integers(0, c, size=64)
+    loss = PartialFCLoss(NormFaceLoss(), sample_fraction, head=head, seed=0)
+    model.compile(optimizer, loss={"embedding": loss})
+    xs = rng.normal(size=(len(ys), 8)).astype("float32")
     before = to_numpy(head.kernel).copy()
-    history = model.fit(xs, {"embedding": ys}, batch_size=8, epochs=1, verbose=0)
+    history = model.fit(xs, {"embedding": ys}, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    return history, before, to_numpy(head.kernel)
+
+
+@pytest.mark.backends
+def test_fit_trains_and_draws_new_negatives_every_step(rng):
+    """16 SGD steps on 4 classes (S = 10: 6 negatives a step): the kernel columns that move
+    are the 4 positives and every negative drawn at some step - with fresh draws each
+    step, 46 * (1 - (40/46)^16) = 41 of the 46 expected, 10 if every step drew the same."""
+    ys = np.repeat(np.arange(4), 32)[rng.permutation(128)]
+    if BACKEND == "jax":  # the step cannot advance the seed state: refused, not frozen
+        with pytest.raises(RuntimeError, match="the same classes at every step"):
+            _fit_partial_fc(rng, 0.2, keras.optimizers.SGD(0.1), ys)
+        history, before, after = _fit_partial_fc(rng, 1.0, keras.optimizers.SGD(0.1), ys)
+        assert np.isfinite(history.history["loss"][0])
+        assert not np.allclose(before, after)
+        return
+    history, before, after = _fit_partial_fc(rng, 0.2, keras.optimizers.SGD(0.1), ys)
     assert np.isfinite(history.history["loss"][0])
-    assert not np.allclose(before, to_numpy(head.kernel))
+    moved = np.flatnonzero(np.abs(after - before).sum(axis=0) > 0)
+    assert set(range(4)) <= set(moved.tolist())
+    assert len(moved) > 30, len(moved)
+    ys = rng.integers(0, 50, size=64)  # Adam, and classes from all 50
+    history, before, after = _fit_partial_fc(rng, 0.2, "adam", ys)
+    assert np.isfinite(history.history["loss"][0])
+    assert not np.allclose(before, after)

@@ -24,6 +24,13 @@ as in the paper), which the paper shows costs little accuracy at r = 0.1.
 whole (D, C) kernel and its optimizer slots (memory is not divided); each replica
 samples with its own copy of the seed generator's state. Saving compute per step holds;
 sharding the kernel would need ``keras.distribution.ModelParallel`` on JAX (not done here).
+
+**Backends**: the negatives of a step come from the loss's seed generator, whose state
+advances every step on TensorFlow and PyTorch. A compiled JAX step keeps only the
+model's, the optimizer's and the metrics' variables, so it would draw the same negatives
+at every step (measured: 12 of 50 kernel columns moved in 16 SGD steps of 6 negatives
+each, against 47-48 on TensorFlow and PyTorch); there a ``sample_fraction`` below 1 raises
+:data:`JAX_NEEDS_TRACKED_SEED` instead.
 """
 
 import math
@@ -31,6 +38,7 @@ import math
 import keras
 from keras import ops
 
+from keras_angular import backend
 from keras_angular.checks import check_prediction_shape, check_range
 from keras_angular.layers import CosineDense
 from keras_angular.losses.base import PerSampleLoss
@@ -40,6 +48,14 @@ from keras_angular.ops import (
     inverse_column_norms,
     l2_normalize,
     nan_where_invalid,
+)
+
+#: Why a compiled JAX step refuses a PartialFCLoss that samples (module docstring).
+JAX_NEEDS_TRACKED_SEED = (
+    "PartialFCLoss draws each step's negative classes from its own seed generator, and a "
+    "compiled JAX step keeps only the model's, the optimizer's and the metrics' variables: "
+    "it would draw the same classes at every step. On JAX use sample_fraction=1.0 (every "
+    "class, no sampling), or train on TensorFlow or PyTorch (KERAS_BACKEND=tensorflow|torch)."
 )
 
 
@@ -119,7 +135,9 @@ class PartialFCLoss(PerSampleLoss):
 
     The batch must hold at most S distinct classes (``ceil(r C) >=`` batch size is
     enough); a sample whose class was left out gets a NaN loss, never a silently wrong
-    value (``keras.callbacks.TerminateOnNaN`` stops such a run).
+    value (``keras.callbacks.TerminateOnNaN`` stops such a run). On JAX a compiled step
+    cannot advance the seed generator: there only ``sample_fraction=1`` trains (the module
+    docstring says why).
 
     Examples:
         >>> import keras, numpy as np
@@ -170,6 +188,12 @@ class PartialFCLoss(PerSampleLoss):
 
     def _per_sample(self, labels, embeddings, kernel, sample_fraction):
         num_classes = kernel.shape[-1]
+        if (
+            num_sampled_classes(num_classes, sample_fraction) < num_classes
+            and not backend.steps_read_untracked_variables()
+            and backend.is_traced(embeddings)
+        ):
+            raise RuntimeError(JAX_NEEDS_TRACKED_SEED)
         noise = keras.random.uniform((num_classes,), seed=self.seed_generator)
         return partial_fc_values(self.inner, labels, embeddings, kernel, sample_fraction, noise)
 
@@ -220,6 +244,7 @@ def partial_fc_values(loss, labels, embeddings, kernel, sample_fraction, noise):
 
 
 __all__ = [
+    "JAX_NEEDS_TRACKED_SEED",
     "PartialFCLoss",
     "num_sampled_classes",
     "partial_fc_values",
