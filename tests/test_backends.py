@@ -1,0 +1,55 @@
+"""The backend-neutral tests (marked ``backends``) pass under JAX and PyTorch too.
+
+The default run (``python -m pytest -n 2 tests``) is on TensorFlow; each test here runs
+``pytest --backend <b> -m backends tests`` in a fresh process (Keras picks its backend
+once, when it is imported), so one command covers all three backends.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+#: A marked run takes 0.5-3.5 min per backend here (2 CPU cores, next to another test
+#: worker); ten minutes means something hangs.
+TIMEOUT_S = 600
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_marked_tests_pass_under(backend, request):
+    if request.config.keras_backend != "tensorflow":
+        pytest.skip("run from the TensorFlow run, which starts the other backends itself")
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed (`pip install -e '.[test]'` installs it)")
+    # a clean environment for the child: not an xdist worker, the backend from --backend
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST_", "KERAS_BACKEND"))
+    }
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    command += ["--backend", backend, "-m", "backends", str(TESTS)]
+    start = time.perf_counter()
+    done = subprocess.run(
+        command,
+        cwd=TESTS.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    seconds = time.perf_counter() - start
+    summary = (done.stdout.strip().splitlines() or [""])[-1]
+    print(f"{backend}: {summary} ({seconds:.0f} s)")
+    assert done.returncode == 0, (
+        f"`{' '.join(command[1:])}` failed on {backend} after {seconds:.0f} s:\n"
+        f"{done.stdout[-6000:]}\n{done.stderr[-2000:]}"
+    )
+    assert " passed" in summary, summary
