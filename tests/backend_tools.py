@@ -11,11 +11,18 @@ helpers instead of ``tf.GradientTape``, ``tf.function`` and ``.numpy()``:
 * :func:`compiled` - ``fn`` as a compiled step: ``tf.function``, ``jax.jit``, and
   PyTorch's eager call (``torch.compile`` breaks its graph where a value is read: a
   PyTorch step runs the same code eagerly);
-* :func:`step_label_error` - what an invalid label raises inside such a step.
+* :func:`step_label_error` - what an invalid label raises inside such a step;
+* :func:`slow_on_jax` - a case of a ``backends`` test that JAX leaves out.
+
+Every test marked ``backends`` runs under PyTorch and JAX from the default run
+(tests/test_backends.py). JAX runs eager ops and compiles each op for each new shape
+(0.5-5 s a test here, against 0.01-0.5 s on PyTorch), so it leaves out the cases marked
+``slow_on_jax``: a parametrized test keeps one or two representative cases there.
 """
 
 import keras
 import numpy as np
+import pytest
 from keras import ops
 
 from keras_angular import backend
@@ -94,6 +101,12 @@ def value_and_grad(fn, *tensors):
     return to_numpy(out), [to_numpy(g) for g in grads]
 
 
+def slow_on_jax(*values, id=None):
+    """A ``pytest.mark.parametrize`` case that the JAX run leaves out (TensorFlow and
+    PyTorch run it): the test's other cases cover the same code there."""
+    return pytest.param(*values, marks=pytest.mark.slow_on_jax, id=id)
+
+
 def compiled(fn):
     """``fn`` as the backend compiles a training step: ``tf.function`` (a graph, so
     assertions are graph ops), ``jax.jit`` (values are tracers; a check becomes a host
@@ -129,6 +142,7 @@ __all__ = [
     "BACKEND",
     "compiled",
     "eager_label_error",
+    "slow_on_jax",
     "step_label_error",
     "to_numpy",
     "value_and_grad",

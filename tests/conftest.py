@@ -46,6 +46,13 @@ def pytest_configure(config):
             f"--backend {backend} could take effect."
         )
     os.environ["KERAS_BACKEND"] = backend
+    if backend == "jax" and "jax" not in sys.modules:
+        # JAX runs the tests' ops eagerly, compiling each op for each new shape: LLVM's
+        # optimisations (backend level 0) take 2.3x the time of the ops they speed up
+        # (measured: three backbone tests, 49 s -> 21 s).
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_backend_optimization_level" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_backend_optimization_level=0".strip()
     config.keras_backend = backend
 
 

@@ -135,6 +135,7 @@ def test_angle_histograms_event_file(trained):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 def test_every_writes_nan_between_evaluations(digits_split):
     x, y, xv, yv = digits_split
     model = _model(head="cosine")

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 import reference as ref
-from backend_tools import BACKEND, to_numpy, value_and_grad
+from backend_tools import BACKEND, slow_on_jax, to_numpy, value_and_grad
 
 from keras_angular import layers
 from keras_angular import losses as L
@@ -76,6 +76,10 @@ MARGIN_CASES = [
     ("AngularLoss", ref.angular, {"scale": 2.0}),
 ]
 MARGIN_IDS = [f"{name}-{kw}" for name, _, kw in MARGIN_CASES]
+#: JAX runs one gradient case per loss class (at its default settings).
+MARGIN_GRADIENT_CASES = [
+    case if i in (0, 2, 4, 8, 12) else slow_on_jax(*case) for i, case in enumerate(MARGIN_CASES)
+]
 #: The classes' defaults (the papers') where tests/reference.py's differ: CosFace and
 #: ArcFace take s = 64 from their papers.
 CLASS_DEFAULTS = {"CosFaceLoss": {"scale": 64.0}, "ArcFaceLoss": {"scale": 64.0}}
@@ -87,7 +91,9 @@ def _reference_kwargs(name, kwargs):
 
 @pytest.mark.backends
 @pytest.mark.parametrize("name,reference,kwargs", MARGIN_CASES, ids=MARGIN_IDS)
-@pytest.mark.parametrize("batch,num_classes,seed", [(8, 5, 0), (3, 12, 1), (17, 10, 2)])
+@pytest.mark.parametrize(
+    "batch,num_classes,seed", [(8, 5, 0), slow_on_jax(3, 12, 1), slow_on_jax(17, 10, 2)]
+)
 def test_margin_loss_value(name, reference, kwargs, batch, num_classes, seed):
     rng = np.random.default_rng(seed)
     cos = random_cosines(rng, batch, num_classes)
@@ -103,7 +109,7 @@ def test_margin_loss_value(name, reference, kwargs, batch, num_classes, seed):
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("name,reference,kwargs", MARGIN_CASES, ids=MARGIN_IDS)
+@pytest.mark.parametrize("name,reference,kwargs", MARGIN_GRADIENT_CASES, ids=MARGIN_IDS)
 def test_margin_loss_gradient(name, reference, kwargs):
     rng = np.random.default_rng(3)
     cos = random_cosines(rng, 6, 5)
@@ -133,7 +139,9 @@ def test_default_hyper_parameters():
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("margin,scale", [(0.5, 30.0), (0.8, 8.0), (0.2, 16.0)])
+@pytest.mark.parametrize(
+    "margin,scale", [(0.5, 30.0), slow_on_jax(0.8, 8.0), slow_on_jax(0.2, 16.0)]
+)
 @pytest.mark.parametrize("easy_margin", [False, True])
 def test_arcface_fallback_corner_and_easy_margin(margin, scale, easy_margin):
     # target cosines across the whole range, most of them near -1 where theta + m > pi
@@ -197,7 +205,7 @@ def test_reference_sphereface_psi_is_continuous_and_decreasing():
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("margin", [2, 3, 4])
+@pytest.mark.parametrize("margin", [slow_on_jax(2), slow_on_jax(3), 4])
 def test_sphereface_every_k_region(margin):
     thetas = np.array([(k + f) * np.pi / margin for k in range(margin) for f in (0.05, 0.5, 0.95)])
     batch = len(thetas)
@@ -282,7 +290,10 @@ HASEP_SHAPES = [(4, 8, 10, 0), (16, 6, 5, 1), (5, 5, 5, 2), (3, 4, 30, 3), (24, 
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("batch,dim,num_classes,seed", HASEP_SHAPES)
+@pytest.mark.parametrize(
+    "batch,dim,num_classes,seed",
+    [s if s[2] in (10, 3) else slow_on_jax(*s) for s in HASEP_SHAPES],  # JAX: C > B, C <= B
+)
 @pytest.mark.parametrize("scale,margin", [(3.0, 0.9), (1.0, 0.1), (2.0, 1.0)])
 def test_haseparator_value(batch, dim, num_classes, seed, scale, margin):
     rng = np.random.default_rng(seed)
@@ -323,7 +334,7 @@ def test_haseparator_is_cross_entropy_plus_hinge():
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("batch,dim,num_classes,seed", [(4, 6, 7, 10), (9, 5, 4, 11)])
+@pytest.mark.parametrize("batch,dim,num_classes,seed", [(4, 6, 7, 10), slow_on_jax(9, 5, 4, 11)])
 @pytest.mark.parametrize("scale,margin", [(3.0, 0.9), (2.0, 0.2)])
 def test_haseparator_gradient_through_head(batch, dim, num_classes, seed, scale, margin):
     rng = np.random.default_rng(seed)
@@ -345,6 +356,7 @@ def test_haseparator_gradient_through_head(batch, dim, num_classes, seed, scale,
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize("num_classes", [5, 12])  # C <= B (whole Gram) and C > B (rows)
 def test_literal_and_closed_forms_are_the_same_loss_code(num_classes):
     """haseparator_loss / wsoftmax_loss take their projections / logits as a function:
@@ -422,7 +434,8 @@ def _wb_head(kernel):
 
 @pytest.mark.backends
 @pytest.mark.parametrize(
-    "batch,dim,num_classes,seed", [(6, 8, 4, 0), (3, 12, 10, 1), (10, 9, 10, 2), (16, 5, 3, 3)]
+    "batch,dim,num_classes,seed",
+    [(6, 8, 4, 0), slow_on_jax(3, 12, 10, 1), slow_on_jax(10, 9, 10, 2), slow_on_jax(16, 5, 3, 3)],
 )
 @pytest.mark.parametrize("alpha", [1.5, 0.0, 0.7, 3.0])
 def test_w_softmax_value(batch, dim, num_classes, seed, alpha):
@@ -530,7 +543,9 @@ PAIR_IDS = [f"{name}-{kw}" for name, _, _, kw in PAIR_CASES]
 
 @pytest.mark.backends
 @pytest.mark.parametrize("name,reference,spread,kwargs", PAIR_CASES, ids=PAIR_IDS)
-@pytest.mark.parametrize("batch,seed", [(2, 0), (7, 1), (8, 2), (13, 3), (32, 4)])
+@pytest.mark.parametrize(
+    "batch,seed", [slow_on_jax(2, 0), (7, 1), (8, 2), slow_on_jax(13, 3), slow_on_jax(32, 4)]
+)
 def test_pair_loss_value_true_labels(name, reference, spread, kwargs, batch, seed):
     rng = np.random.default_rng(seed)
     x, y = clustered(rng, batch, 4, 3)
@@ -552,7 +567,7 @@ def test_pair_loss_single_sample_is_zero(name):
 
 @pytest.mark.backends
 @pytest.mark.parametrize("name,reference,spread,kwargs", PAIR_CASES, ids=PAIR_IDS)
-@pytest.mark.parametrize("batch", [6, 9])
+@pytest.mark.parametrize("batch", [slow_on_jax(6), 9])
 def test_pair_loss_gradient(name, reference, spread, kwargs, batch):
     rng = np.random.default_rng(15 + batch)
     x, y = clustered(rng, batch, 4, 3)
@@ -565,7 +580,7 @@ def test_pair_loss_gradient(name, reference, spread, kwargs, batch):
 
 @pytest.mark.backends
 @pytest.mark.parametrize("name,reference,spread,kwargs", PAIR_CASES, ids=PAIR_IDS)
-@pytest.mark.parametrize("batch", [8, 11])
+@pytest.mark.parametrize("batch", [slow_on_jax(8), 11])
 def test_pair_loss_classifier_labels(name, reference, spread, kwargs, batch):
     rng = np.random.default_rng(20 + batch)
     num_classes = 3
@@ -791,7 +806,7 @@ def _held_out_accuracy(model, digits):
 
 #: How the train step is compiled: "graph" is TensorFlow's tf.function without XLA, JAX's
 #: jit and PyTorch's eager step (Keras' default on each); "xla" is TensorFlow under XLA.
-STEPS = [pytest.param("graph", marks=pytest.mark.backends, id="graph"), "xla"]
+STEPS = ["graph", "xla"]
 
 
 def _jit_compile(step):
@@ -831,8 +846,25 @@ ACCURACY_FLOOR = 0.65
 ACCURACY_FLOORS = {"wsoftmax": 0.3}
 
 
-@pytest.mark.parametrize("step", STEPS)
-@pytest.mark.parametrize("case", [*SINGLE, *TWO_OUTPUT])
+#: The "graph" fits JAX runs too (PyTorch runs all of them): a loss that reads its head's
+#: kernel, and AMC on a two-output model with the head's predicted labels.
+FIT_ON_JAX = ("haseparator", "amc_predicted")
+
+
+def _fit_marks(case, step):
+    if step == "xla":
+        return []
+    return [pytest.mark.backends] + ([] if case in FIT_ON_JAX else [pytest.mark.slow_on_jax])
+
+
+@pytest.mark.parametrize(
+    "case, step",
+    [
+        pytest.param(case, step, marks=_fit_marks(case, step), id=f"{case}-{step}")
+        for step in STEPS
+        for case in [*SINGLE, *TWO_OUTPUT]
+    ],
+)
 def test_fit_digits(case, step, digits):
     if case == "center" and BACKEND == "jax":
         pytest.skip(

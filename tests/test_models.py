@@ -1,8 +1,14 @@
-"""Backbones: shapes, the "embedding" output layer, layer lists, parameter counts, saving."""
+"""Backbones: shapes, the "embedding" output layer, layer lists, parameter counts, saving.
+
+JAX (``slow_on_jax``) builds only the MLP here: it initialises a backbone's weights op by
+op, compiling each convolution for its shape (1-30 s a backbone there); TensorFlow and
+PyTorch build them all.
+"""
 
 import keras
 import numpy as np
 import pytest
+from backend_tools import slow_on_jax
 
 from keras_angular import models
 from keras_angular.models import build_backbone, cifar_resnet
@@ -39,7 +45,10 @@ BUILDS = [
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize(("name", "input_shape", "kwargs", "dim"), BUILDS)
+@pytest.mark.parametrize(
+    ("name", "input_shape", "kwargs", "dim"),
+    [build if build[0] == "mlp" else slow_on_jax(*build) for build in BUILDS],
+)
 def test_backbone_builds_and_runs(name, input_shape, kwargs, dim):
     model = build_backbone(name, input_shape, **kwargs)
     assert model.output.shape == (None, dim)
@@ -56,6 +65,7 @@ def test_backbone_builds_and_runs(name, input_shape, kwargs, dim):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 def test_inference_is_deterministic():
     """Gaussian noise and dropout (AMC Table 2) act only in training."""
     model = models.amc_mnist_cnn((28, 28, 1))
@@ -75,6 +85,7 @@ def _convs(model):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 def test_amc_cnn_follows_table_2():
     model = models.amc_cnn((32, 32, 3))
     assert _convs(model) == [
@@ -98,6 +109,7 @@ def test_amc_cnn_follows_table_2():
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 def test_amc_cnn_official_variant():
     model = models.amc_cnn((32, 32, 3), variant="official")
     assert [f for f, _, _ in _convs(model)] == [64, 64, 64, 128, 128, 128, 256, 128]
@@ -106,6 +118,7 @@ def test_amc_cnn_official_variant():
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 def test_amc_mnist_cnn_follows_table_2():
     model = models.amc_mnist_cnn((28, 28, 1), embedding_dim=3)
     assert _convs(model) == [
@@ -127,6 +140,7 @@ def test_amc_nets_reject_tiny_inputs():
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize(
     ("variant", "n_convs", "fc"), [("mnist", 10, 256), ("cifar10", 13, 256), ("cifar100", 13, 512)]
 )
@@ -147,12 +161,14 @@ def test_wsoftmax_cnn_layer_list(variant, n_convs, fc):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 def test_wsoftmax_default_variant_follows_channels():
     filters = [c.filters for c in _layers_of(models.wsoftmax_cnn((32, 32, 3)), keras.layers.Conv2D)]
     assert filters == [64] * 5 + [96] * 4 + [128] * 4
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 def test_resnet20_parameter_count_matches_he_et_al():
     """He et al. 2016, Table 6: ResNet-20 has 0.27M parameters (option-A shortcuts)."""
     model = _with_head(cifar_resnet(20, (32, 32, 3)))
@@ -164,6 +180,7 @@ def test_resnet20_parameter_count_matches_he_et_al():
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize(
     ("depth", "expected", "feature"),
     [(18, 11_173_962, 512), (34, 21_282_122, 512), (50, 23_520_842, 2048)],
@@ -176,6 +193,7 @@ def test_imagenet_style_resnet_parameter_counts(depth, expected, feature):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 def test_resnet50_haseparator_dense_layer():
     model = cifar_resnet(50, (32, 32, 3), embedding_dim=64, base_width=4)
     emb = model.get_layer("embedding")
@@ -228,6 +246,7 @@ def test_keras_round_trip_with_custom_shortcut(tmp_path):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 def test_backbone_trains_one_step():
     backbone = build_backbone("resnet20", (8, 8, 1), base_width=4)
     model = _with_head(backbone)

@@ -23,6 +23,10 @@ What does not hold, and why:
   default) with degenerate class weights (a zero column, two identical columns) gets
   float32 gradients of ``1/||w||`` or ``1/||w_y - w_j||`` ~ 1e6 that overflow its float16
   output or kernel; with regular weights it is finite (``test_half_precision_heads_*``).
+
+The tests take gradients through ``backend_tools`` and run under every backend; JAX runs
+only the two fixed-input ones (the rest are ``slow_on_jax``: hypothesis draws a new shape
+per example, which JAX compiles op by op, 0.5-1 min a test there).
 """
 
 import contextlib
@@ -148,6 +152,7 @@ COSINE_FAMILIES = {
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize("name", list(COSINE_FAMILIES))
 @SETTINGS
 @given(data=st.data(), batch=cosine_batches())
@@ -195,6 +200,7 @@ def _through_head(loss, head, x, labels):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @SETTINGS
 @given(
     problem=head_problems(),
@@ -211,6 +217,7 @@ def test_haseparator_is_finite_with_degenerate_weights(problem, scale, margin):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @SETTINGS
 @given(problem=head_problems(), alpha=st.one_of(st.sampled_from([0.0, 1.0, 1.5, 1e3])))
 def test_w_softmax_is_finite_with_degenerate_weights(problem, alpha):
@@ -222,6 +229,7 @@ def test_w_softmax_is_finite_with_degenerate_weights(problem, alpha):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize("name", list(COSINE_FAMILIES))
 @SETTINGS
 @given(data=st.data(), problem=head_problems())
@@ -253,6 +261,7 @@ PAIR_LOSSES = {
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize("name", list(PAIR_LOSSES))
 @SETTINGS
 @given(
@@ -277,6 +286,7 @@ def test_pair_losses_are_finite_for_any_batch(name, data, problem, weight, predi
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @SETTINGS
 @given(
     problem=embedding_problems(),
@@ -387,6 +397,7 @@ def model_problems(draw, degenerate_kernels=True):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("method", [*METHODS, *TWO_OUTPUT_METHODS])
 def test_every_method_is_finite_under_mixed_precision(method, policy):
@@ -406,6 +417,7 @@ def test_every_method_is_finite_under_mixed_precision(method, policy):
 
 
 @pytest.mark.backends
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 @pytest.mark.parametrize("method", ["angular", "arcface", "haseparator", "wsoftmax", "amc"])
 def test_half_precision_heads_are_finite(method, policy):

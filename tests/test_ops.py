@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import reference as ref
-from backend_tools import BACKEND, to_numpy, value_and_grad
+from backend_tools import BACKEND, slow_on_jax, to_numpy, value_and_grad
 from keras import ops as kops
 
 from keras_angular import layers, ops
@@ -87,7 +87,7 @@ def test_safe_acos_graph_and_xla():
 # gram rows and hyperplane projections
 # ---------------------------------------------------------------------------------------
 @pytest.mark.backends
-@pytest.mark.parametrize("batch,num_classes", [(4, 10), (16, 5), (6, 6)])
+@pytest.mark.parametrize("batch,num_classes", [(4, 10), (16, 5), slow_on_jax(6, 6)])
 def test_gram_rows_both_code_paths(rng, batch, num_classes):
     _, w, y = _problem(rng, batch, 8, num_classes)
     unit = ops.l2_normalize(w, axis=0)
@@ -96,7 +96,10 @@ def test_gram_rows_both_code_paths(rng, batch, num_classes):
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("batch,dim,num_classes", [(4, 8, 10), (16, 6, 5), (7, 12, 3), (3, 5, 40)])
+@pytest.mark.parametrize(
+    "batch,dim,num_classes",
+    [(4, 8, 10), (16, 6, 5), slow_on_jax(7, 12, 3), slow_on_jax(3, 5, 40)],
+)
 def test_hyperplane_projections_closed_form_vs_literal(rng, batch, dim, num_classes):
     e, w, y = _problem(rng, batch, dim, num_classes)
     cosines = ref.cosine_dense(e, w).astype(np.float32)

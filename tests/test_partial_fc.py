@@ -5,7 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
-from backend_tools import BACKEND, to_numpy, value_and_grad
+from backend_tools import BACKEND, slow_on_jax, to_numpy, value_and_grad
 from keras import ops
 
 from keras_angular.layers import CosineDense
@@ -37,7 +37,12 @@ def _reference_sample(labels, noise, num_sampled):
 
 @pytest.mark.backends
 @pytest.mark.parametrize(
-    "make", [NormFaceLoss, CosFaceLoss, ArcFaceLoss, SphereFaceLoss, AngularLoss, "has"]
+    "make",
+    [
+        *(slow_on_jax(make) for make in (NormFaceLoss, CosFaceLoss, ArcFaceLoss)),
+        *(slow_on_jax(make) for make in (SphereFaceLoss, AngularLoss)),
+        "has",
+    ],
 )
 def test_fraction_one_equals_the_full_head(make, rng):
     head = _head(12, 6)

@@ -19,7 +19,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from backend_tools import BACKEND, to_numpy
+from backend_tools import BACKEND, slow_on_jax, to_numpy
 
 import keras_angular
 from keras_angular import layers
@@ -310,7 +310,9 @@ def test_every_loss_class_has_a_save_load_fit_case():
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("name", list(LOSS_MODELS))
+@pytest.mark.parametrize(  # JAX: a loss bound to its head by name
+    "name", [n if n == "HASeparatorLoss" else slow_on_jax(n) for n in LOSS_MODELS]
+)
 def test_save_load_and_fit_on_with_each_loss(name, tmp_path, rng):
     """keras_angular.saving.load_model: bit-exact predictions, then `fit` with no other call
     continues exactly like the original model (CenterLoss: from the saved centres)."""
@@ -353,7 +355,9 @@ def test_save_load_and_fit_on_with_each_loss(name, tmp_path, rng):
 
 
 @pytest.mark.backends
-@pytest.mark.parametrize("name", ["HASeparatorLoss", "WSoftmaxLoss", "AMCLoss-head"])
+@pytest.mark.parametrize(
+    "name", ["HASeparatorLoss", slow_on_jax("WSoftmaxLoss"), slow_on_jax("AMCLoss-head")]
+)
 def test_plain_keras_load_names_the_loader_and_bind_needs_no_recompile(name, tmp_path, rng):
     model, on_embedding = _loss_model(name)
     x = rng.normal(size=(16, D)).astype(np.float32)
