@@ -114,6 +114,47 @@ def test_loss_and_gradient_over_the_sampled_classes(rng):
     assert np.all(grad[:, others] == 0)
 
 
+def _reference_arcface_over(index, kernel, x, y, scale=16.0, margin=0.3):
+    """NumPy ArcFace (Eq. 3 of Deng et al.) over the kernel columns ``index`` only."""
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    w = kernel[:, index] / np.linalg.norm(kernel[:, index], axis=0)
+    cos = u @ w
+    target = np.searchsorted(index, y)
+    rows = np.arange(len(y))
+    logits = scale * cos
+    logits[rows, target] = scale * np.cos(np.arccos(cos[rows, target]) + margin)
+    return np.log(np.exp(logits).sum(axis=1)) - logits[rows, target]
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("distinct", [8, 5])
+def test_a_batch_with_more_classes_than_s_keeps_every_positive(distinct, rng):
+    """C = 20, r = 0.1: S = 2 columns, but the batch of 8 holds 8 (or 5) classes; the step
+    keeps max(S, B) = 8 columns (every positive, then the negatives of highest noise), as
+    insightface keeps every positive. Before, the left-out positives' losses were NaN."""
+    c, dim, batch = 20, 5, 8
+    head = _head(c, dim, seed=2)
+    kernel = to_numpy(head.kernel).astype(np.float64)
+    x = rng.normal(size=(batch, dim)).astype("float32")
+    y = np.resize(rng.permutation(c)[:distinct], batch)
+    noise = rng.random(c).astype("float32")
+    index = _reference_sample(y, noise, batch)
+    expected = _reference_arcface_over(index, kernel, x, y)
+    loss = ArcFaceLoss(16.0, 0.3)
+    labels = ops.convert_to_tensor(y, "int32")
+    values, valid = map(to_numpy, partial_fc_values(loss, labels, x, head.kernel, 0.1, noise))
+    assert valid.all()
+    np.testing.assert_allclose(values, expected, rtol=1e-5)
+    if BACKEND == "tensorflow":  # a graph of unknown batch size: the column count is a tensor
+        import tensorflow as tf
+
+        @tf.function(input_signature=[tf.TensorSpec((None,), tf.int32)] * 1)
+        def graph(labels):
+            return partial_fc_values(loss, labels, x, head.kernel, 0.1, noise)[0]
+
+        np.testing.assert_allclose(to_numpy(graph(labels)), expected, rtol=1e-5)
+
+
 @pytest.mark.backends
 def test_seeded_negatives_are_uniform_and_fit_trains(rng):
     c, dim = 50, 4
