@@ -24,7 +24,9 @@ closed forms (DESIGN.md, "Closed forms"):
   in that computation;
 * **peak memory**: the TensorFlow allocator's peak during one step minus what it
   held before (``tf.config.experimental.get_memory_info``, on the GPU if there is
-  one, else on the CPU allocator; oneDNN scratch space on CPU is not counted), and,
+  one, else on the CPU's BFC allocator with ``TF_CPU_ALLOCATOR_USE_BFC=true``; the
+  default CPU allocator's statistics are missing or partial, so no figure; oneDNN
+  scratch space on CPU is not counted), and,
   independent of the device, the **largest tensor** in the step's graph (forward
   and backward, before any XLA fusion) from its static shapes - this is what
   shows that the closed forms never build the B x N x C tensor. The graph's own
@@ -49,9 +51,18 @@ the embedding is in the compute dtype, the heads (ours and the baseline) compute
 in float32. ``--clock cpu --threads 1`` measures the work done rather than the
 time waited, the steadiest figures on a machine shared with other jobs.
 
+The bench runs on the backend Keras runs on (``keras-angular --backend jax bench`` or
+``KERAS_BACKEND=jax python benchmarks/heads_and_losses.py``): the step is ``jax.jit`` of
+``jax.value_and_grad`` on JAX (always XLA; its peak is the compiled step's XLA
+temporaries, its largest tensor read from the step's jaxpr) and eager autograd on PyTorch
+(as Keras' ``fit`` runs it; ``--jit`` refused; peak on CUDA only, the largest tensor is
+the largest one a PyTorch op returns). JAX skips the Partial FC forms (a compiled JAX step
+keeps no loss seed state, :class:`keras_angular.losses.PartialFCLoss`).
+
 Example::
 
     python benchmarks/heads_and_losses.py --quick
+    keras-angular --backend torch bench --quick
     python benchmarks/heads_and_losses.py --jit --json bench.json
     python benchmarks/heads_and_losses.py --shapes 128x512x1000 --repeats 15
 """
@@ -187,8 +198,25 @@ def build_candidate(name, num_classes):
     return head, forward
 
 
+def _backend():
+    import keras
+
+    return keras.backend.backend()
+
+
 def make_step(forward, head, jit_compile=False):
-    """The timed step: loss and its gradients w.r.t. the embedding and head variables."""
+    """The timed step: loss and its gradients w.r.t. the embedding and head variables.
+
+    On the backend Keras runs on, as its ``fit`` compiles a train step: a ``tf.function``
+    (XLA with ``jit_compile``) on TensorFlow, ``jax.jit`` (always XLA) on JAX, eager
+    autograd on PyTorch.
+    """
+    return {"tensorflow": _tensorflow_step, "jax": _jax_step, "torch": _torch_step}[_backend()](
+        forward, head, jit_compile
+    )
+
+
+def _tensorflow_step(forward, head, jit_compile):
     import tensorflow as tf
 
     @tf.function(jit_compile=jit_compile, autograph=False)
@@ -202,13 +230,73 @@ def make_step(forward, head, jit_compile=False):
     return step
 
 
-def largest_tensor(step, x, y):
-    """``(bytes, op name)`` of the largest statically shaped tensor in the step's graph.
+def _jax_step(forward, head, jit_compile):
+    """``jax.jit`` of ``jax.value_and_grad``: the head's variables enter as values through
+    a ``keras.StatelessScope`` (as Keras' JAX ``fit`` passes them); a training-mode
+    ``ClassCenters`` call's centre update stays in the scope and is dropped."""
+    del jit_compile  # JAX compiles every step with XLA
+    import jax
+    import keras
 
-    Covers forward and backward (the gradient ops live in the same graph);
-    tracing allocates no tensor, so this also works where running would not fit.
-    Functions nested in the graph (see :func:`nested_functions`) are not walked.
+    variables = head.trainable_variables
+
+    def loss_of(x, values, y):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
+            return forward(x, y)
+
+    gradient = jax.value_and_grad(loss_of, argnums=(0, 1))
+
+    def pure(x, y, values):
+        loss, (grad_x, grad_values) = gradient(x, values, y)
+        return loss, [grad_x, *grad_values]
+
+    compiled = jax.jit(pure)
+
+    def step(x, y):
+        return compiled(x, y, [variable.value for variable in variables])
+
+    step.jaxpr = lambda x, y: jax.make_jaxpr(pure)(x, y, [v.value for v in variables])
+    step.compiled = lambda x, y: compiled.lower(x, y, [v.value for v in variables]).compile()
+    return step
+
+
+def _torch_step(forward, head, jit_compile):
+    """Eager autograd, as Keras' PyTorch ``fit`` runs its step."""
+    if jit_compile:
+        raise ValueError(
+            "bench: --jit compiles TensorFlow steps with XLA; a PyTorch step runs eagerly "
+            "(as Keras' fit runs it there) and JAX's is always XLA-compiled."
+        )
+    import torch
+
+    variables = head.trainable_variables
+
+    def step(x, y):
+        x = x.detach().requires_grad_(True)
+        loss = forward(x, y)
+        leaves = [x, *(variable.value for variable in variables)]
+        gradients = torch.autograd.grad(loss, leaves, allow_unused=True)
+        return loss.detach(), list(gradients)
+
+    return step
+
+
+def largest_tensor(step, x, y):
+    """``(bytes, op name)`` of the largest tensor of the step, forward and backward.
+
+    TensorFlow: the largest statically shaped tensor in the step's graph (the gradient
+    ops live in the same graph); tracing allocates no tensor, so this also works where
+    running would not fit. Functions nested in the graph (see :func:`nested_functions`)
+    are not walked. JAX: the largest value of the step's jaxpr (traced, nothing
+    allocated), nested jaxprs included. PyTorch: the largest tensor that a PyTorch
+    function returns while the step runs once (eager: there is no graph to read; the
+    backward pass runs in C++, its tensors have the forward's shapes).
     """
+    backend = _backend()
+    if backend == "jax":
+        return _largest_jaxpr_value(step.jaxpr(x, y).jaxpr)
+    if backend == "torch":
+        return _largest_torch_output(step, x, y)
     graph = step.get_concrete_function(x, y).graph
     best, where = 0, ""
 
@@ -231,6 +319,48 @@ def largest_tensor(step, x, y):
     return best, where
 
 
+def _largest_jaxpr_value(jaxpr):
+    best, where = 0, ""
+    for equation in jaxpr.eqns:
+        for var in equation.outvars:
+            aval = getattr(var, "aval", None)
+            if not hasattr(aval, "shape") or not hasattr(aval, "dtype"):
+                continue
+            nbytes = math.prod(aval.shape) * aval.dtype.itemsize
+            if nbytes > best:
+                best, where = nbytes, f"{equation.primitive.name} {list(aval.shape)}"
+        for param in equation.params.values():
+            for inner in param if isinstance(param, (tuple, list)) else (param,):
+                inner = getattr(inner, "jaxpr", inner)  # a ClosedJaxpr holds a Jaxpr
+                if hasattr(inner, "eqns"):
+                    nested = _largest_jaxpr_value(inner)
+                    if nested[0] > best:
+                        best, where = nested
+    return best, where
+
+
+def _largest_torch_output(step, x, y):
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    largest = [0, ""]
+
+    class Largest(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for tensor in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(tensor, torch.Tensor):
+                    nbytes = tensor.numel() * tensor.element_size()
+                    if nbytes > largest[0]:
+                        name = getattr(func, "__name__", str(func))
+                        largest[:] = [nbytes, f"{name} {list(tensor.shape)}"]
+            return out
+
+    with Largest():
+        step(x, y)
+    return tuple(largest)
+
+
 def nested_functions(step, x, y):
     """Names of the functions nested in the step's graph (from its public ``GraphDef``).
 
@@ -247,31 +377,80 @@ def _memory_device():
     return "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
 
 
-def _sync():
-    import tensorflow as tf
+def _sync(outputs=None):
+    """Wait until the step's ``outputs`` (TensorFlow, PyTorch: all pending work) are
+    computed."""
+    backend = _backend()
+    if backend == "jax":
+        import jax
 
-    try:
-        tf.test.experimental.sync_devices()
-    except Exception:  # noqa: BLE001 - CPU-only builds run synchronously anyway
-        pass
+        jax.block_until_ready(outputs)
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+    else:
+        import tensorflow as tf
+
+        try:
+            tf.test.experimental.sync_devices()
+        except Exception:  # noqa: BLE001 - CPU-only builds run synchronously anyway
+            pass
 
 
 def peak_step_memory(step, x, y):
-    """Bytes the allocator's peak rose above its level before one step, or None."""
+    """Bytes the step's working memory takes above what is held before it, or None.
+
+    TensorFlow: the allocator's peak during one step above its level before, on a GPU or
+    on the CPU's BFC allocator (``TF_CPU_ALLOCATOR_USE_BFC=true``); None on the default
+    CPU allocator, whose statistics are missing (it raises) or partial, depending on the
+    machine (measured on one: a closed-form HASeparator step at 64 x 128 x 100 read 0).
+    JAX: the temporary buffers XLA allocates for the compiled step (its memory analysis;
+    outputs and arguments not counted). PyTorch: the CUDA allocator's peak above its level before
+    one step; None on the CPU, whose allocator keeps no statistics.
+    """
+    backend = _backend()
+    if backend == "jax":
+        analysis = step.compiled(x, y).memory_analysis()
+        return None if analysis is None else int(analysis.temp_size_in_bytes)
+    if backend == "torch":
+        return _torch_peak_step_memory(step, x, y)
     import tensorflow as tf
 
     device = _memory_device()
+    if device == "CPU:0" and not cpu_allocator_keeps_statistics():
+        return None
     try:
         _sync()
         tf.config.experimental.reset_memory_stats(device)
         before = tf.config.experimental.get_memory_info(device)["current"]
         outputs = step(x, y)
         float(outputs[0])
-        _sync()
+        _sync(outputs)
         peak = tf.config.experimental.get_memory_info(device)["peak"]
     except Exception:  # noqa: BLE001 - allocator without statistics
         return None
     return max(peak - before, 0)
+
+
+def cpu_allocator_keeps_statistics():
+    """Whether TensorFlow's CPU allocator is the BFC one (``TF_CPU_ALLOCATOR_USE_BFC``,
+    read when TensorFlow starts), which counts every allocation."""
+    return os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("true", "1")
+
+
+def _torch_peak_step_memory(step, x, y):
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    outputs = step(x, y)
+    _sync(outputs)
+    return max(torch.cuda.max_memory_allocated() - before, 0)
 
 
 #: ``--clock``: wall time (what a user waits) or the process's CPU time (all threads).
@@ -283,7 +462,7 @@ def _time_block(step, x, y, number, clock=time.perf_counter):
     for _ in range(number):
         outputs = step(x, y)
     float(outputs[0])
-    _sync()
+    _sync(outputs)
     return (clock() - start) / number
 
 
@@ -326,48 +505,33 @@ def bench_shape(
     """Time the candidates at one (B, N, C); return a list of row dicts."""
     import keras
     import numpy as np
-    import tensorflow as tf
 
     batch, width, classes = shape
     rng = np.random.default_rng(0)
     compute_dtype = keras.config.dtype_policy().compute_dtype
-    x = tf.constant(rng.standard_normal((batch, width)).astype("float32"), dtype=compute_dtype)
-    y = tf.constant(rng.integers(0, classes, size=batch).astype("int32"))
+    x = keras.ops.convert_to_tensor(rng.standard_normal((batch, width)), dtype=compute_dtype)
+    y = keras.ops.convert_to_tensor(rng.integers(0, classes, size=batch), dtype="int32")
 
     names = candidate_names(methods, literal, sampled)
     rows, live = {}, []
     for name in names:
+        if name in SAMPLED_FORMS and _backend() == "jax":
+            rows[name] = _row(shape, name, skipped=JAX_SAMPLED_SKIP)
+            continue
         keras.utils.set_random_seed(0)
         head, forward = build_candidate(name, classes)
         head.build((batch, width))
         step = make_step(forward, head, jit_compile)
-        row = {
-            "shape": list(shape),
-            "method": name,
-            "kind": (
-                "literal"
-                if name in LITERAL_FORMS
-                else "sampled"
-                if name in SAMPLED_FORMS
-                else "method"
-            ),
-            "ms": None,
-            "ms_min": None,
-            "samples": 0,
-            "ratio": None,
-            "peak_bytes": None,
-            "largest_tensor_bytes": None,
-            "largest_tensor": None,
-            "skipped": None,
-        }
-        row["largest_tensor_bytes"], row["largest_tensor"] = largest_tensor(step, x, y)
-        rows[name] = row
+        row = rows[name] = _row(shape, name)
         if name in LITERAL_FORMS and literal_bytes(shape) > memory_cap_bytes:
             row["skipped"] = (
                 f"B*N*C tensor {literal_bytes(shape) / 2**20:.0f} MiB > "
                 f"cap {memory_cap_bytes / 2**20:.0f} MiB"
             )
+            if _backend() != "torch":  # traced: nothing allocated (PyTorch runs the step)
+                row["largest_tensor_bytes"], row["largest_tensor"] = largest_tensor(step, x, y)
             continue
+        row["largest_tensor_bytes"], row["largest_tensor"] = largest_tensor(step, x, y)
         # Warm up (trace / compile), check the step is finite, measure memory.
         loss, _ = step(x, y)
         if not np.isfinite(float(loss)):
@@ -402,9 +566,64 @@ def bench_shape(
     return list(rows.values())
 
 
+#: Why the JAX run skips the Partial FC forms (PartialFCLoss refuses a compiled JAX step).
+JAX_SAMPLED_SKIP = "a JAX step keeps no PartialFCLoss seed state (see PartialFCLoss)"
+
+
+def _row(shape, name, skipped=None):
+    """An empty result row of candidate ``name`` at ``shape``."""
+    kind = "literal" if name in LITERAL_FORMS else "sampled" if name in SAMPLED_FORMS else "method"
+    return {
+        "shape": list(shape),
+        "method": name,
+        "kind": kind,
+        "ms": None,
+        "ms_min": None,
+        "samples": 0,
+        "ratio": None,
+        "peak_bytes": None,
+        "largest_tensor_bytes": None,
+        "largest_tensor": None,
+        "skipped": skipped,
+    }
+
+
 def environment(jit_compile, policy):
-    """What the figures depend on: versions, device, threads, load average."""
+    """What the figures depend on: backend and versions, device, threads, load average."""
     import keras
+
+    backend = _backend()
+    env = {"backend": backend, **_backend_environment(backend)}
+    return {
+        **env,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "jit_compile": bool(jit_compile) or backend == "jax",
+        "policy": policy,
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _backend_environment(backend):
+    """``backend_version``, ``device`` and ``intra_op_threads`` (None: the default)."""
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        name = "CPU" if device.platform == "cpu" else device.device_kind
+        return {"backend_version": jax.__version__, "device": name, "intra_op_threads": None}
+    if backend == "torch":
+        import torch
+
+        name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+        return {
+            "backend_version": torch.__version__,
+            "device": name,
+            "intra_op_threads": torch.get_num_threads(),
+        }
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -414,16 +633,9 @@ def environment(jit_compile, policy):
         device = details.get("device_name", "GPU")
     return {
         "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
+        "backend_version": tf.__version__,
         "device": device,
-        "cpu_count": os.cpu_count(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "jit_compile": bool(jit_compile),
-        "policy": policy,
-        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 
@@ -512,7 +724,8 @@ def format_markdown(results):
     env = results["environment"]
     load = env.get("load_average") or []
     lines = [
-        f"heads and losses - TF {env['tensorflow']}, Keras {env['keras']}, {env['device']}, "
+        f"heads and losses - {env['backend']} {env['backend_version']}, Keras {env['keras']}, "
+        f"{env['device']}, "
         f"{env['cpu_count']} CPUs ({env['intra_op_threads'] or 'default'} intra-op threads), "
         f"{env.get('clock', 'wall')} clock, policy {env['policy']}, "
         f"jit_compile={env['jit_compile']}, "
@@ -520,8 +733,9 @@ def format_markdown(results):
         f"{' '.join(f'{v:.2f}' for v in env.get('load_average_after') or [])} (after)",
         "",
         "Step = head + loss + gradients (embedding and head variables); median of interleaved "
-        "repeats. Peak = allocator peak above its level before the step; largest = largest "
-        "tensor in the step's graph.",
+        "repeats. Peak = allocator peak above its level before the step (JAX: the compiled "
+        "step's XLA temporaries); largest = largest tensor in the step's graph (PyTorch: "
+        "returned by an op of the eager step).",
         "",
         "| B x N x C | method | ms | ratio to softmax | peak MiB | largest MiB | largest tensor |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -565,11 +779,24 @@ def _row_line(row, ratio, suffix=""):
 
 
 def set_threads(threads):
-    """Set TensorFlow's intra- and inter-op thread pools (before TF runs its first op)."""
-    import tensorflow as tf
-
+    """Set the backend's thread pools before it runs its first op: TensorFlow's intra- and
+    inter-op pools, PyTorch's intra-op pool, XLA's CPU threads on JAX (its ``XLA_FLAGS``,
+    read when JAX starts its CPU client)."""
     if threads < 1:
         raise ValueError(f"bench: `threads` must be >= 1, got {threads}.")
+    backend = _backend()
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        return
+    if backend == "jax":
+        flags = os.environ.get("XLA_FLAGS", "")
+        extra = f"--xla_cpu_multi_thread_eigen={str(threads > 1).lower()}"
+        os.environ["XLA_FLAGS"] = f"{flags} {extra} intra_op_parallelism_threads={threads}"
+        return
+    import tensorflow as tf
+
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -652,8 +879,8 @@ def add_arguments(parser):
     parser.add_argument(
         "--threads",
         type=int,
-        help="TensorFlow intra- and inter-op threads (default: TensorFlow's choice); "
-        "1 gives the steadiest figures on a busy machine",
+        help="the backend's intra-op threads (TensorFlow: and inter-op; default: the "
+        "backend's choice); 1 gives the steadiest figures on a busy machine",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     return parser
