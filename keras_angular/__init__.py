@@ -23,6 +23,10 @@ from keras_angular import _startup
 # Its --backend option sets KERAS_BACKEND here too, before Keras is imported.
 _startup.select_backend()
 with _startup.quiet_import():
+    if _startup.is_command():
+        # the command's data pipelines are tf.data on every backend: on JAX and PyTorch
+        # Keras does not import TensorFlow itself, so import it here, inside the quiet start
+        importlib.import_module("tensorflow")
     from keras_angular import (
         backend,
         callbacks,

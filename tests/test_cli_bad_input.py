@@ -2,6 +2,7 @@
 stderr naming the file, what is wrong and where, exit status 2, nothing written to --out.
 The same checks reach Python users as ValueError. And the command starts quietly."""
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -223,3 +224,23 @@ def test_console_script_starts_quietly(tmp_path):
         if any(word in line for word in ("oneDNN", "cudart", "cuInit", "InitializeLog"))
     ]
     assert not noisy, done.stderr
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_console_script_starts_quietly_on_other_backends(backend):
+    """Keras imports no TensorFlow on JAX or PyTorch, but the command's tf.data pipelines
+    do: the package imports it inside its quiet start there too."""
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    drop = ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["TF_ENABLE_ONEDNN_OPTS"] = "1"  # oneDNN on (and its notice) on any x86 CPU
+    done = subprocess.run(
+        [*_console_script(), "--backend", backend, "train", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "--method" in done.stdout, done.stderr[-3000:]
+    assert not done.stderr, done.stderr
