@@ -4,6 +4,7 @@ the claim verdicts and the statistics against hand-computed references."""
 import json
 import math
 import os
+import re
 
 import keras
 import numpy as np
@@ -243,3 +244,6 @@ def test_every_experiment_runs_at_tiny_and_reports_beside_the_paper(name, tmp_pa
         assert claim["verdict"] in ("held", "did not hold", "inconclusive", "not checked")
         assert claim["text"] in text
     assert report["datasets"][0]["dataset"] == section["dataset"]
+    # every figure the report shows is where its link points (relative to report.md)
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+        assert (out / link).is_file(), link

@@ -62,11 +62,10 @@ def sphere_figure(context, path):
 def analyze(context):
     """The sphere figure of the runs (seed 0) in the dataset's report folder."""
     path = sphere_figure(context, os.path.join(context.out_dir, "sphere.png"))
-    relative = os.path.relpath(path, os.path.dirname(context.out_dir))
     return [
         "### Features on the unit sphere (AMC-Loss Fig. 4; seed 0 of each run)",
         "",
-        f"![3-d features on the unit sphere]({relative})",
+        context.image("3-d features on the unit sphere", path),
     ]
 
 

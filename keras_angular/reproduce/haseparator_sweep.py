@@ -271,15 +271,18 @@ def analyze(context):
         lines += [
             "",
             f"### Top-2 configurations{title} (Tables II-III reading: the largest D_EM among "
-            f"the configurations at least as accurate as softmax, {floor:.2f} %)",
+            f"the configurations at least as accurate as softmax, {floor:.2f} %; where fewer "
+            "than two are, the others by D_EM, marked *below softmax*)",
             "",
             "| method | sigma | m | D_KL | D_EM | accuracy % |",
             "|---|---|---|---|---|---|",
         ]
         for method in METHODS:
             for sigma, margin, kl, emd, acc in top.get((method, network), []):
+                below = " *below softmax*" if acc < floor else ""
                 lines.append(
-                    f"| {method} | {sigma:g} | {margin:g} | {kl:.3f} | {emd:.2f} | {acc:.2f} |"
+                    f"| {method} | {sigma:g} | {margin:g} | {kl:.3f} | {emd:.2f} "
+                    f"| {acc:.2f}{below} |"
                 )
         setting = context.data.setting
         printed = {**TABLE_II, **TABLE_III}.get(setting)
@@ -294,7 +297,7 @@ def analyze(context):
                 f"| {m} | {n} | {s:g} | {g:g} | {k:.3f} | {e:.2f} |" for m, n, s, g, k, e in printed
             ]
         figure = _draw_scatter(context, configurations, network)
-        lines += ["", f"![D_KL vs D_EM]({os.path.basename(figure)})"]
+        lines += ["", context.image("D_KL vs D_EM", figure)]
     return lines
 
 

@@ -223,6 +223,11 @@ class DatasetContext:
     folders: dict
     out_dir: str
 
+    def image(self, alt, path):
+        """A Markdown image of the figure at ``path``, linked from ``report.md`` (the
+        folder above ``out_dir``)."""
+        return f"![{alt}]({os.path.relpath(path, os.path.dirname(self.out_dir))})"
+
 
 def check_plan(scale):
     """Refuse bad run settings before anything trains: every run's settings must make a

@@ -208,7 +208,7 @@ def analyze(context):
         )
     figure = _draw_class_angles(context, forms, alphas)
     if figure:
-        lines += ["", f"![mean class angles]({os.path.basename(figure)})"]
+        lines += ["", context.image("mean class angles", figure)]
     return lines
 
 
