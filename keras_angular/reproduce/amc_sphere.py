@@ -52,7 +52,7 @@ def sphere_figure(context, path):
             context.splits.y_test,
             kernel=kernel,
             class_names=context.splits.class_names,
-            title=f"{label}: homogeneity {result['homogeneity']:.3f}, "
+            title=f"{label}\nhomogeneity {result['homogeneity']:.3f}, "
             f"completeness {result['completeness']:.3f}",
             ax=ax,
         )
