@@ -247,3 +247,7 @@ def test_every_experiment_runs_at_tiny_and_reports_beside_the_paper(name, tmp_pa
     # every figure the report shows is where its link points (relative to report.md)
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (out / link).is_file(), link
+    # the runs' training time is reported, and kept when a rerun reads every run back
+    assert written["train_seconds"] > 0 and "the runs' training took" in text
+    again_report = run_experiment(name, "tiny", out_dir=str(out), log=lambda line: None)
+    assert again_report["train_seconds"] == pytest.approx(written["train_seconds"])

@@ -355,7 +355,7 @@ def run_experiment(
     scale = resolve_scale(experiment, scale_name, dataset, seeds, runs)
     check_plan(scale)
     started = time.perf_counter()
-    sections = []
+    sections, train_seconds = [], 0.0
     for data in scale.data:
         splits = load_data(data)
         if scale_name != "tiny":
@@ -368,6 +368,9 @@ def run_experiment(
             )
         context = run_dataset(experiment, scale_name, scale, data, out_dir, log, splits)
         sections.append(dataset_section(experiment, context))
+        train_seconds += sum(
+            r.get("train_seconds", 0.0) for runs in context.results.values() for r in runs
+        )
     report = {
         "experiment": experiment.name,
         "title": experiment.title,
@@ -379,6 +382,8 @@ def run_experiment(
         "notes": [*experiment.notes, *scale.notes],
         "datasets": sections,
         "seconds": time.perf_counter() - started,
+        # the runs' fit time, whether trained now or read back from an earlier pass
+        "train_seconds": train_seconds,
     }
     write_report(report, out_dir)
     return report
@@ -599,7 +604,8 @@ def write_report(report, out_dir):
         f"# {report['experiment']}: {report['title']}",
         "",
         f"Paper: {report['paper']}. Scale `{report['scale']}`, {report['seeds']} seed(s) per "
-        f"run, {report['seconds'] / 60:.1f} min in all.",
+        f"run, {report['seconds'] / 60:.1f} min in all; the runs' training took "
+        f"{report.get('train_seconds', 0.0) / 60:.1f} min (read-back runs: in their pass).",
         "",
         f"Runs: {runs}.",
         "",
