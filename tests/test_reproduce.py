@@ -205,8 +205,12 @@ def test_arc_angles_reads_table4_from_the_history():
 def test_every_experiment_runs_at_tiny_and_reports_beside_the_paper(name, tmp_path):
     experiment = get_experiment(name)
     out = tmp_path / name
-    report = run_experiment(name, "tiny", out_dir=str(out), log=lambda line: None)
+    logged = []
+    report = run_experiment(name, "tiny", out_dir=str(out), log=logged.append)
     assert (out / "report.md").is_file() and (out / "report.json").is_file()
+    # progress: after each trained run, its time and what is left at that pace
+    runs_trained = len(experiment.scales["tiny"].runs) * experiment.scales["tiny"].seeds
+    assert sum("left at this pace" in line for line in logged) == runs_trained
     with open(out / "report.json") as f:
         written = json.load(f)
     assert written["experiment"] == name and written["scale"] == "tiny"
@@ -249,5 +253,7 @@ def test_every_experiment_runs_at_tiny_and_reports_beside_the_paper(name, tmp_pa
         assert (out / link).is_file(), link
     # the runs' training time is reported, and kept when a rerun reads every run back
     assert written["train_seconds"] > 0 and "the runs' training took" in text
-    again_report = run_experiment(name, "tiny", out_dir=str(out), log=lambda line: None)
+    logged.clear()
+    again_report = run_experiment(name, "tiny", out_dir=str(out), log=logged.append)
     assert again_report["train_seconds"] == pytest.approx(written["train_seconds"])
+    assert not any("left at this pace" in line for line in logged)  # nothing trained

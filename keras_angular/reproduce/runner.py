@@ -274,7 +274,7 @@ def run_dataset(experiment, scale_name, scale, data, out_dir, log=print, splits=
     folder = os.path.join(out_dir, slug(splits.name.split(" (")[0]))
     results, folders = {}, {}
     total = len(scale.runs) * scale.seeds
-    count = 0
+    count, trained = 0, []  # seconds of each run trained here (read-back ones take ~none)
     for run in scale.runs:
         settings = run_settings(scale, run)
         results[run.label], folders[run.label] = [], []
@@ -286,9 +286,13 @@ def run_dataset(experiment, scale_name, scale, data, out_dir, log=print, splits=
             result = finished_run(run_dir, run.method, splits, config)
             if result is None:
                 callbacks = scale.callbacks(run, settings) if scale.callbacks is not None else ()
+                started = time.perf_counter()
                 result = run_method(
                     run.method, splits, config, out_dir=run_dir, extra_callbacks=callbacks
                 )
+                trained.append(time.perf_counter() - started)
+                left = (total - count) * sum(trained) / len(trained)
+                log(f"    took {_duration(trained[-1])}; about {_duration(left)} left at this pace")
             else:
                 log(f"    finished before, with the same data and settings: read {run_dir}")
             result.update(derived_metrics(result))
