@@ -255,11 +255,14 @@ def _jax_step(forward, head, jit_compile):
 
     compiled = jax.jit(pure)
 
-    def step(x, y):
-        return compiled(x, y, [variable.value for variable in variables])
+    def values():
+        return [variable.value for variable in variables]
 
-    step.jaxpr = lambda x, y: jax.make_jaxpr(pure)(x, y, [v.value for v in variables])
-    step.compiled = lambda x, y: compiled.lower(x, y, [v.value for v in variables]).compile()
+    def step(x, y):
+        return compiled(x, y, values())
+
+    step.jaxpr = lambda x, y: jax.make_jaxpr(pure)(x, y, values())
+    step.compiled = lambda x, y: compiled.lower(x, y, values()).compile()
     return step
 
 

@@ -609,7 +609,7 @@ def write_report(report, out_dir):
         "",
         f"Paper: {report['paper']}. Scale `{report['scale']}`, {report['seeds']} seed(s) per "
         f"run, {report['seconds'] / 60:.1f} min in all; the runs' training took "
-        f"{report.get('train_seconds', 0.0) / 60:.1f} min (read-back runs: in their pass).",
+        f"{report['train_seconds'] / 60:.1f} min (read-back runs: in their pass).",
         "",
         f"Runs: {runs}.",
         "",
