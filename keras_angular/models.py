@@ -47,6 +47,7 @@ __all__ = [
     "amc_mnist_cnn",
     "build_backbone",
     "cifar_resnet",
+    "default_backbone",
     "mlp",
     "small_cnn",
     "wsoftmax_cnn",
@@ -641,12 +642,26 @@ BACKBONES = {
 """Backbone name -> builder ``f(input_shape, **kwargs) -> keras.Model``."""
 
 
+def default_backbone(input_shape):
+    """The backbone used when none is named: ``mlp`` for tiny images (16x16 or less, e.g.
+    the 8x8 digits), :func:`keras_angular.models.small_cnn` (128-d embedding) for larger
+    images of any size.
+
+    Examples:
+        >>> [default_backbone(shape) for shape in [(8, 8, 1), (16, 16, 3), (28, 28, 1)]]
+        ['mlp', 'mlp', 'small_cnn']
+    """
+    height, width, _ = input_shape
+    return "mlp" if max(height, width) <= 16 else "small_cnn"
+
+
 def build_backbone(name, input_shape, **kwargs):
     """Build the backbone called ``name`` for images of ``input_shape``.
 
     Args:
         name: one of ``BACKBONES``: "amc_cnn", "amc_mnist_cnn", "resnet20", "resnet18",
-            "resnet34", "resnet50", "wsoftmax_cnn", "mlp".
+            "resnet34", "resnet50", "wsoftmax_cnn", "small_cnn", "mlp"; ``None`` builds
+            :func:`default_backbone` ``(input_shape)``.
         input_shape: ``(H, W, C)``.
         **kwargs: passed to the builder (``embedding_dim``, ``weight_decay``, ...).
 
@@ -661,7 +676,11 @@ def build_backbone(name, input_shape, **kwargs):
         >>> model = build_backbone("mlp", (8, 8, 1), embedding_dim=3)
         >>> model.name, model.output_shape
         ('mlp', (None, 3))
+        >>> build_backbone(None, (8, 8, 1), embedding_dim=3).name
+        'mlp'
     """
+    if name is None:
+        name = default_backbone(input_shape)
     key = str(name).lower()
     if key not in BACKBONES:
         raise ValueError(f"Unknown backbone {name!r}; valid names: {', '.join(BACKBONES)}.")

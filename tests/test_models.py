@@ -269,3 +269,17 @@ def test_build_backbone_unknown_name_lists_valid_names():
     for name in models.BACKBONES:
         assert name in str(err.value)
     assert build_backbone("MLP", (8, 8, 1)).name == "mlp"
+
+
+@pytest.mark.parametrize(
+    "input_shape, expected",
+    [
+        ((8, 8, 1), "mlp"),
+        ((16, 16, 3), "mlp"),
+        ((16, 17, 1), "small_cnn"),
+        ((28, 28, 1), "small_cnn"),
+    ],
+)
+def test_build_backbone_none_builds_the_default(input_shape, expected):
+    assert models.default_backbone(input_shape) == expected
+    assert build_backbone(None, input_shape, embedding_dim=4).name == expected
