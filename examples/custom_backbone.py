@@ -8,10 +8,11 @@ head), checked to predict the same, and trained one more epoch::
 
     python examples/custom_backbone.py --tiny --losses arc amc  # seconds: 512 digits
     python examples/custom_backbone.py --dataset fashion_mnist --epochs 10
-    python examples/custom_backbone.py --dataset ../shared/data/fashion_mnist.npz --losses arc amc
+    python examples/custom_backbone.py --dataset fashion_mnist.npz --losses arc amc
 
 ``--dataset`` is anything ``keras_angular.data.load_dataset`` reads (``digits``, the offline
-default; a tensorflow-datasets name; an ``.npz``; a folder of class folders).
+default; a tensorflow-datasets name; an ``.npz`` with ``x_train, y_train, x_test, y_test``,
+which works offline; a folder of class folders).
 """
 
 import argparse

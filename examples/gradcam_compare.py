@@ -8,7 +8,10 @@ AUCs of its maps beside those of random maps (Petsiuk et al., RISE: lower deleti
 insertion are better)::
 
     python examples/gradcam_compare.py --tiny                   # seconds: digits, 1 epoch
-    python examples/gradcam_compare.py --dataset ../shared/data/fashion_mnist.npz --epochs 6
+    python examples/gradcam_compare.py --dataset fashion_mnist --epochs 6
+
+(``--dataset`` a tensorflow-datasets name; offline, an ``.npz`` of the same layout -
+``x_train, y_train, x_test, y_test`` - works too.)
 
 The same, from the command line, for models that ``keras-angular train`` wrote:
 ``keras-angular explain --models runs/softmax,runs/amc --dataset D --out DIR``.

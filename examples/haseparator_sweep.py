@@ -7,8 +7,12 @@ method registry, prints the table and draws the D_KL-D_EM scatter with
 ``keras_angular.plots.plot_kl_emd_scatter``::
 
     python examples/haseparator_sweep.py --tiny                 # seconds: digits, 2 x 1 runs
-    python examples/haseparator_sweep.py --dataset ../shared/data/fashion_mnist.npz \\
+    python examples/haseparator_sweep.py --dataset fashion_mnist \\
         --scales 1 3 16 --margins 0.1 0.5 0.9 --epochs 4
+
+``--dataset`` is anything ``keras_angular.data.load_dataset`` reads: a tensorflow-datasets
+name, or offline an ``.npz`` of the same layout (``x_train, y_train, x_test, y_test``) or a
+folder of class folders.
 
 ``keras-angular reproduce haseparator-sweep`` runs the paper's grids and puts its Tables II-III
 beside the result.

@@ -8,7 +8,10 @@ with embeddings of M = C - 2, C - 1, C and 2C units (``keras_angular.metrics.min
 C - 1 is the fewest in which C classes can be equiangular, Eq. 3)::
 
     python examples/wsoftmax_alpha_units.py --tiny            # seconds: digits, 1 epoch
-    python examples/wsoftmax_alpha_units.py --dataset ../shared/data/fashion_mnist.npz --epochs 4
+    python examples/wsoftmax_alpha_units.py --dataset fashion_mnist --epochs 4
+
+(``--dataset`` a tensorflow-datasets name; offline, an ``.npz`` of the same layout -
+``x_train, y_train, x_test, y_test`` - works too.)
 
 ``keras-angular reproduce wsoftmax-alpha`` runs the paper's protocol (softmax pretraining, then
 W-Softmax) with the paper's form, ``easy_margin`` and the registry's form side by side.
