@@ -22,7 +22,11 @@ The heads, losses, metrics and callbacks are ``keras.ops``; what they cannot say
   loss's ``weight``); where it does not (JAX), the steps are traced again to see a new
   value;
 * :func:`require_tensorflow` - the one message for what only TensorFlow provides
-  (``tf.distribute`` strategies, SavedModel export).
+  (``tf.distribute`` strategies, SavedModel export);
+* :func:`forget_restored_epoch`, :func:`producing_operation`, :func:`optimizer_strategy`
+  - the only places the package touches a private Keras attribute, each read from the
+  Keras release :data:`PRIVATE_API_KERAS_VERSION` (``tests/test_keras_private_api.py``
+  fails, naming the attribute, if a Keras upgrade removes or renames one).
 
 TensorFlow is imported here only when it is the backend (``tf.data`` input pipelines
 are TensorFlow's on every backend, and :mod:`keras_angular.data` imports it itself).
@@ -33,6 +37,9 @@ import numpy as np
 
 #: The Keras backends this package is tested on.
 SUPPORTED = ("tensorflow", "jax", "torch")
+
+#: The Keras release whose source the private-attribute accessors below were read from.
+PRIVATE_API_KERAS_VERSION = "3.15.1"
 
 
 def name():
@@ -230,14 +237,83 @@ def require_tensorflow(feature):
         )
 
 
+def forget_restored_epoch(model):
+    """Make ``model``'s next ``fit`` start at its own ``initial_epoch`` again.
+
+    Private attribute ``Model._initial_epoch`` (read from Keras 3.15.1):
+    ``Trainer.__init__`` sets it to None (``keras/src/trainers/trainer.py``);
+    ``keras.callbacks.BackupAndRestore.on_train_begin`` sets it to the epoch it restored
+    (``keras/src/callbacks/backup_and_restore.py``) and nothing resets it; each backend's
+    ``fit`` starts at ``self._initial_epoch or initial_epoch``
+    (``keras/src/backend/*/trainer.py``). After a ``fit`` that restored a backup, the
+    next ``fit`` on the same model would therefore start at the restored epoch.
+
+    Raises:
+        AttributeError: ``model`` has no ``_initial_epoch`` (a Keras release that no
+            longer keeps the restored epoch there): setting it would change nothing.
+
+    Examples:
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model._initial_epoch = 3  # what BackupAndRestore leaves after a restore
+        >>> forget_restored_epoch(model)
+        >>> model._initial_epoch is None
+        True
+    """
+    if not hasattr(model, "_initial_epoch"):
+        raise AttributeError(
+            f"{type(model).__name__} has no `_initial_epoch`, where Keras "
+            f"{PRIVATE_API_KERAS_VERSION} kept the epoch BackupAndRestore restored "
+            f"(this is Keras {keras.version()})."
+        )
+    model._initial_epoch = None
+
+
+def producing_operation(tensor):
+    """The operation (a layer, for a functional model) whose call produced ``tensor``, a
+    symbolic ``keras.KerasTensor``; an ``InputLayer`` for a model's input.
+
+    Private attribute ``KerasTensor._keras_history`` (read from Keras 3.15.1): a
+    ``KerasHistory(operation, node_index, tensor_index)`` named tuple that ``Node.__init__``
+    sets on every output of an operation call (``keras/src/ops/node.py``).
+
+    Examples:
+        >>> inputs = keras.Input((2,))
+        >>> dense = keras.layers.Dense(1, activation="sigmoid")
+        >>> producing_operation(dense(inputs)) is dense
+        True
+    """
+    return tensor._keras_history.operation
+
+
+def optimizer_strategy(optimizer):
+    """The ``tf.distribute`` strategy ``optimizer`` was created under, to create its
+    variables in the same scope; None on JAX and PyTorch.
+
+    Private attribute ``Optimizer._distribution_strategy`` (read from Keras 3.15.1): the
+    TensorFlow backend's optimizer sets it to ``tf.distribute.get_strategy()`` in its
+    ``__init__`` (``keras/src/backend/tensorflow/optimizer.py``; the default strategy
+    outside any ``strategy.scope()``); the other backends' optimizers have none.
+
+    Examples:
+        >>> adam = keras.optimizers.Adam()
+        >>> (optimizer_strategy(adam) is None) == (name() != "tensorflow")
+        True
+    """
+    return getattr(optimizer, "_distribution_strategy", None)
+
+
 __all__ = [
+    "PRIVATE_API_KERAS_VERSION",
     "SUPPORTED",
     "as_plain_tensor",
     "assert_in_step",
     "exports_saved_model",
+    "forget_restored_epoch",
     "is_traced",
     "label_error",
     "name",
+    "optimizer_strategy",
+    "producing_operation",
     "refresh_compiled_steps",
     "require_tensorflow",
     "steps_read_untracked_variables",
