@@ -11,7 +11,7 @@ Everything here is label-free math on unit vectors:
   +1 and -1, in float32, float16 and bfloat16;
 * :func:`gram_rows` - ``G[b, j] = w_{y_b} . w_j`` for unit class weights;
 * :func:`hyperplane_projections` - HASeparator's projections (Kansizoglou et al.,
-  Eq. 4-6) in the closed form of DESIGN.md, O(B*C) memory;
+  Eq. 4-6) in closed form, ``(cos_y - cos_j) / sqrt(2 - 2 G_yj)``, O(B*C) memory;
 * :func:`hyperplane_projections_einsum` - the paper-literal B x N x C form,
   kept as the reference the closed form is tested and benchmarked against;
 * :func:`half_pairs` / :func:`pair_values_to_samples` - the AMC paper's
@@ -250,7 +250,7 @@ def gram_rows(labels, kernel):
         gram = ops.matmul(ops.transpose(kernel), kernel) * inverse[:, None] * inverse[None, :]
         return ops.take(gram, labels, axis=0)
     # Gather the B target columns, then transpose those: transposing the whole
-    # (N, C) kernel first costs an N x C copy (15% of this function's step on CPU).
+    # (N, C) kernel first would copy all N x C weights to use only B of its rows.
     targets = ops.take(kernel, labels, axis=1)  # (N, B)
     rows = ops.matmul(ops.transpose(targets), kernel)
     return rows * ops.take(inverse, labels, axis=0)[:, None] * inverse[None, :]
@@ -259,7 +259,8 @@ def gram_rows(labels, kernel):
 def hyperplane_projections(labels, cosines, kernel):
     """Projections of unit embeddings on the normals ``w_y - w_j`` (closed form).
 
-    Kansizoglou et al. Eq. 5-6 with the normal direction of DESIGN.md: for a
+    Kansizoglou et al. Eq. 5-6 with the normal pointing from the other class to the
+    target (the paper's Sec. III-A and Fig. 2; Eq. 5 prints the opposite sign): for a
     sample of class ``y`` with unit embedding ``e`` and unit class weights
     ``w``, ``h_j = (w_y - w_j) / ||w_y - w_j||`` and ``p_j = e . h_j``. Since
     ``e . w_j = cos_j`` and ``||w_y - w_j||^2 = 2 - 2 G_yj``,
@@ -304,8 +305,8 @@ def hyperplane_projections(labels, cosines, kernel):
 def hyperplane_projections_einsum(labels, embeddings, kernel):
     """The paper-literal HASeparator projections (Kansizoglou et al. Eq. 4-6).
 
-    Builds the B x N x C tensor of normals ``H = T+ - W+`` (target minus other,
-    DESIGN.md), normalises it over N and contracts it with the unit embeddings
+    Builds the B x N x C tensor of normals ``H = T+ - W+`` (target minus other, as
+    :func:`hyperplane_projections`), normalises it over N and contracts it with the unit embeddings
     by ``einsum``. O(B*N*C) memory: a reference for tests and benchmarks, not
     for training.
 

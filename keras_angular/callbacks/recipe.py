@@ -5,9 +5,9 @@ and a learning rate ramped up, and the learning rate and Adam's ``beta_1`` rampe
 down (:mod:`keras_angular.callbacks.ramps`). :class:`TemporalEnsemblingSchedule`
 applies the whole recipe, as the paper gives it (``recipe="paper"``) or as the
 authors' TF1 code runs it (``"official"``: a 100x larger loss weight, shorter
-ramps and evaluation with Polyak-averaged (EMA 0.999) weights; see DESIGN.md),
-scaled to any number of epochs. :data:`RECIPES` holds both; :func:`ema_optimizer`
-is the optimizer the ``"official"`` recipe expects.
+ramps and evaluation with Polyak-averaged (EMA 0.999) weights; the documentation's
+AMC-Loss page lists every difference), scaled to any number of epochs. :data:`RECIPES`
+holds both; :func:`ema_optimizer` is the optimizer the ``"official"`` recipe expects.
 """
 
 import math
@@ -44,9 +44,10 @@ RECIPES = {
         "beta_1": (0.9, 0.5),
         "ema_momentum": None,
     },
-    # The authors' TF1 code (DESIGN.md): effective weight 10 * ramp(t) (lambda 0.1 times a
-    # maximum weight of 100), ramps 50 up / 30 down of 200 epochs, the learning rate ramped,
-    # beta_1 0.9 -> 0.5 in the ramp-down, evaluation with Polyak (EMA 0.999) weights.
+    # The authors' TF1 code (github.com/hchoi71/AMC-Loss): effective weight 10 * ramp(t)
+    # (lambda 0.1 times a maximum weight of 100), ramps 50 up / 30 down of 200 epochs, the
+    # learning rate ramped, beta_1 0.9 -> 0.5 in the ramp-down, evaluation with Polyak
+    # (EMA 0.999) weights.
     "official": {
         "epochs": 200,
         "ramp_up": 50,
