@@ -12,6 +12,8 @@ All of them share the model's layers and weights.
 
 import keras
 
+from keras_angular import backend
+
 __all__ = [
     "FEATURE_MAP_MARKER",
     "feature_map_layer",
@@ -205,6 +207,6 @@ def has_nonlinear_activation(vis_model):
         >>> has_nonlinear_activation(keras.Model(inputs, keras.layers.Dense(2)(inputs)))
         False
     """
-    producer = vis_model.outputs[0]._keras_history.operation
+    producer = backend.producing_operation(vis_model.outputs[0])
     activation = getattr(producer, "activation", None)
     return activation is not None and activation is not keras.activations.linear
