@@ -8,10 +8,10 @@ is adding a file, nothing else. :func:`run_experiment` runs one at a scale and w
 not hold / inconclusive against the seed-to-seed spread).
 
 Scales (:data:`~keras_angular.reproduce.base.SCALES`): ``tiny`` (seconds, CI: the offline
-digits, one epoch), ``small`` (under 30 minutes on 2 CPU cores on real images: pass
-``dataset=`` an ``.npz`` or folder), ``full`` (the paper's dataset by its
-tensorflow-datasets name, the paper's network and epochs, for a GPU; logs a measured time
-estimate before it trains).
+digits, one epoch), ``small`` (under 30 minutes on 2 CPU cores on a few thousand real
+images: the paper's dataset by its tensorflow-datasets name, or offline ``dataset=`` an
+``.npz`` or folder), ``full`` (the paper's dataset by its tensorflow-datasets name, the
+paper's network and epochs, for a GPU; logs a measured time estimate before it trains).
 
 An experiment module, whole (``keras_angular/reproduce/my_experiment.py``)::
 
@@ -23,7 +23,7 @@ An experiment module, whole (``keras_angular/reproduce/my_experiment.py``)::
     EXPERIMENT = Experiment(
         name="my-experiment",                      # the command-line name
         title="Arc vs softmax on Fashion-MNIST",
-        paper="Angular loss (Wu & Wang), angular-learning.txt",
+        paper='Wu & Wang, "Angular Learning: Toward Discriminative Embedded Features"',
         scales={
             "tiny": Scale(data=(Data("digits"),), runs=RUNS, seeds=2,
                           settings={"epochs": 1, "batch_size": 64}),
@@ -115,8 +115,9 @@ def get_experiment(name):
     ``ValueError`` lists the valid names.
 
     Examples:
-        >>> get_experiment("amc-table1").paper
-        'AMC-Loss (Choi, Som, Turaga), amc-loss.txt'
+        >>> print(get_experiment("amc-table1").paper)  # doctest: +NORMALIZE_WHITESPACE
+        Choi, Som, Turaga, "AMC-Loss: Angular Margin Contrastive Loss for Improved
+        Explainability in Image Classification", CVPR Workshops 2020
     """
     try:
         return EXPERIMENTS[name].EXPERIMENT
@@ -156,8 +157,9 @@ def run_experiment(name, scale="tiny", dataset=None, seeds=None, *, out_dir, log
 
     Examples:
         >>> import tempfile
-        >>> fashion = "../shared/data/fashion_mnist.npz"
-        >>> report = run_experiment("arc-angles", "small", fashion, out_dir="r")  # doctest: +SKIP
+        >>> report = run_experiment(  # doctest: +SKIP
+        ...     "arc-angles", "small", "fashion_mnist", out_dir="runs/arc-angles"
+        ... )
         >>> try:   # checked before anything trains
         ...     run_experiment("amc-table1", "huge", out_dir=tempfile.mkdtemp())
         ... except ValueError as error:

@@ -9,7 +9,7 @@ ramp-down over the last 30), the test features drawn on the unit sphere side by 
 
 import os
 
-from keras_angular.reproduce.amc_table1 import RUNS  # the same losses and weights
+from keras_angular.reproduce.amc_table1 import PAPER, RUNS  # the same losses and weights
 from keras_angular.reproduce.base import Claim, Data, Experiment, Scale
 
 _FIG4 = "AMC-Loss Fig. 4, Sec. 4.1"
@@ -87,21 +87,13 @@ SCALES = {
         ),
     ),
     "small": Scale(
-        data=(
-            Data(
-                "../shared/data/mnist_test.npz",
-                "MNIST",
-                train_size=3000,
-                test_size=1000,
-                load_kwargs={"test_fraction": 0.2},
-            ),
-        ),
+        data=(Data("mnist", "MNIST", train_size=3000, test_size=1000),),
         runs=RUNS,
         seeds=2,
         settings={**_SPHERE, "epochs": 5, "backbone": "amc_mnist_cnn", "figures": False},
         notes=(
-            "small: 3,000 / 1,000 images of the MNIST *test* set split 8,000 / 2,000 (the "
-            "training images are not offline), the paper's 3-d net, 5 epochs instead of 150 "
+            "small: 3,000 / 1,000 MNIST images (offline: the MNIST test set as an .npz with "
+            "x, y, split 8,000 / 2,000 first), the paper's 3-d net, 5 epochs instead of 150 "
             "(the recipe's ramps scaled to 5: 1 up, 1 down), 2 seeds.",
         ),
     ),
@@ -120,16 +112,16 @@ SCALES = {
 EXPERIMENT = Experiment(
     name="amc-sphere",
     title="3-d features on the unit sphere: CE vs CE+Eucd vs CE+AMC (AMC-Loss Fig. 4)",
-    paper="AMC-Loss (Choi, Som, Turaga), amc-loss.txt",
+    paper=PAPER,
     scales=SCALES,
     claims=CLAIMS,
     baseline="CE",
     analyze=analyze,
     notes=(
         "The paper's figures here are a picture (Fig. 4) and a caption: it prints no "
-        "homogeneity / completeness numbers in its text (the copy in papers/ has none), "
-        "so the directions of the caption are what is checked. Homogeneity / "
-        "completeness: k-means on the unit test features against the true labels.",
+        "homogeneity / completeness numbers in its text, so the directions of the caption "
+        "are what is checked. Homogeneity / completeness: k-means on the unit test "
+        "features against the true labels.",
         "Runs: "
         + "; ".join(f"{r.label} = {r.method} {dict(r.overrides)}" for r in RUNS)
         + " (AMC-Loss Sec. 3.2).",

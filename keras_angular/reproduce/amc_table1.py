@@ -13,6 +13,12 @@ the unit features (Sec. 4.1, Rosenberg & Hirschberg).
 
 from keras_angular.reproduce.base import Claim, Data, Experiment, PaperValue, Run, Scale
 
+PAPER = (
+    'Choi, Som, Turaga, "AMC-Loss: Angular Margin Contrastive Loss for Improved '
+    'Explainability in Image Classification", CVPR Workshops 2020'
+)
+"""The AMC-Loss paper, as the reports cite it."""
+
 RUNS = (
     Run("CE", "softmax"),
     Run("CE+Eucd", "euclid", overrides={"margin": 1.0, "weight": 0.1}),
@@ -103,21 +109,13 @@ SCALES = {
         ),
     ),
     "small": Scale(
-        data=(
-            Data(
-                "../shared/data/cifar10_test.npz",
-                "CIFAR10",
-                train_size=3000,
-                test_size=1000,
-                load_kwargs={"test_fraction": 0.2},
-            ),
-        ),
+        data=(Data("cifar10", "CIFAR10", train_size=3000, test_size=1000),),
         runs=RUNS,
         seeds=3,
         settings={**_RECIPE, "epochs": 4, "backbone": "small_cnn", "figures": False},
         notes=(
-            "small: 3,000 / 1,000 images of the CIFAR-10 *test* set split 8,000 / 2,000 (the "
-            "only CIFAR images offline), the package's small_cnn instead of the paper's "
+            "small: 3,000 / 1,000 CIFAR-10 images (offline: the CIFAR-10 test set as an .npz "
+            "with x, y, split 8,000 / 2,000 first), the package's small_cnn instead of the paper's "
             "128-256-512 CNN, 4 epochs instead of 300 (the recipe's ramps scaled to 4: 1 epoch "
             "up, 1 down; the learning rate starts at exp(-5) of its maximum).",
         ),
@@ -143,7 +141,7 @@ SCALES = {
 EXPERIMENT = Experiment(
     name="amc-table1",
     title="CE vs CE+Eucd vs CE+AMC (AMC-Loss Table 1, Sec. 4.1)",
-    paper="AMC-Loss (Choi, Som, Turaga), amc-loss.txt",
+    paper=PAPER,
     scales=SCALES,
     paper_values=PAPER_VALUES,
     claims=CLAIMS,

@@ -1,11 +1,12 @@
 """``arc-angles``: Soft vs Arc vs ArcFace vs Center, Angular-loss paper Tables 2-5.
 
-The angle statistics W-Inter, C-Inter and WC-Intra (Angular paper Eq. 12-14, as decided
-in DESIGN.md: C-Inter between class centres; Tables 2-3, printed in radians, shown here
-in degrees), the test error against the number of epochs (Table 4, read from each
-run's per-epoch validation accuracy) and the Fashion-MNIST error table (Table 5: its
-Table 1 setting, ResNet-20, 60 epochs, batch 256, Adam with the one-cycle policy, weight
-decay 5e-4, learning rate 0.1 for Soft / Arc / ArcFace and 0.01 for Center).
+The angle statistics W-Inter, C-Inter and WC-Intra (Angular paper Eq. 12-14; Eq. 14 is
+garbled in print and C-Inter is read from the prose, between class centres; Tables 2-3,
+printed in radians, shown here in degrees), the test error against the number of epochs
+(Table 4, read from each run's per-epoch validation accuracy) and the Fashion-MNIST error
+table (Table 5: its Table 1 setting, ResNet-20, 60 epochs, batch 256, Adam with the
+one-cycle policy, weight decay 5e-4, learning rate 0.1 for Soft / Arc / ArcFace and 0.01
+for Center).
 """
 
 import keras
@@ -241,14 +242,7 @@ SCALES = {
         ),
     ),
     "small": Scale(
-        data=(
-            Data(
-                "../shared/data/fashion_mnist.npz",
-                "Fashion-MNIST",
-                train_size=3000,
-                test_size=1000,
-            ),
-        ),
+        data=(Data("fashion_mnist", "Fashion-MNIST", train_size=3000, test_size=1000),),
         runs=RUNS,
         seeds=2,
         settings={"epochs": 4, "batch_size": 128, "backbone": "small_cnn", "figures": False},
@@ -283,7 +277,8 @@ EXPERIMENT = Experiment(
     name="arc-angles",
     title="Soft vs Arc vs ArcFace vs Center: angles, error vs epochs, Fashion-MNIST "
     "(Angular loss Tables 2-5)",
-    paper="Angular loss (Wu & Wang), angular-learning.txt",
+    paper='Wu & Wang, "Angular Learning: Toward Discriminative Embedded Features" '
+    "(published as ArcGrad, IJCNN 2020)",
     scales=SCALES,
     paper_values=PAPER_VALUES,
     claims=CLAIMS,
@@ -303,7 +298,8 @@ EXPERIMENT = Experiment(
         "Angles: the paper prints radians; the tables show them converted to degrees "
         "beside ours. Tables 2-3 are CIFAR10+ / CIFAR100 (ResNet-18 / -34): on other "
         "data only their direction is comparable. C-Inter is the centre-to-centre angle "
-        "(DESIGN.md); `cw_inter_deg` in the summary is the authors' code's reading.",
+        "(the paper's prose; its Eq. 14 is garbled); `cw_inter_deg` in the summary is the "
+        "authors' code's reading.",
         "Table 4 does not name its dataset (its rates match CIFAR10+ of Table 6); its "
         "claim is checked as the mean test error over the epochs of each run.",
     ),

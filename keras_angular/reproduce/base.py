@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 
 SCALES = ("tiny", "small", "full")
 """``tiny``: seconds, for CI (the offline digits, one epoch); ``small``: under 30 minutes on
-2 CPU cores on real images (a ``.npz`` or folder given with ``dataset=``); ``full``: the
-paper's dataset (a tensorflow-datasets name), network and epochs, for a GPU."""
+2 CPU cores on a few thousand real images (the paper's dataset by its tensorflow-datasets
+name, or offline an ``.npz`` or folder given with ``dataset=``); ``full``: the paper's
+dataset (a tensorflow-datasets name), network and epochs, for a GPU."""
 
 UNITS = ("%", "error %", "deg", "rad", "")
 """Units a :class:`PaperValue` may be printed in. The report shows ``rad`` in degrees
@@ -59,7 +60,7 @@ class Data:
             (``{"coarse_labels": True}``, ``{"test_fraction": 0.2}``).
 
     Examples:
-        >>> data = Data("../shared/data/fashion_mnist.npz", "Fashion-MNIST", train_size=6000)
+        >>> data = Data("fashion_mnist", "Fashion-MNIST", train_size=6000)
         >>> data.setting, data.train_size, data.test_size
         ('Fashion-MNIST', 6000, None)
     """
@@ -194,7 +195,7 @@ class Experiment:
     Attributes:
         name: the registry and command-line name (``"amc-table1"``).
         title: one line for the report's heading.
-        paper: the paper's file in ``../shared/papers/`` and its citation.
+        paper: the paper's citation: authors, title, venue.
         scales: ``{"tiny": Scale, "small": Scale, "full": Scale}``.
         paper_values: the paper's figures (:class:`PaperValue`).
         claims: the :class:`Claim` list checked in the report.

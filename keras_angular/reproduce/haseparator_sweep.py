@@ -338,7 +338,7 @@ SCALES = {
         ),
     ),
     "small": Scale(
-        data=(Data("../shared/data/fashion_mnist.npz", "Fashion-MNIST", 4000, 2000),),
+        data=(Data("fashion_mnist", "Fashion-MNIST", 4000, 2000),),
         runs=grid_runs((1.0, 3.0, 8.0), (0.1, 1.0)),
         seeds=2,
         settings={"epochs": 3, "batch_size": 128, "backbone": "small_cnn", "figures": False},
@@ -374,7 +374,8 @@ EXPERIMENT = Experiment(
     name="haseparator-sweep",
     title="ArcFace vs HASeparator over sigma x m: accuracy, D_KL, D_EM (HASeparator Figs. "
     "3, 5-8, Tables II-III)",
-    paper="HASeparator (Kansizoglou, Santavas, Bampis, Gasteratos), haseparator.txt",
+    paper='Kansizoglou, Santavas, Bampis, Gasteratos, "HASeparator: Hyperplane-Assisted '
+    'Softmax", ICMLA 2020',
     scales=SCALES,
     paper_values=PAPER_VALUES,
     claims=CLAIMS,
@@ -385,6 +386,7 @@ EXPERIMENT = Experiment(
         "pair angles (`keras_angular.metrics.pair_angle_divergence`); the paper does not "
         "give its bin width. Tables II-III print no accuracies; Sec. IV-E gives SVHN's: "
         "softmax 94.50 %, both methods' top configurations about 96.20 %.",
-        "HASeparator's loss is Eq. 4-8 with the normal w_target - w_j (DESIGN.md).",
+        "HASeparator's loss is Eq. 4-8 with the normal w_target - w_j (Sec. III-A and Fig. "
+        "2; Eq. 5 prints the opposite sign).",
     ),
 )

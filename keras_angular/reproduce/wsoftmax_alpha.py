@@ -262,21 +262,13 @@ SCALES = {
         ),
     ),
     "small": Scale(
-        data=(
-            Data(
-                "../shared/data/mnist_test.npz",
-                "MNIST",
-                train_size=6000,
-                test_size=2000,
-                load_kwargs={"test_fraction": 0.2},
-            ),
-        ),
+        data=(Data("mnist", "MNIST", train_size=6000, test_size=2000),),
         runs=_runs((0.5, 1.5), pretrain=1, widths=(3, 9)),
         seeds=2,
         settings={"epochs": 3, "batch_size": 128, "backbone": "small_cnn", "figures": False},
         notes=(
-            "small: the MNIST *test* set split 8,000 / 2,000 and subsampled to 6,000 / "
-            "2,000 (the only MNIST images offline), the package's small_cnn (a 128-d "
+            "small: 6,000 / 2,000 MNIST images (offline: the MNIST test set as an .npz with "
+            "x, y, split 8,000 / 2,000 first), the package's small_cnn (a 128-d "
             "embedding; the M rows replace its width), Adam 2e-3 on a cosine decay, 3 "
             "epochs: 1 of softmax, then 2 of W-Softmax; alpha 0.5 and 1.5 only.",
         ),
@@ -306,7 +298,8 @@ EXPERIMENT = Experiment(
     name="wsoftmax-alpha",
     title="W-Softmax: mean class angle vs alpha (Fig. 5, Eq. 14), accuracy vs FC width M "
     "(Fig. 4), Tables 1-2; the paper's Eq. 13, easy_margin and the angular form side by side",
-    paper="W-Softmax (Li & Wang, Pattern Recognition 2020), w-softmax.txt",
+    paper='Li & Wang, "Learning discriminative features via weights-biased softmax loss", '
+    "Pattern Recognition 2020",
     scales=SCALES,
     paper_values=PAPER_VALUES,
     claims=CLAIMS,
