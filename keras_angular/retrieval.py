@@ -23,9 +23,14 @@ with everything). Nothing here imports TensorFlow or Keras.
 import numpy as np
 
 from keras_angular.conventions import l2_normalize
-
-#: The pair budget of :func:`verification_scores`: above it, pairs are sampled (seeded).
-DEFAULT_MAX_PAIRS = 1_000_000
+from keras_angular.features import (
+    BLOCK_ELEMENTS,
+    DEFAULT_MAX_PAIRS,
+    checked_features,
+    class_indices,
+    index_pair_cosines,
+    pair_cosines,
+)
 
 #: The false-accept rates :func:`verification_scores` reports the true-accept rate at.
 FAR_TARGETS = (1e-3, 1e-4)
@@ -42,15 +47,9 @@ RETRIEVAL_KEYS = (
     "best_accuracy",
 )
 
-#: Roughly how many float64 similarities one working block holds (32 MiB).
-_BLOCK_ELEMENTS = 1 << 22
-
 
 def _checked(embeddings, labels):
-    # metrics imports this module for its namespace; import it when called, not at load.
-    from keras_angular.metrics import _as_features, class_indices
-
-    x = _as_features(embeddings, "embeddings")
+    x = checked_features(embeddings, "embeddings")
     return x, class_indices(labels, x.shape[0])
 
 
@@ -151,7 +150,7 @@ def retrieval_scores(embeddings, labels, k=None):
     p1 = np.empty(queries.size)
     r_precision = np.empty(queries.size)
     map_at_r = np.empty(queries.size)
-    block = max(1, _BLOCK_ELEMENTS // n)
+    block = max(1, BLOCK_ELEMENTS // n)
     for start in range(0, queries.size, block):
         rows = queries[start : start + block]
         r = r_all[rows]
@@ -171,24 +170,26 @@ def retrieval_scores(embeddings, labels, k=None):
     }
 
 
-def _auc(scores, positive):
-    """Mann-Whitney ROC AUC, ties counting one half (scikit-learn's trapezoid value)."""
-    from scipy.stats import rankdata
+def _tar_at_fars(scores, positive, fars):
+    """TAR at the threshold that accepts at most ``far`` of the negatives, for each far.
 
-    n_pos = int(positive.sum())
-    n_neg = positive.size - n_pos
-    ranks = rankdata(scores)  # average ranks of tied scores
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    The ROC curve of ``sklearn.metrics.roc_curve`` (every distinct score a threshold,
+    "accept when score >= it") holds every operating point; the one kept for a FAR is
+    the highest with at most ``floor(far * negatives)`` false accepts. NaN where that
+    allows no false accept at all (fewer than ``1 / far`` negatives): the FAR is not
+    resolved.
+    """
+    from sklearn.metrics import roc_curve
 
-
-def _tar_at_far(positive_scores, negative_scores, far):
-    """TAR at the threshold that accepts at most ``far`` of the negatives (score > t)."""
-    allowed = int(np.floor(far * negative_scores.size))
-    if allowed < 1:
-        return float("nan")  # fewer than 1/far negatives: this FAR is not resolved
-    descending = np.sort(negative_scores)[::-1]
-    threshold = descending[allowed]  # accept > threshold: at most `allowed` negatives
-    return float(np.mean(positive_scores > threshold))
+    negatives = positive.size - int(positive.sum())
+    fpr, tpr, _ = roc_curve(positive, scores, drop_intermediate=False)
+    false_accepts = np.rint(fpr * negatives)  # fpr is false accepts / negatives
+    tars = []
+    for far in fars:
+        allowed = int(np.floor(far * negatives))
+        # tpr rises along the curve: the last point within the budget accepts the most
+        tars.append(float(tpr[false_accepts <= allowed][-1]) if allowed >= 1 else float("nan"))
+    return tars
 
 
 def _best_accuracy(scores, positive):
@@ -218,10 +219,10 @@ def verification_scores(embeddings, labels, pairs=None, max_pairs=DEFAULT_MAX_PA
     the two embeddings; "accept" means score > threshold. The pairs are ``pairs``
     when given, else every i<j pair when there are at most ``max_pairs`` of them,
     else ``max_pairs`` pairs drawn uniformly with replacement by
-    ``numpy.random.default_rng(seed)`` (:func:`keras_angular.metrics.pair_cosines`).
+    ``numpy.random.default_rng(seed)`` (:func:`keras_angular.features.pair_cosines`).
 
-    * ``roc_auc``: the area under the ROC curve, Mann-Whitney with ties counting one
-      half - what ``sklearn.metrics.roc_auc_score`` gives on the same pairs;
+    * ``roc_auc``: the area under the ROC curve, ``sklearn.metrics.roc_auc_score`` (the
+      trapezoid rule: a tie between a positive and a negative score counts one half);
     * ``tar_at_far_1e-3`` / ``tar_at_far_1e-4``: the share of positives accepted at
       the threshold that accepts at most that share of the negatives (the
       ``floor(FAR * negatives) + 1``-th highest negative score). NaN when there are
@@ -248,8 +249,6 @@ def verification_scores(embeddings, labels, pairs=None, max_pairs=DEFAULT_MAX_PA
         >>> s["roc_auc"], s["best_accuracy"]
         (1.0, 1.0)
     """
-    from keras_angular.metrics import pair_cosines
-
     x, y = _checked(embeddings, labels)
     if pairs is None:
         scores, positive = pair_cosines(x, y, max_pairs=max_pairs, seed=seed)
@@ -261,8 +260,7 @@ def verification_scores(embeddings, labels, pairs=None, max_pairs=DEFAULT_MAX_PA
             raise ValueError(f"pairs must hold integer indices, got dtype {p.dtype}.")
         if p.min() < 0 or p.max() >= x.shape[0]:
             raise ValueError(f"pairs index outside [0, {x.shape[0]}): {p.min()}..{p.max()}.")
-        unit = l2_normalize(x)
-        scores = np.clip(np.einsum("pd,pd->p", unit[p[:, 0]], unit[p[:, 1]]), -1.0, 1.0)
+        scores = index_pair_cosines(l2_normalize(x), p[:, 0], p[:, 1])
         positive = y[p[:, 0]] == y[p[:, 1]]
     n_pos = int(positive.sum())
     if n_pos == 0 or n_pos == positive.size:
@@ -270,12 +268,12 @@ def verification_scores(embeddings, labels, pairs=None, max_pairs=DEFAULT_MAX_PA
             f"verification_scores needs both positive and negative pairs, got {n_pos} "
             f"positive of {positive.size}."
         )
+    from sklearn.metrics import roc_auc_score
+
     accuracy, threshold = _best_accuracy(scores, positive)
-    result = {"roc_auc": _auc(scores, positive)}
-    for far in FAR_TARGETS:
-        result[f"tar_at_far_{far:.0e}".replace("e-0", "e-")] = _tar_at_far(
-            scores[positive], scores[~positive], far
-        )
+    result = {"roc_auc": float(roc_auc_score(positive, scores))}
+    for far, tar in zip(FAR_TARGETS, _tar_at_fars(scores, positive, FAR_TARGETS), strict=True):
+        result[f"tar_at_far_{far:.0e}".replace("e-0", "e-")] = tar
     result.update(
         best_accuracy=accuracy,
         threshold=threshold,

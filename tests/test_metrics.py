@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial.distance import pdist
 from scipy.stats import entropy, wasserstein_distance
 
-from keras_angular import metrics
+from keras_angular import features, metrics
 
 
 def _angle(a, b):
@@ -185,7 +185,7 @@ def test_pair_angles_exact_matches_pdist(monkeypatch):
     np.testing.assert_allclose(pos, ref_pos, atol=1e-8)
     np.testing.assert_allclose(neg, ref_neg, atol=1e-8)
     # Tiny row blocks give the same pairs in the same order.
-    monkeypatch.setattr(metrics, "_BLOCK_ELEMENTS", 500)
+    monkeypatch.setattr(features, "BLOCK_ELEMENTS", 500)
     pos2, neg2 = metrics.pair_angles(x, y)
     np.testing.assert_allclose(pos2, ref_pos, atol=1e-8)
     np.testing.assert_allclose(neg2, ref_neg, atol=1e-8)
@@ -221,7 +221,7 @@ def test_pair_sampling_deterministic_and_unbiased():
 @pytest.mark.backends
 def test_pair_sampler_is_uniform_over_pairs():
     rng = np.random.default_rng(0)
-    i, j = metrics._sample_pairs(5, 100_000, rng)
+    i, j = features._sample_pairs(5, 100_000, rng)
     assert np.all(i < j)
     counts = np.array([np.sum((i == a) & (j == b)) for a, b in itertools.combinations(range(5), 2)])
     assert counts.sum() == 100_000
@@ -418,29 +418,27 @@ def test_validation_other_functions():
 
 @pytest.mark.backends
 def test_metrics_module_does_not_import_tensorflow():
+    import os
     import subprocess
     import sys
 
-    # metrics.py and what it imports from the package (conventions.py, retrieval.py),
-    # loaded on their own
-    files = {
-        name: metrics.__file__.replace("metrics.py", f"{name}.py")
-        for name in ("conventions", "retrieval", "metrics")
-    }
-    load = "".join(
-        f"spec = importlib.util.spec_from_file_location('keras_angular.{name}', {path!r}); "
-        f"m = importlib.util.module_from_spec(spec); sys.modules['keras_angular.{name}'] = m; "
-        "spec.loader.exec_module(m); "
-        for name, path in files.items()
-    )
+    # keras_angular.metrics and everything it imports from the package (conventions,
+    # features, retrieval), without the package __init__ (which imports Keras)
+    package_dir = os.path.dirname(os.path.dirname(metrics.__file__))
     code = (
-        "import importlib.util, sys, types; "
-        "sys.modules['keras_angular'] = types.ModuleType('keras_angular'); "
-        f"{load}"
+        "import sys, types; "
+        "package = types.ModuleType('keras_angular'); "
+        f"package.__path__ = [{package_dir!r}]; "
+        "sys.modules['keras_angular'] = package; "
+        "import keras_angular.metrics as m; "
         "m.angle_statistics([[1.0, 0.0]], [0], [[1.0], [0.0]]); "
         "m.retrieval_scores([[1.0, 0.0], [1.0, 0.1]], [0, 0]); "
         "m.verification_scores([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]], [0, 0, 1]); "
-        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+        "m.feature_geometry([[1.0, 0.0], [0.0, 1.0]], [0, 1], [[1.0, 0.0], [0.0, 1.0]]); "
+        "print(sorted(n for n in sys.modules if n.startswith('keras_angular')), "
+        "'tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
+    loaded, tensorflow, keras = out.stdout.strip().rsplit(" ", 2)
+    assert "'keras_angular.metrics.angles'" in loaded and "'keras_angular.features'" in loaded
+    assert (tensorflow, keras) == ("False", "False")

@@ -92,7 +92,7 @@ def test_retrieval_random_with_ties_and_singletons_matches_reference(monkeypatch
     x = np.vstack([x, x[5:8]])  # duplicated rows with their labels
     y = np.concatenate([y, y[5:8]])
     if block:
-        monkeypatch.setattr(retrieval, "_BLOCK_ELEMENTS", block)  # several query blocks
+        monkeypatch.setattr(retrieval, "BLOCK_ELEMENTS", block)  # several query blocks
     _assert_scores(metrics.retrieval_scores(x, y), _reference_retrieval(x, y))
     _assert_scores(metrics.retrieval_scores(x, y, k=3), _reference_retrieval(x, y, k=3))
     _assert_scores(metrics.retrieval_scores(x, y[:, None]), _reference_retrieval(x, y))
@@ -114,7 +114,7 @@ def test_retrieval_blocks_bound_memory(monkeypatch):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, 8)).astype(np.float32)
     y = rng.integers(0, 150, size=n)
-    monkeypatch.setattr(retrieval, "_BLOCK_ELEMENTS", 40 * n)
+    monkeypatch.setattr(retrieval, "BLOCK_ELEMENTS", 40 * n)
     tracemalloc.start()
     metrics.retrieval_scores(x, y)
     _, peak = tracemalloc.get_traced_memory()
