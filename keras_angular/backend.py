@@ -20,7 +20,7 @@ The heads, losses, metrics and callbacks are ``keras.ops``; what they cannot say
 * :func:`steps_read_untracked_variables` / :func:`refresh_compiled_steps` - whether a
   compiled ``fit`` step reads, at every step, a variable the model does not track (a
   loss's ``weight``); where it does not (JAX), the steps are traced again to see a new
-  value;
+  value (:func:`rebuild_compiled_steps`, which any backend can call);
 * :func:`require_tensorflow` - the one message for what only TensorFlow provides
   (``tf.distribute`` strategies, SavedModel export);
 * :func:`forget_restored_epoch`, :func:`producing_operation`, :func:`optimizer_strategy`
@@ -215,11 +215,27 @@ def refresh_compiled_steps(model):
     """
     if steps_read_untracked_variables():
         return False
+    rebuild_compiled_steps(model)
+    return True
+
+
+def rebuild_compiled_steps(model):
+    """Rebuild ``model``'s train and test functions, on every backend, where they exist:
+    ``make_train_function(force=True)``, ``make_test_function(force=True)``. Each is
+    traced again at its next call, so it sees what changed since it was traced (a
+    Python value replaced by a variable, :func:`refresh_compiled_steps`' untracked
+    variables on JAX). ``model.fit`` calls the rebuilt train function from its next step
+    on.
+
+    Examples:
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> rebuild_compiled_steps(model)  # nothing compiled yet: nothing to rebuild
+    """
     if getattr(model, "train_function", None) is not None:
         model.make_train_function(force=True)
     if getattr(model, "test_function", None) is not None:
         model.make_test_function(force=True)
-    return True
 
 
 def require_tensorflow(feature):
@@ -314,6 +330,7 @@ __all__ = [
     "name",
     "optimizer_strategy",
     "producing_operation",
+    "rebuild_compiled_steps",
     "refresh_compiled_steps",
     "require_tensorflow",
     "steps_read_untracked_variables",

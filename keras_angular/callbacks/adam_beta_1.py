@@ -28,6 +28,8 @@ import contextlib
 import keras
 from keras import ops
 
+from keras_angular import backend
+
 __all__ = ["adam_optimizer", "beta_1_variable", "inner_optimizer"]
 
 
@@ -67,8 +69,9 @@ def beta_1_variable(model, owner="beta_1_variable"):
     """Make ``model.optimizer``'s ``beta_1`` a scalar ``keras.Variable`` and return it.
 
     The variable starts at the optimizer's float ``beta_1``; assigning to it changes
-    the next train step. Calling this again returns the same variable. A train
-    function traced before (with the float baked in) is rebuilt. ``owner`` names
+    the next train step. Calling this again returns the same variable. Steps traced
+    before (with the float baked in) are rebuilt
+    (:func:`keras_angular.backend.rebuild_compiled_steps`). ``owner`` names
     the caller in error messages.
 
     Raises:
@@ -84,7 +87,7 @@ def beta_1_variable(model, owner="beta_1_variable"):
             f"{owner} needs the TensorFlow or PyTorch backend: under JAX the compiled "
             "train step only sees the optimizer's tracked state."
         )
-    strategy = getattr(optimizer, "_distribution_strategy", None)
+    strategy = backend.optimizer_strategy(optimizer)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         variable = keras.Variable(
@@ -103,7 +106,8 @@ def beta_1_variable(model, owner="beta_1_variable"):
 
     # Untracked on purpose: the saved optimizer state keeps a plain Adam's layout.
     object.__setattr__(optimizer, "beta_1", variable)
+    # `model.save` calls the optimizer's own get_config (Adam's returns `self.beta_1`,
+    # now the variable), so only an instance get_config can make it save a float.
     object.__setattr__(optimizer, "get_config", get_config)
-    if getattr(model, "train_function", None) is not None:
-        model.make_train_function(force=True)
+    backend.rebuild_compiled_steps(model)
     return variable
