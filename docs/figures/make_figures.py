@@ -2,9 +2,10 @@
 
 Each method is trained briefly with :func:`keras_angular.training.run_method` on a small
 real image set - Fashion-MNIST, 3,000 training and 1,000 test images drawn with
-``numpy.random.default_rng(0)`` from ``../shared/data/fashion_mnist.npz`` - for 4 epochs
-with the run defaults (Adam 2e-3 on a cosine decay, batch 128, precise batch norm, seed 0)
-on the default ``small_cnn`` backbone with a 3-d embedding, so the test features can be
+``numpy.random.default_rng(0)`` from an ``.npz`` of all 70,000 images (``x_train``,
+``y_train``, ``x_test``, ``y_test``; the pages' figures came from one sorted by class) - for
+4 epochs with the run defaults (Adam 2e-3 on a cosine decay, batch 128, precise batch norm,
+seed 0) on the default ``small_cnn`` backbone with a 3-d embedding, so the test features can be
 drawn on the unit sphere, and half its widths (16, 32, 64 filters) to save CPU time. The
 figures come from :mod:`keras_angular.plots`:
 
@@ -21,8 +22,8 @@ Plus ``amc_ramp.png``: the AMC loss weight the registry's ramp assigns per epoch
 Run from the repository root (about 6 minutes of CPU time for all six methods; it took 23
 minutes of wall time on 2 CPU cores shared with other jobs)::
 
-    python docs/figures/make_figures.py                      # every method
-    python docs/figures/make_figures.py --methods wsoftmax   # redraw one
+    python docs/figures/make_figures.py --data fashion_mnist.npz                     # all
+    python docs/figures/make_figures.py --data fashion_mnist.npz --methods wsoftmax  # one
 
 It prints each run's test accuracy and geometry (the numbers the pages quote).
 """
@@ -38,7 +39,6 @@ import keras
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "..", "shared", "data", "fashion_mnist.npz")
 METHODS = ("softmax", "amc", "arc", "haseparator", "wsoftmax", "arcface")
 DPI = 80
 #: small_cnn with a 3-d embedding (drawn on the sphere) and half its widths (CPU time).
@@ -152,7 +152,9 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--train-images", type=int, default=3000)
     parser.add_argument("--test-images", type=int, default=1000)
-    parser.add_argument("--data", default=DATA)
+    parser.add_argument(
+        "--data", required=True, help="Fashion-MNIST as an .npz: x_train, y_train, x_test, y_test"
+    )
     parser.add_argument("--out", default=HERE)
     args = parser.parse_args(argv)
 
