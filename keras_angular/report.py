@@ -17,16 +17,15 @@ import json
 import math
 import os
 
-import keras
 import numpy as np
 from scipy import stats
 
 from keras_angular import plots
 from keras_angular.distribution import describe, process_index
+from keras_angular.grid import GridRun, run_grid
 from keras_angular.metrics import GEOMETRY_KEYS, RETRIEVAL_KEYS
 from keras_angular.open_set import OPEN_SET_KEYS, open_set_splits, unseen_class_scores
-from keras_angular.run_config import check_resume, check_run, run_record
-from keras_angular.training import run_method
+from keras_angular.run_config import json_values
 
 
 def compare_methods(
@@ -68,7 +67,7 @@ def compare_methods(
 
     Raises:
         ValueError: no methods, ``seeds < 1`` or an unknown baseline;
-            :class:`keras_angular.training.RunSettingsError` when any run's arguments are
+            :class:`keras_angular.run_config.RunSettingsError` when any run's arguments are
             bad or its folder holds an interrupted run of other data or settings - all
             checked before the first run trains.
 
@@ -93,7 +92,6 @@ def compare_methods(
     baseline = baseline or methods[0]
     if baseline not in methods:
         raise ValueError(f"The baseline {baseline!r} is not among the methods {methods}.")
-    configs = [config.replace(seed=seed) for seed in range(seeds)]
     split = None
     if open_set is not None:
         split = open_set_splits(splits, open_set, seed=open_set_seed)
@@ -101,28 +99,21 @@ def compare_methods(
         log(f"open set: {split.describe()}")
     distribution = run_options.get("distribution")
     distributed = None if distribution is None else describe(distribution, config.batch_size)
-    for method in methods:  # refuse before training anything, not after the first runs
-        check_run(method, config)
-        for seed, seeded in enumerate(configs):
-            folder = os.path.join(out_dir, method, f"seed_{seed}")
-            check_resume(folder, run_record(method, splits, seeded, distributed))
-    runs = {}
-    total = len(methods) * seeds
-    for i, method in enumerate(methods):
-        runs[method] = []
-        for seed, seeded in enumerate(configs):
-            log(f"[{i * seeds + seed + 1}/{total}] {method}, seed {seed}")
-            folder = os.path.join(out_dir, method, f"seed_{seed}")
-            trained = keras.callbacks.Callback()  # keeps a reference to the trained model
-            options = dict(run_options)
-            if split is not None:
-                options["extra_callbacks"] = (*options.get("extra_callbacks", ()), trained)
-            result = run_method(method, splits, seeded, out_dir=folder, **options)
-            if split is not None:
-                result.update(unseen_class_scores(trained.model, split, seed=seed))
-                if process_index() == 0:
-                    _add_to_metrics_file(folder, result, OPEN_SET_KEYS)
-            runs[method].append(result)
+
+    def score_unseen(run, seed, result, seconds):
+        result.update(unseen_class_scores(result.model, split, seed=seed))
+        if process_index() == 0:
+            _add_to_metrics_file(result.out_dir, result, OPEN_SET_KEYS)
+
+    runs = run_grid(
+        [GridRun(method, method, config, method) for method in methods],
+        splits,
+        seeds,
+        out_dir=out_dir,
+        on_result=None if split is None else score_unseen,
+        log=log,
+        **run_options,
+    )
     report = summarize(runs, baseline)
     report["dataset"] = splits.name
     if split is not None:
@@ -135,7 +126,10 @@ def compare_methods(
             "description": split.describe(),
         }
     settings = dataclasses.asdict(config)
-    report["settings"] = {k: v for k, v in settings.items() if k != "seed" and _is_plain(v)}
+    # the scalar settings (the dicts of overrides and backbone arguments are per method)
+    report["settings"] = {
+        k: v for k, v in settings.items() if k != "seed" and not isinstance(v, dict)
+    }
     if distributed is not None:
         report["distribution"] = distributed
     if process_index() == 0:
@@ -209,12 +203,18 @@ def summarize(runs, baseline):
     return {"baseline": baseline, "rows": rows}
 
 
-def _fmt(value, digits=3):
-    return (
-        "n/a"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else (f"{value:.{digits}f}")
-    )
+def format_number(value, digits=3):
+    """``value`` with ``digits`` decimals for a report table, the one formatter of the
+    reports: ``n/a`` for None or NaN, ``inf`` / ``-inf``, and no sign on a zero.
+
+    Examples:
+        >>> format_number(0.12345), format_number(-0.0001, 2), format_number(float("nan"))
+        ('0.123', '0.00', 'n/a')
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a" if value is None or math.isnan(value) else ("inf" if value > 0 else "-inf")
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def markdown_table(report):
@@ -232,14 +232,15 @@ def markdown_table(report):
         "| homogeneity | completeness |"
     )
     lines = [header, "|" + "---|" * 12]
+    cell = format_number
     for row in report["rows"]:
         lines.append(
             f"| {row['method']} | {100 * row['accuracy_mean']:.2f} ± "
-            f"{_fmt(100 * row['accuracy_sd'], 2)} | {row['runs']} | {_fmt(row['p_value'])} | "
-            f"{_fmt(row['w_inter_deg'], 1)} | {_fmt(row['c_inter_deg'], 1)} | "
-            f"{_fmt(row['cw_inter_deg'], 1)} | {_fmt(row['wc_intra_deg'], 1)} | "
-            f"{_fmt(row['kl'])} | {_fmt(row['emd_deg'], 1)} | "
-            f"{_fmt(row['homogeneity'])} | {_fmt(row['completeness'])} |"
+            f"{cell(100 * row['accuracy_sd'], 2)} | {row['runs']} | {cell(row['p_value'])} | "
+            f"{cell(row['w_inter_deg'], 1)} | {cell(row['c_inter_deg'], 1)} | "
+            f"{cell(row['cw_inter_deg'], 1)} | {cell(row['wc_intra_deg'], 1)} | "
+            f"{cell(row['kl'])} | {cell(row['emd_deg'], 1)} | "
+            f"{cell(row['homogeneity'])} | {cell(row['completeness'])} |"
         )
     return "\n".join(lines)
 
@@ -273,7 +274,9 @@ def retrieval_table(report, prefix=""):
     header = "| method | " + " | ".join(title for _, title, _ in _RETRIEVAL_COLUMNS) + " |"
     lines = [header, "|" + "---|" * (len(_RETRIEVAL_COLUMNS) + 1)]
     for row in rows:
-        cells = [_fmt(row.get(prefix + key), digits) for key, _, digits in _RETRIEVAL_COLUMNS]
+        cells = [
+            format_number(row.get(prefix + key), digits) for key, _, digits in _RETRIEVAL_COLUMNS
+        ]
         lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -314,7 +317,7 @@ def write_report(report, out_dir):
     )
     report["figures"] = [os.path.relpath(scatter, out_dir)]
     with open(os.path.join(out_dir, "report.json"), "w") as f:
-        json.dump(report, f, indent=1, default=float)
+        json.dump(json_values(report), f, indent=1)
     settings = ", ".join(f"{k}={v}" for k, v in sorted(report.get("settings", {}).items()))
     text = [
         f"# keras-angular compare on {report.get('dataset', '?')}",
@@ -350,8 +353,11 @@ def _overrides_section(methods):
     return [intro, "", table, ""]
 
 
-def _is_plain(value):
-    return isinstance(value, (int, float, str, bool, type(None)))
-
-
-__all__ = ["compare_methods", "markdown_table", "retrieval_table", "summarize", "welch_p_value"]
+__all__ = [
+    "compare_methods",
+    "format_number",
+    "markdown_table",
+    "retrieval_table",
+    "summarize",
+    "welch_p_value",
+]

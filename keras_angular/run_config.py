@@ -36,6 +36,10 @@ from keras_angular.checks import check_positive
 LR_SCHEDULES = ("cosine", "constant")
 """The ``lr_schedule`` values :class:`RunConfig` accepts."""
 
+DEFAULT_EPOCHS = 30
+"""The epochs of ``keras-angular train`` / ``compare`` without ``--epochs`` (a
+:class:`RunConfig` itself requires them)."""
+
 RUN_RECORD = "run.json"
 """The file in ``out_dir`` that says which run the folder holds (:func:`run_record`)."""
 
@@ -47,13 +51,34 @@ class RunSettingsError(ValueError):
     """A run's settings, or its ``out_dir``, were refused before anything was built or
     written; the message says what to change.
 
+    Attributes:
+        field: the :class:`RunConfig` field that was refused, or None.
+
+    A front end that names the setting otherwise (the command line's ``--batch-size``)
+    words the same refusal with :meth:`message_for`.
+
     Examples:
         >>> try:
         ...     RunConfig(epochs=2, batch_size=0)
         ... except ValueError as error:
-        ...     print(type(error).__name__)
-        RunSettingsError
+        ...     print(type(error).__name__, error.field)
+        ...     print(error.message_for({"batch_size": "--batch-size"}))
+        RunSettingsError batch_size
+        --batch-size must be an integer >= 1, got 0.
     """
+
+    def __init__(self, message, *, field=None, named=None):
+        super().__init__(message)
+        self.field = field
+        self._named = named
+
+    def message_for(self, names):
+        """The message with the field called by its name in ``names`` (``{field: name}``,
+        e.g. a command-line flag), without the ``RunConfig:`` / ``run_method:`` prefix
+        where the refusal has such a wording; else the message itself."""
+        if self._named is None:
+            return str(self)
+        return self._named.replace("{name}", names.get(self.field, f"`{self.field}`"))
 
 
 def _is_int(value):
@@ -71,10 +96,8 @@ class RunConfig:
         learning_rate: Adam's (peak) learning rate.
         lr_schedule: ``"cosine"`` (default): decay it to 0 over the run's steps,
             ``0.5 * (1 + cos(pi * step / total_steps))`` (Loshchilov & Hutter, SGDR, 2017,
-            without restarts); ``"constant"``: keep it. Measured on 6,000 Fashion-MNIST
-            images with the default backbone (4 epochs): constant 1e-3 gave 79.1, 82.5,
-            84.3, 83.1 % test accuracy per epoch, cosine from 2e-3 79.1, 83.6, 85.6, 85.8 %.
-            Two-phase methods (``pretrain_epochs``) keep one optimizer, so the schedule
+            without restarts); ``"constant"``: keep it (docs/performance.md compares
+            them). Two-phase methods (``pretrain_epochs``) keep one optimizer, so the schedule
             runs on across the phases.
         backbone: a name for :func:`keras_angular.models.build_backbone`; None picks
             :func:`keras_angular.training.default_backbone` for the data.
@@ -132,34 +155,52 @@ class RunConfig:
         from keras_angular.data import AUGMENTATIONS
         from keras_angular.models import BACKBONES
 
-        def fail(message):
-            raise RunSettingsError(f"RunConfig: {message}")
+        def fail(field, message, named=None):
+            raise RunSettingsError(f"RunConfig: {message}", field=field, named=named)
 
-        for name, value in [("epochs", self.epochs), ("batch_size", self.batch_size)]:
-            if not _is_int(value) or value < 1:
-                fail(f"`{name}` must be an int >= 1, got {value!r}.")
+        def integer(field, low, optional=False):
+            value = getattr(self, field)
+            if (optional and value is None) or (_is_int(value) and value >= low):
+                return
+            either = "None or " if optional else ""
+            named = f"{{name}} must be an integer >= {low}, got {value}."
+            fail(field, f"`{field}` must be {either}an int >= {low}, got {value!r}.", named)
+
+        integer("epochs", 1)
+        integer("batch_size", 1)
         if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
-            fail(f"`seed` must be an int in [0, 2**32), got {self.seed!r}.")
-        if self.geometry_every is not None and (
-            not _is_int(self.geometry_every) or self.geometry_every < 1
-        ):
-            fail(f"`geometry_every` must be None or an int >= 1, got {self.geometry_every!r}.")
+            bound = ">= 0" if not _is_int(self.seed) or self.seed < 0 else "< 2**32"
+            named = f"{{name}} must be an integer {bound}, got {self.seed}."
+            fail("seed", f"`seed` must be an int in [0, 2**32), got {self.seed!r}.", named)
+        integer("geometry_every", 1, optional=True)
         try:
             check_positive("RunConfig", "learning_rate", self.learning_rate)
         except ValueError as error:
-            raise RunSettingsError(str(error)) from None
+            named = f"{{name}} must be a finite number > 0, got {self.learning_rate}."
+            fail("learning_rate", str(error).removeprefix("RunConfig: "), named)
         if self.lr_schedule not in LR_SCHEDULES:
-            fail(f"`lr_schedule` must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}.")
+            fail(
+                "lr_schedule",
+                f"`lr_schedule` must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}.",
+            )
         if self.recipe is not None and self.recipe not in RECIPES:
-            fail(f"`recipe` must be None or one of {sorted(RECIPES)}, got {self.recipe!r}.")
+            fail(
+                "recipe",
+                f"`recipe` must be None or one of {sorted(RECIPES)}, got {self.recipe!r}.",
+            )
         if self.augment not in (None, False, "none", *AUGMENTATIONS):
-            fail(f"`augment` must be one of {AUGMENTATIONS}, got {self.augment!r}.")
+            fail("augment", f"`augment` must be one of {AUGMENTATIONS}, got {self.augment!r}.")
         if self.backbone is not None and str(self.backbone).lower() not in BACKBONES:
-            fail(f"unknown backbone {self.backbone!r}; valid names: {', '.join(BACKBONES)}.")
+            valid = ", ".join(BACKBONES)
+            fail(
+                "backbone",
+                f"unknown backbone {self.backbone!r}; valid names: {valid}.",
+                f"Unknown {{name}} {self.backbone!r}; valid names: {valid}.",
+            )
         for name in ("backbone_kwargs", "overrides"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, dict):
-                fail(f"`{name}` must be None or a dict, got {value!r}.")
+                fail(name, f"`{name}` must be None or a dict, got {value!r}.")
             # a copy, so that changing the caller's dict later cannot change this run
             object.__setattr__(self, name, None if value is None else dict(value))
         if self.augment in (False, "none"):
@@ -188,7 +229,7 @@ def check_run(method, config):
     try:
         method_params(get_method(method), dict(config.overrides or {}))
     except (ValueError, TypeError) as error:
-        raise RunSettingsError(f"run_method: {error}") from None
+        raise RunSettingsError(f"run_method: {error}", named=str(error)) from None
 
 
 def data_fingerprint(splits):
@@ -253,18 +294,115 @@ def run_record(method, splits, config, distribution=None):
     }
     if distribution is not None:
         record["distribution"] = dict(distribution)
-    return json.loads(json.dumps(record, default=repr))
+    return json_values(record)
 
 
-def _differences(old, new, prefix=""):
-    """``(old_parts, new_parts)``: ``"key=value"`` for each key whose value differs."""
+def json_values(value):
+    """``value`` as plain JSON values, the one cleaner of what the package writes as JSON:
+    dicts (keys as strings), lists (from lists and tuples), NumPy scalars and arrays as
+    Python numbers and lists, NaN / Inf kept as floats, any other object as its repr.
+
+    Examples:
+        >>> json_values({"n": np.int64(3), "shape": (2, 3), 1: np.array([0.5]), "f": len})
+        {'n': 3, 'shape': [2, 3], '1': [0.5], 'f': '<built-in function len>'}
+    """
+    if isinstance(value, dict):
+        return {str(k): json_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_values(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def check_distribution(config, distribution, *, strategy=None, train_images=None):
+    """:func:`keras_angular.distribution.describe` of ``distribution`` (None without one),
+    after refusing what cannot train under it: ``strategy`` too, a global batch that does
+    not split evenly over its devices or (given ``train_images``) exceeds the training
+    set, ``geometry_every``. Raises :class:`RunSettingsError` before anything is built or
+    written; a ``RuntimeError`` on a backend other than JAX."""
+    if distribution is None:
+        return None
+    from keras_angular import distribution as distribution_lib
+
+    if strategy is not None:
+        raise RunSettingsError(
+            "run_method: give `strategy` (tf.distribute, TensorFlow) or `distribution` "
+            "(keras.distribution, JAX), not both."
+        )
+    distribution_lib.require_jax("run_method(distribution=...)")
+    if keras.distribution.distribution() is not None:
+        raise RunSettingsError(
+            "run_method: a keras.distribution is already active (set_distribution, or a "
+            "scope() around this call); pass it only as `distribution=`: run_method enters "
+            "its scope where the model is built and trained, and evaluates a local copy "
+            "outside it."
+        )
+    try:
+        distribution_lib.check_batch_size(config.batch_size, distribution)
+    except (TypeError, ValueError) as error:
+        raise RunSettingsError(
+            f"run_method: {error}", field="batch_size", named=str(error)
+        ) from None
+    if train_images is not None and config.batch_size > train_images:
+        raise RunSettingsError(
+            f"run_method: the global batch of {config.batch_size} rows exceeds the "
+            f"{train_images} training images; under a distribution every batch is "
+            "a full global batch.",
+            field="batch_size",
+        )
+    if config.geometry_every:
+        raise RunSettingsError(
+            "run_method: `geometry_every` evaluates the model during training, which does "
+            "not run under a distribution; the geometry of the trained model is in "
+            "metrics.json.",
+            field="geometry_every",
+        )
+    return distribution_lib.describe(distribution, config.batch_size)
+
+
+def read_record(out_dir):
+    """The record in ``out_dir/run.json`` (a dict), or None where there is no readable one.
+
+    Examples:
+        >>> import tempfile
+        >>> out_dir = tempfile.mkdtemp()
+        >>> read_record(out_dir) is None
+        True
+        >>> write_record(out_dir, {"method": "softmax"})
+        >>> read_record(out_dir)
+        {'method': 'softmax'}
+    """
+    try:
+        with open(os.path.join(out_dir, RUN_RECORD)) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def record_differences(old, new, prefix=""):
+    """How two :func:`run_record` dicts differ, the one rule that says whether a folder
+    holds this run: ``(old_parts, new_parts)``, ``"key=value"`` for each key whose value
+    differs (``data.`` keys for the data fingerprint's); two empty lists when they agree.
+
+    Examples:
+        >>> record_differences({"seed": 0, "epochs": 2}, {"seed": 0, "epochs": 3})
+        (['epochs=2'], ['epochs=3'])
+    """
     old_parts, new_parts = [], []
     for key in [*new, *(k for k in old if k not in new)]:
         a, b = old.get(key, "unset"), new.get(key, "unset")
         if a == b:
             continue
         if key == "data" and isinstance(a, dict) and isinstance(b, dict):
-            more_old, more_new = _differences(a, b, prefix="data.")
+            more_old, more_new = record_differences(a, b, prefix="data.")
             old_parts += more_old
             new_parts += more_new
         else:
@@ -295,17 +433,13 @@ def check_resume(out_dir, record):
     backup = os.path.join(out_dir, "backup")
     if not os.path.isdir(backup):
         return
-    try:
-        with open(os.path.join(out_dir, RUN_RECORD)) as f:
-            old = json.load(f)
-    except (OSError, ValueError):
-        old = None
-    if not isinstance(old, dict):
+    old = read_record(out_dir)
+    if old is None:
         raise RunSettingsError(
             f"{out_dir} holds an interrupted run (backup/) without a readable {RUN_RECORD} "
             f"to say what it was: use another --out (out_dir) or delete {backup}."
         )
-    old_parts, new_parts = _differences(old, record)
+    old_parts, new_parts = record_differences(old, record)
     if old_parts:
         raise RunSettingsError(
             f"{out_dir} holds an interrupted run with {', '.join(old_parts)}; this run asks "
@@ -331,13 +465,18 @@ def write_record(out_dir, record):
 
 
 __all__ = [
+    "DEFAULT_EPOCHS",
     "LR_SCHEDULES",
     "RUN_RECORD",
     "RunConfig",
     "RunSettingsError",
+    "check_distribution",
     "check_resume",
     "check_run",
     "data_fingerprint",
+    "json_values",
+    "read_record",
+    "record_differences",
     "run_record",
     "write_record",
 ]

@@ -65,8 +65,10 @@ from keras_angular.data import test_dataset, train_dataset
 from keras_angular.methods import build_method, targets
 from keras_angular.models import build_backbone
 from keras_angular.run_config import (
+    RUN_RECORD,
     RunConfig,
     RunSettingsError,
+    check_distribution,
     check_resume,
     check_run,
     run_record,
@@ -150,6 +152,54 @@ def geometry_figures(embeddings, labels, kernel, folder, class_names=None, seed=
     ]
 
 
+class RunResult(dict):
+    """What :func:`run_method` returns: a dict of the run's numbers, as written to
+    ``metrics.json`` plus ``history`` (``result["test_accuracy"]`` reads as it always
+    did), that also holds the trained model and where the run's files are.
+
+    Attributes:
+        model: the trained Keras model (None for a run read back from its folder).
+        out_dir: the run's folder, or None when it wrote nothing.
+
+    Examples:
+        >>> result = RunResult({"test_accuracy": 0.9, "history": {"loss": [1.0]}}, out_dir="r")
+        >>> result["test_accuracy"], result.metrics, result.history
+        (0.9, {'test_accuracy': 0.9}, {'loss': [1.0]})
+        >>> result.paths["metrics"]
+        'r/metrics.json'
+    """
+
+    def __init__(self, values=(), *, model=None, out_dir=None):
+        super().__init__(values)
+        self.model = model
+        self.out_dir = out_dir
+
+    @property
+    def metrics(self):
+        """The numbers of ``metrics.json``: every key but ``history``."""
+        return {k: v for k, v in self.items() if k != "history"}
+
+    @property
+    def history(self):
+        """The Keras history: ``{key: [value per epoch]}``."""
+        return self["history"]
+
+    @property
+    def paths(self):
+        """``{"model", "history", "metrics", "record", "figures"}``: the run's files and
+        figures folder under ``out_dir`` (empty without one)."""
+        if self.out_dir is None:
+            return {}
+        names = {
+            "model": "model.keras",
+            "history": "history.json",
+            "metrics": "metrics.json",
+            "record": RUN_RECORD,
+            "figures": "figures",
+        }
+        return {key: os.path.join(self.out_dir, name) for key, name in names.items()}
+
+
 def _fit(setup, train, test, epochs, initial_epoch, callbacks, verbose):
     return setup.model.fit(
         train,
@@ -192,8 +242,10 @@ def run_method(
             (``run_method("amc", splits, epochs=3)``); with it, they replace its fields.
 
     Returns:
-        A dict: ``method``, ``seed``, ``backbone``, ``params``, ``test_accuracy``, the
-        :func:`geometry_metrics`, ``train_seconds`` and ``history``.
+        A :class:`RunResult`: a dict (``method``, ``seed``, ``backbone``, ``params``,
+        ``test_accuracy``, the :func:`geometry_metrics`, ``train_seconds`` and
+        ``history``, as before) that also holds the trained ``model`` and the run's
+        ``out_dir``.
 
     Raises:
         RunSettingsError: (a ``ValueError``) before anything is built or written: a bad
@@ -218,7 +270,9 @@ def run_method(
     """
     config = RunConfig(**settings) if config is None else config.replace(**settings)
     check_run(method, config)
-    distributed = _check_distribution(distribution, strategy, config, splits)
+    distributed = check_distribution(
+        config, distribution, strategy=strategy, train_images=len(splits.x_train)
+    )
     writes = out_dir is not None and distribution_lib.process_index() == 0
     if out_dir is not None:
         record = run_record(method, splits, config, distribution=distributed)
@@ -325,17 +379,22 @@ def run_method(
         images = tf.data.Dataset.from_tensor_slices(splits.x_train).batch(batch_size)
         setup.head.set_dominant_subcenters(embed(setup.model, images)[1], splits.y_train)
     kernel = class_weights(setup.head)  # (D, C): a sub-centre head's dominant sub-centres
-    result = {
-        "method": method,
-        "seed": seed,
-        "backbone": backbone,
-        "keras_backend": keras.backend.backend(),
-        "params": setup.params,
-        "test_accuracy": float(np.mean(predictions == splits.y_test)),
-        **geometry_metrics(embeddings, splits.y_test, kernel, predictions, seed=seed),
-        "train_seconds": train_seconds,
-        "history": {k: [float(v) for v in vals] for k, vals in history.items()},
-    }
+    written = out_dir if writes else None
+    result = RunResult(
+        {
+            "method": method,
+            "seed": seed,
+            "backbone": backbone,
+            "keras_backend": keras.backend.backend(),
+            "params": setup.params,
+            "test_accuracy": float(np.mean(predictions == splits.y_test)),
+            **geometry_metrics(embeddings, splits.y_test, kernel, predictions, seed=seed),
+            "train_seconds": train_seconds,
+            "history": {k: [float(v) for v in vals] for k, vals in history.items()},
+        },
+        model=setup.model,
+        out_dir=written,
+    )
     if distributed:
         result["distribution"] = distributed
     if writes:
@@ -350,43 +409,6 @@ def run_method(
                 seed=seed,
             )
     return result
-
-
-def _check_distribution(distribution, strategy, config, splits):
-    """:func:`keras_angular.distribution.describe` of ``distribution`` (None without one),
-    after refusing what cannot train under it, before anything is built or written."""
-    if distribution is None:
-        return None
-    if strategy is not None:
-        raise RunSettingsError(
-            "run_method: give `strategy` (tf.distribute, TensorFlow) or `distribution` "
-            "(keras.distribution, JAX), not both."
-        )
-    distribution_lib.require_jax("run_method(distribution=...)")
-    if keras.distribution.distribution() is not None:
-        raise RunSettingsError(
-            "run_method: a keras.distribution is already active (set_distribution, or a "
-            "scope() around this call); pass it only as `distribution=`: run_method enters "
-            "its scope where the model is built and trained, and evaluates a local copy "
-            "outside it."
-        )
-    try:
-        distribution_lib.check_batch_size(config.batch_size, distribution)
-    except (TypeError, ValueError) as error:
-        raise RunSettingsError(f"run_method: {error}") from None
-    if config.batch_size > len(splits.x_train):
-        raise RunSettingsError(
-            f"run_method: the global batch of {config.batch_size} rows exceeds the "
-            f"{len(splits.x_train)} training images; under a distribution every batch is "
-            "a full global batch."
-        )
-    if config.geometry_every:
-        raise RunSettingsError(
-            "run_method: `geometry_every` evaluates the model during training, which does "
-            "not run under a distribution; the geometry of the trained model is in "
-            "metrics.json."
-        )
-    return distribution_lib.describe(distribution, config.batch_size)
 
 
 @contextlib.contextmanager
@@ -454,6 +476,8 @@ def learning_rate_schedule(kind, learning_rate, total_steps):
 
 __all__ = [
     "RunConfig",
+    "RunResult",
+    "RunSettingsError",
     "default_backbone",
     "embed",
     "geometry_figures",

@@ -1,0 +1,70 @@
+"""The ``keras-angular`` command line: ``train``, ``compare``, ``explain``, ``reproduce``,
+``bench``.
+
+Examples::
+
+    keras-angular train --method amc --dataset digits --epochs 30 --out runs/amc
+    keras-angular compare --methods softmax,amc,arc,haseparator,wsoftmax --seeds 2 --out runs/cmp
+    keras-angular reproduce arc-angles --scale small --dataset fashion_mnist.npz \
+        --out runs/arc-angles
+    keras-angular bench --quick
+    keras-angular explain --models runs/softmax,runs/amc --dataset digits --n 16 --out runs/explain
+
+``--dataset`` takes a tensorflow-datasets name (mnist, fashion_mnist, cifar10,
+cifar100, svhn_cropped), ``digits`` (scikit-learn's bundled digits, the offline
+default), a folder with one sub-folder of images per class, or an ``.npz``
+file with ``x_train, y_train, x_test, y_test`` (or ``x, y``).
+
+TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU instructions) and its Python
+warnings are hidden unless ``--verbose`` is given (before or after the subcommand; see
+:mod:`keras_angular._startup`). A user error - a bad option, unreadable or bad data (NaN
+or Inf images, one class), an unknown name, an ``--out`` that holds an interrupted run of
+other settings - stops before anything is written, with one sentence on stderr and exit
+status 2; any other error keeps its traceback.
+
+One module per subcommand: :mod:`~keras_angular.cli.parser` (the options),
+:mod:`~keras_angular.cli.train` (``train``, ``compare``), :mod:`~keras_angular.cli.explain`,
+:mod:`~keras_angular.cli.reproduce`, :mod:`~keras_angular.cli.bench`.
+"""
+
+import sys
+
+from keras_angular import _startup
+from keras_angular.cli.bench import BENCH_SCRIPT, run_bench
+from keras_angular.cli.common import keras_backend
+from keras_angular.cli.parser import build_parser
+
+
+def main(argv=None):
+    """Entry point of the ``keras-angular`` console script; returns the exit status."""
+    parser = build_parser()
+    args, bench_argv = parser.parse_known_args(argv)  # bench's options are the script's
+    if args.command != "bench" and bench_argv:
+        parser.error(f"unrecognized arguments: {' '.join(bench_argv)}")
+    if not getattr(args, "verbose", False):
+        _startup.quiet_environment()  # for what reads it later (TensorFlow read it already)
+        _startup.quiet_python_logging()
+    if args.backend is not None and args.backend != keras_backend():
+        print(
+            f"keras-angular: error: --backend {args.backend}: Keras was imported on "
+            f"{keras_backend()!r} before the option was read (set KERAS_BACKEND="
+            f"{args.backend} instead).",
+            file=sys.stderr,
+        )
+        return 2
+    if args.command == "bench":
+        return run_bench(bench_argv)
+    if args.command == "reproduce":
+        from keras_angular.cli.reproduce import run_reproduce
+
+        return run_reproduce(args)
+    if args.command == "explain":
+        from keras_angular.cli.explain import run_explain
+
+        return run_explain(args)
+    from keras_angular.cli.train import run_training
+
+    return run_training(args)
+
+
+__all__ = ["BENCH_SCRIPT", "build_parser", "main"]

@@ -1,0 +1,98 @@
+"""``keras-angular explain``: Grad-CAM of trained models on the same test images."""
+
+import json
+import os
+
+from keras_angular.cli.common import (
+    check_out,
+    check_test_fraction,
+    keras_backend,
+    load_data,
+    user_error,
+)
+
+
+def _model_names(folders):
+    """Short distinct names for run folders: the last path part, or more where they clash."""
+    parts = [os.path.normpath(f).split(os.sep) for f in folders]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        names = ["/".join(p[-depth:]) for p in parts]
+        if len(set(names)) == len(names):
+            return names
+    raise ValueError(f"--models names the same folder twice: {folders}.")
+
+
+def run_explain(args):
+    """``keras-angular explain``: :func:`keras_angular.explain.explain_report` on run folders."""
+    import numpy as np
+
+    try:
+        if keras_backend() != "tensorflow":
+            raise ValueError(
+                "explain uses tf-keras-vis, for the TensorFlow backend only (this run is on "
+                f"{keras_backend()!r}); models trained on any backend load there."
+            )
+        for flag, value in (
+            ("--n", args.n),
+            ("--n-score", args.n_score),
+            ("--steps", args.steps),
+            ("--batch-size", args.batch_size),
+        ):
+            if value < 1:
+                raise ValueError(f"{flag} must be an integer >= 1, got {value}.")
+        if args.seed < 0:
+            raise ValueError(f"--seed must be an integer >= 0, got {args.seed}.")
+        check_test_fraction(args)
+        check_out(args.out)
+        folders = [f.strip() for f in args.models.split(",") if f.strip()]
+        if not folders:
+            raise ValueError("--models names no run folder.")
+        paths = []
+        for folder in folders:
+            path = folder if folder.endswith(".keras") else os.path.join(folder, "model.keras")
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"no model.keras in {folder} (a folder written by train).")
+            paths.append(path)
+        names = _model_names(folders)
+        splits = load_data(args)
+    except (ValueError, FileNotFoundError) as error:
+        return user_error(error)
+    from keras_angular import explain
+    from keras_angular.saving import load_model
+
+    models = {}
+    for name, path in zip(names, paths, strict=True):
+        model = load_model(path)
+        expected = tuple(model.inputs[0].shape[1:])
+        if expected != tuple(splits.input_shape):
+            return user_error(
+                f"{path} takes images of shape {expected}, but {args.dataset} has "
+                f"{tuple(splits.input_shape)}."
+            )
+        models[name] = model
+    count = min(max(args.n, args.n_score), len(splits.x_test))
+    pick = np.random.default_rng(args.seed).permutation(len(splits.x_test))[:count]
+    report = explain.explain_report(
+        models,
+        splits.x_test[pick],
+        labels=splits.y_test[pick],
+        class_names=splits.class_names,
+        out_dir=args.out,
+        n_grid=min(args.n, count),
+        method=args.method,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    report.update(dataset=splits.name, models_paths=dict(zip(names, paths, strict=True)))
+    with open(os.path.join(args.out, "explain.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    for name, entry in report["models"].items():
+        d, i = entry["deletion_auc"], entry["insertion_auc"]
+        rd, ri = entry["random_deletion_auc"], entry["random_insertion_auc"]
+        print(
+            f"{name}: deletion AUC {d['mean']:.3f} +- {d['sd']:.3f} (random {rd['mean']:.3f}), "
+            f"insertion AUC {i['mean']:.3f} +- {i['sd']:.3f} (random {ri['mean']:.3f})"
+        )
+    print(f"grid: {os.path.join(args.out, 'grid.png')}; scores: explain.json")
+    return 0
