@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from keras_angular.checks import check_positive
+from keras_angular.models import BACKBONES, default_backbone
 
 LR_SCHEDULES = ("cosine", "constant")
 """The ``lr_schedule`` values :class:`RunConfig` accepts."""
@@ -100,7 +101,8 @@ class RunConfig:
             them). Two-phase methods (``pretrain_epochs``) keep one optimizer, so the schedule
             runs on across the phases.
         backbone: a name for :func:`keras_angular.models.build_backbone`; None picks
-            :func:`keras_angular.training.default_backbone` for the data.
+            :func:`keras_angular.models.default_backbone` for the data
+            (:meth:`backbone_for`).
         backbone_kwargs: extra arguments for the backbone builder (``{"embedding_dim": 3}``).
         overrides: the method's hyper-parameters to change (``{"margin": 0.3}``).
         augment: None, or a name in :data:`keras_angular.data.AUGMENTATIONS`
@@ -153,7 +155,6 @@ class RunConfig:
     def __post_init__(self):
         from keras_angular.callbacks.recipe import RECIPES
         from keras_angular.data import AUGMENTATIONS
-        from keras_angular.models import BACKBONES
 
         def fail(field, message, named=None):
             raise RunSettingsError(f"RunConfig: {message}", field=field, named=named)
@@ -205,6 +206,17 @@ class RunConfig:
             object.__setattr__(self, name, None if value is None else dict(value))
         if self.augment in (False, "none"):
             object.__setattr__(self, "augment", None)
+
+    def backbone_for(self, input_shape):
+        """The backbone this run builds for images of ``input_shape``: ``backbone``, or
+        :func:`keras_angular.models.default_backbone` when it is None.
+
+        Examples:
+            >>> config = RunConfig(epochs=1)
+            >>> config.backbone_for((8, 8, 1)), config.backbone_for((28, 28, 1))
+            ('mlp', 'small_cnn')
+        """
+        return self.backbone or default_backbone(input_shape)
 
     def replace(self, **changes):
         """A copy with ``changes`` (``config.replace(seed=1)``), checked like a new one."""
@@ -273,8 +285,6 @@ def run_record(method, splits, config, distribution=None):
         >>> record["method"], record["backbone"], record["epochs"], record["data"]["name"]
         ('softmax', 'mlp', 2, 'digits')
     """
-    from keras_angular.training import default_backbone
-
     record = {
         "format": _RECORD_FORMAT,
         "method": method,
@@ -284,7 +294,7 @@ def run_record(method, splits, config, distribution=None):
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "lr_schedule": config.lr_schedule,
-        "backbone": config.backbone or default_backbone(splits.input_shape),
+        "backbone": config.backbone_for(splits.input_shape),
         "backbone_kwargs": dict(config.backbone_kwargs or {}),
         "overrides": dict(config.overrides or {}),
         "augment": config.augment,

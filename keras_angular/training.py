@@ -63,7 +63,7 @@ from keras_angular.callbacks import (
 from keras_angular.callbacks.geometry import class_weights
 from keras_angular.data import test_dataset, train_dataset
 from keras_angular.methods import build_method, targets
-from keras_angular.models import build_backbone
+from keras_angular.models import build_backbone, default_backbone
 from keras_angular.run_config import (
     RUN_RECORD,
     RunConfig,
@@ -75,19 +75,6 @@ from keras_angular.run_config import (
     write_record,
 )
 from keras_angular.saving import load_model
-
-
-def default_backbone(input_shape):
-    """The backbone used when none is named: ``mlp`` for tiny images (16x16 or less, e.g.
-    the 8x8 digits), :func:`keras_angular.models.small_cnn` (128-d embedding) for larger
-    images of any size.
-
-    Examples:
-        >>> [default_backbone(shape) for shape in [(8, 8, 1), (16, 16, 3), (28, 28, 1)]]
-        ['mlp', 'mlp', 'small_cnn']
-    """
-    height, width, _ = input_shape
-    return "mlp" if max(height, width) <= 16 else "small_cnn"
 
 
 def embed(model, dataset):
@@ -282,7 +269,7 @@ def run_method(
     seed, epochs, batch_size = config.seed, config.epochs, config.batch_size
     jit_compile, verbose = config.jit_compile, config.verbose
     keras.utils.set_random_seed(seed)
-    backbone = config.backbone or default_backbone(splits.input_shape)
+    backbone = config.backbone_for(splits.input_shape)
     if strategy is not None:
         scope = strategy.scope
     elif distribution is not None:
@@ -354,8 +341,8 @@ def run_method(
                 phase = _fit(setup, train, test, first_epochs, 0, with_backup("pretrain"), verbose)
             history = dict(phase.history)
             # BackupAndRestore leaves the epoch it restored in the model, and Keras' next fit
-            # would start there instead of at its initial_epoch (keras 3.15 trainer.fit)
-            setup.model._initial_epoch = None
+            # would start there instead of at its initial_epoch
+            backend.forget_restored_epoch(setup.model)
         with scope():
             setup.compile(make_optimizer(), jit_compile=jit_compile)
     with fitting():

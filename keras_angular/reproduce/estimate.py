@@ -19,13 +19,12 @@ def estimate_seconds(scale, splits, repeats=3):
     import keras
 
     from keras_angular.models import build_backbone
-    from keras_angular.training import default_backbone
 
     settings = dict(scale.settings)
     config = RunConfig(**settings)  # the run's defaults where the scale sets none
     batch = config.batch_size
     net = build_backbone(
-        config.backbone or default_backbone(splits.input_shape),
+        config.backbone_for(splits.input_shape),
         splits.input_shape,
         **dict(config.backbone_kwargs or {}),
     )
