@@ -93,21 +93,22 @@ from keras_angular.explain.model_surgery import feature_map_layer, score_model
 from keras_angular.explain.report import explain_report
 from keras_angular.explain.scoring import class_probabilities, class_scores
 
+# In reading order (the order of the old module), not alphabetical.
 __all__ = [
-    "CANVASES",
     "METHODS",
-    "class_probabilities",
-    "class_scores",
-    "deletion_auc",
-    "explain_report",
+    "CANVASES",
+    "score_model",
     "feature_map_layer",
     "gradcam",
+    "class_scores",
+    "class_probabilities",
+    "perturbation_curves",
+    "deletion_auc",
     "insertion_auc",
+    "random_heatmaps",
+    "pointing_game",
     "mass_in_mask",
     "overlay",
-    "perturbation_curves",
-    "pointing_game",
-    "random_heatmaps",
     "save_grid",
-    "score_model",
+    "explain_report",
 ]
