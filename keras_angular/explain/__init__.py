@@ -93,7 +93,7 @@ from keras_angular.explain.model_surgery import feature_map_layer, score_model
 from keras_angular.explain.report import explain_report
 from keras_angular.explain.scoring import class_probabilities, class_scores
 
-# In reading order (the order of the old module), not alphabetical.
+# In reading order (each name builds on the ones before it), not alphabetical.
 __all__ = [
     "METHODS",
     "CANVASES",
