@@ -89,7 +89,7 @@ def test_peak_memory_is_none_exactly_where_the_allocator_keeps_no_statistics(res
     Where it keeps them (a GPU, the BFC allocator), the peaks are measured and the closed
     form's is far below the literal form's."""
     measured = [row for row in results["rows"] if row["skipped"] is None]
-    if bench._memory_device() == "CPU:0" and not bench.cpu_allocator_keeps_statistics():
+    if bench.memory_device() == "CPU:0" and not bench.cpu_allocator_keeps_statistics():
         assert [row["peak_bytes"] for row in measured] == [None] * len(measured)
         assert set(measure_peaks((4, 8, 3)).values()) == {None}
     else:
