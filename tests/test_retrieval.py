@@ -204,3 +204,51 @@ def test_verification_given_pairs_and_sampled_pairs():
         metrics.verification_scores(x, y, pairs=[1, 2, 3])
     with pytest.raises(ValueError, match="outside"):
         metrics.verification_scores(x, y, pairs=[[0, 40]])
+
+
+def test_verification_ties_against_a_hand_count():
+    """Three score levels, each shared by positive and negative pairs (exact ties).
+
+    Pairs (repeated rows): positives 3 at H = cos 1, 2 at M = cos(a, b), 1 at L = cos 0;
+    negatives 2 at H, 3 at M, 1995 at L. Counted by hand:
+
+    * ROC AUC = (wins + ties / 2) / (6 * 2000): H positives beat 1998 negatives and tie 2,
+      M positives beat 1995 and tie 3, the L positive ties 1995:
+      (3 * 1998 + 3 + 2 * 1995 + 3 + 1995 / 2) / 12000 = 10987.5 / 12000;
+    * TAR at FAR 1e-3: at most floor(2) false accepts; accepting H lets in both tied H
+      negatives (2, allowed) and 3 of 6 positives; accepting M as well would let in 5:
+      TAR = 0.5. FAR 1e-4 allows no false accept: NaN;
+    * best accuracy: accept H only, 3 + 1998 correct of 2006, threshold between H and M.
+    """
+    a, b, c = [1.0, 0.0], [0.6, 0.8], [0.0, 1.0]
+    x = [a, a, a, b, b, c]
+    y = [0, 0, 1, 0, 1, 1]
+    rows = {(0, 1): 3, (0, 2): 2, (0, 3): 2, (2, 3): 3, (2, 5): 1, (0, 5): 1995}
+    pairs = np.array([pair for pair, count in rows.items() for _ in range(count)])
+    got = metrics.verification_scores(x, y, pairs=pairs)
+    assert (got["pairs"], got["positive_pairs"]) == (2006.0, 6.0)
+    assert got["roc_auc"] == pytest.approx(10987.5 / 12000, abs=1e-15)
+    assert got["tar_at_far_1e-3"] == 0.5
+    assert math.isnan(got["tar_at_far_1e-4"])
+    assert got["best_accuracy"] == pytest.approx(2001 / 2006, abs=1e-15)
+    assert 0.6 < got["threshold"] < 1.0
+
+
+def test_tar_at_far_on_a_straight_stretch_of_the_roc_curve():
+    """Levels 1-3 each hold one positive and one negative pair (tied), level L one
+    positive and 1997 negatives: the ROC points (false, true accepts) (1, 1), (2, 2),
+    (3, 3) lie on a line, which a curve with its collinear points dropped would skip.
+
+    By hand: FAR 1e-3 allows floor(2) false accepts: accept levels 1 and 2, TAR 2 / 4.
+    ROC AUC: level-k positives beat 2000 - k negatives and tie one, the L positive ties
+    1997: (1999.5 + 1998.5 + 1997.5 + 998.5) / 8000.
+    """
+    a, c = [1.0, 0.0], [0.0, 1.0]
+    x = [a, a, [0.8, 0.6], [0.6, 0.8], [0.3, 0.9], c]
+    y = [0, 1, 0, 0, 0, 0]
+    rows = {(0, 2): 1, (1, 2): 1, (0, 3): 1, (1, 3): 1, (0, 4): 1, (1, 4): 1}
+    rows.update({(0, 5): 1, (1, 5): 1997})
+    pairs = np.array([pair for pair, count in rows.items() for _ in range(count)])
+    got = metrics.verification_scores(x, y, pairs=pairs)
+    assert got["tar_at_far_1e-3"] == 0.5
+    assert got["roc_auc"] == pytest.approx(6994 / 8000, abs=1e-15)
