@@ -179,7 +179,8 @@ def test_keras_angular_bench_runs_the_script(capsys):
 
 
 def test_keras_angular_bench_without_a_checkout_says_where_it_lives(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "BENCH_SCRIPT", os.path.join(BENCHMARKS, "no_such_script.py"))
+    missing = os.path.join(BENCHMARKS, "no_such_script.py")
+    monkeypatch.setattr("keras_angular.cli.bench.BENCH_SCRIPT", missing)
     assert cli.main(["bench", "--quick"]) == 2
     assert "python benchmarks/heads_and_losses.py" in capsys.readouterr().err
 
