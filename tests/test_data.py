@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from keras_angular import data
+from keras_angular.data import sources
 from keras_angular.data import (
     DatasetSplits,
     DatasetUnavailableError,
@@ -79,7 +79,7 @@ def _check_unavailable_message(err, data_dir):
 
 def test_missing_tfds_dataset_offline_fails_fast(tmp_path, monkeypatch):
     """Not on disk and no network: one clear sentence, without trying to download."""
-    monkeypatch.setattr(data, "_network_available", lambda *a, **k: False)
+    monkeypatch.setattr(sources, "_network_available", lambda *a, **k: False)
     bogus = tmp_path / "no_tfds_here"
     start = time.monotonic()
     with pytest.raises(DatasetUnavailableError) as err:
@@ -119,10 +119,10 @@ def test_network_probe_is_bounded(monkeypatch):
     for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(var, raising=False)
     start = time.monotonic()
-    assert data._network_available("host.invalid", 443, timeout=1.0) is False  # RFC 6761
+    assert sources._network_available("host.invalid", 443, timeout=1.0) is False  # RFC 6761
     assert time.monotonic() - start < 5
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
-    assert data._network_available("host.invalid", 443, timeout=1.0) is True
+    assert sources._network_available("host.invalid", 443, timeout=1.0) is True
 
 
 def test_unknown_dataset_name():
