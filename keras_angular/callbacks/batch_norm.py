@@ -5,10 +5,8 @@ statistics, ``moving = momentum * moving + (1 - momentum) * batch`` with
 ``momentum = 0.99``. After ``t`` steps the initial values (mean 0, variance 1) still
 weigh ``0.99^t`` (0.39 after two epochs of 47 steps), and the averages mix statistics
 of weights that have since changed. Short runs therefore read their accuracy, angles
-and Grad-CAM maps off a network whose inference mode disagrees with its training mode:
-measured on a 6,000-image Fashion-MNIST subset, the AMC MNIST CNN reached 64 % training
-accuracy after four epochs while inference mode scored 22 % on the test images and
-25 % on the *training* images.
+and Grad-CAM maps off a network whose inference mode disagrees with its training mode,
+even on the training images (the documentation's Training recipes page measures the gap).
 
 Precise BN (Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021, Sec. 3; detectron2's
 ``PreciseBN`` hook) replaces the moving averages by the population statistics of the
