@@ -1,8 +1,8 @@
 """A quiet start for the ``keras-angular`` command. Imports nothing heavy: it runs
 before TensorFlow is imported.
 
-TensorFlow 2.21 writes lines from C++ to stderr while it is imported, before anything
-of ours runs (measured here; ``tests/test_cli_bad_input.py`` checks)::
+TensorFlow writes lines from C++ to stderr while it is imported, before anything of ours
+runs (``tests/test_cli_bad_input.py`` checks that the command hides them)::
 
     WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
     I0000 00:00:... port.cc:153] oneDNN custom operations are on. ...

@@ -281,7 +281,6 @@ def _paper_effect(experiment, claim, setting):
 __all__ = [
     "ALPHA",
     "VERDICTS",
-    "Data",
     "DatasetContext",
     "check_plan",
     "dataset_section",
