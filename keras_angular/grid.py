@@ -7,17 +7,6 @@ any run whose method or overrides are bad and any folder that holds an interrupt
 other data or settings (:func:`keras_angular.run_config.check_resume`). With
 ``read_back=True`` a folder that already holds the same run, finished
 (:func:`finished_result`), is read instead of trained again.
-
-Examples:
-    >>> import tempfile
-    >>> from keras_angular.data import load_dataset
-    >>> from keras_angular.run_config import RunConfig
-    >>> config = RunConfig(epochs=1, verbose=0, figures=False)
-    >>> runs = [GridRun("softmax", "softmax", config, "softmax")]
-    >>> results = run_grid(runs, load_dataset("digits"), 2, out_dir=tempfile.mkdtemp(),
-    ...                    log=lambda line: None)  # doctest: +SKIP
-    >>> [sorted(os.listdir(r.out_dir))[:2] for r in results["softmax"]]  # doctest: +SKIP
-    [['backup', 'figures'], ...]
 """
 
 import dataclasses
@@ -52,6 +41,11 @@ class GridRun:
         config: its :class:`~keras_angular.run_config.RunConfig`; the grid replaces ``seed``.
         folder: its folder under ``out_dir`` (one ``seed_<k>`` folder per seed in it).
         callbacks: optional ``() -> list``: fresh Keras callbacks for each trained seed.
+
+    Examples:
+        >>> run = GridRun("CE+AMC", "amc", RunConfig(epochs=2), "CE_AMC")
+        >>> run.label, run.method, run.config.epochs, run.folder
+        ('CE+AMC', 'amc', 2, 'CE_AMC')
     """
 
     label: str
@@ -126,6 +120,16 @@ def run_grid(
         RunSettingsError: (a ``ValueError``) before the first run trains: a run's method
             or overrides are bad, or a folder holds an interrupted run of other data or
             settings.
+
+    Examples:
+        >>> import tempfile
+        >>> from keras_angular.data import load_dataset
+        >>> bad = GridRun("arc", "arcface", RunConfig(epochs=1, overrides={"m": 0.3}), "arc")
+        >>> try:   # checked before anything trains
+        ...     run_grid([bad], load_dataset("digits"), 2, out_dir=tempfile.mkdtemp())
+        ... except ValueError as error:
+        ...     print(error)
+        run_method: Method 'arcface' has no parameter m; its parameters are: margin, scale.
     """
     distribution = run_options.get("distribution")
     cells = []

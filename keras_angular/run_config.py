@@ -336,7 +336,12 @@ def check_distribution(config, distribution, *, strategy=None, train_images=None
     after refusing what cannot train under it: ``strategy`` too, a global batch that does
     not split evenly over its devices or (given ``train_images``) exceeds the training
     set, ``geometry_every``. Raises :class:`RunSettingsError` before anything is built or
-    written; a ``RuntimeError`` on a backend other than JAX."""
+    written; a ``RuntimeError`` on a backend other than JAX.
+
+    Examples:
+        >>> check_distribution(RunConfig(epochs=1), None) is None   # no distribution
+        True
+    """
     if distribution is None:
         return None
     from keras_angular import distribution as distribution_lib
