@@ -25,13 +25,21 @@ class PerSampleLoss(keras.losses.Loss):
 
     Subclasses pass ``fn`` - ``fn(labels, y_pred, **settings)`` returning (B,)
     values, plus ``kernel=head.kernel`` for a loss that reads its head's class
-    weights - and declare how they read their inputs in three class attributes:
+    weights - and declare how they read their inputs in class attributes:
 
-    * ``y_pred_layout``: what ``y_pred``'s two axes are, for messages;
+    * ``y_pred_layout``: what ``y_pred``'s two axes are, in messages only;
+    * ``y_pred_holds_class_scores``: True (the default) when ``y_pred``'s last axis
+      holds one score per class (it then bounds the labels, and
+      :class:`~keras_angular.losses.PartialFCLoss` can wrap the loss); False for a loss
+      on the embedding;
     * ``head_types``: the layer types ``head`` may be (empty: the loss reads no layer);
-    * ``head_role``: ``"kernel"`` (the head's kernel goes to ``fn``; its ``units``
-      bound the labels and must equal ``y_pred``'s last axis) or ``"labels"`` (an
-      optional head whose argmax on ``y_pred`` gives the labels; ``y_true`` unread).
+    * ``reads_head_kernel``: the head's kernel goes to ``fn`` as ``kernel=``; its
+      ``units`` bound the labels and must equal ``y_pred``'s last axis;
+    * ``labels_from_head``: the head is optional, and when given its argmax on
+      ``y_pred`` gives the labels (``y_true`` unread).
+
+    A loss with a head that does neither (:class:`~keras_angular.losses.CenterLoss`,
+    whose head holds the class centres) uses the head itself in ``compute``.
 
     Labels are checked by :func:`keras_angular.ops.checked_labels` (the package's
     label policy), bounded by the head's ``units``, a ``num_classes`` setting, or
@@ -54,8 +62,10 @@ class PerSampleLoss(keras.losses.Loss):
     """
 
     y_pred_layout = "(batch, num_classes)"
+    y_pred_holds_class_scores = True
     head_types = ()
-    head_role = None
+    reads_head_kernel = False
+    labels_from_head = False
     _head = None
 
     def __init__(
@@ -86,7 +96,7 @@ class PerSampleLoss(keras.losses.Loss):
     # ------------------------------------------------------------------ the head
     def _set_head(self, head):
         owner = type(self).__name__
-        if head is None and self.head_role == "labels":
+        if head is None and self.labels_from_head:
             self._head = None
         elif isinstance(head, str):  # a layer name (from get_config), resolved by `bind`
             self._head = head
@@ -96,7 +106,7 @@ class PerSampleLoss(keras.losses.Loss):
                 f"{owner}: `head` must be a {wanted} layer (the layer whose output this loss "
                 f"receives), got {type(head).__name__}."
             )
-        elif self.head_role == "kernel" and getattr(head, "subcenters", 1) > 1:
+        elif self.reads_head_kernel and getattr(head, "subcenters", 1) > 1:
             raise ValueError(
                 f"{owner} reads one weight per class from its head's kernel; {head.name!r} "
                 f"has {head.subcenters} sub-centres per class. Use a head with "
@@ -133,9 +143,9 @@ class PerSampleLoss(keras.losses.Loss):
     def _label_bound(self, y_pred):
         if "num_classes" in self._settings:
             return self._settings["num_classes"]
-        if self.head_role == "kernel":
+        if self.reads_head_kernel:
             return self.head.units
-        if self.y_pred_layout == PerSampleLoss.y_pred_layout:
+        if self.y_pred_holds_class_scores:
             static = y_pred.shape[-1]
             return static if static is not None else ops.shape(y_pred)[-1]
         return None
@@ -146,14 +156,14 @@ class PerSampleLoss(keras.losses.Loss):
         ``y_pred`` must have rank 2 (and, for a loss reading its head's kernel,
         the head's ``units`` classes); ``y_true`` follows the label policy
         (:func:`keras_angular.ops.checked_labels`; ``valid`` flags a bad label
-        under XLA). A ``head_role="labels"`` head replaces ``y_true`` by its
+        under XLA). The head of a ``labels_from_head`` loss replaces ``y_true`` by its
         argmax on ``y_pred`` (no gradient); ``valid`` is then None.
         """
         owner = type(self).__name__
-        units = self.head.units if self.head_role == "kernel" else None
+        units = self.head.units if self.reads_head_kernel else None
         check_prediction_shape(owner, y_true, y_pred, self.y_pred_layout, units)
         y_pred = as_tensor(y_pred)
-        if self.head_role == "labels" and self.head is not None:
+        if self.labels_from_head and self.head is not None:
             scores = ops.stop_gradient(self.head(y_pred))
             return ops.cast(ops.argmax(scores, axis=-1), "int32"), None, y_pred
         labels, valid = checked_labels(y_true, self._label_bound(y_pred), owner)
@@ -162,7 +172,7 @@ class PerSampleLoss(keras.losses.Loss):
     def compute(self, labels, y_pred, valid):
         """The per-sample values of checked inputs: ``fn(labels, y_pred, **settings)``."""
         kwargs = dict(self._settings)
-        if self.head_role == "kernel":
+        if self.reads_head_kernel:
             kwargs["kernel"] = self.head.kernel
         return self.fn(labels, y_pred, **kwargs)
 

@@ -89,8 +89,8 @@ class CenterLoss(PerSampleLoss):
     """
 
     y_pred_layout = "(batch, features)"
+    y_pred_holds_class_scores = False
     head_types = (ClassCenters,)
-    head_role = "centers"
 
     def __init__(
         self,

@@ -89,8 +89,9 @@ class _PairContrastiveLoss(PerSampleLoss):
     """What :class:`AMCLoss` and :class:`EuclideanContrastiveLoss` share: pairs and labels."""
 
     y_pred_layout = "(batch, features)"
+    y_pred_holds_class_scores = False
     head_types = (keras.layers.Layer,)
-    head_role = "labels"
+    labels_from_head = True
 
     def __init__(self, fn, margin, weight, head, reduction, name, dtype):
         super().__init__(

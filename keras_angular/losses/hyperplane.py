@@ -16,7 +16,8 @@ def haseparator_loss(
 
     ``C_c`` is the cross-entropy over ``sigma * cos`` (Eq. 4) and ``p_j`` the
     projection of the unit embedding on the normal ``w_y - w_j`` of its class's
-    separating hyperplanes (Eq. 5-7, direction as in DESIGN.md), computed by
+    separating hyperplanes (Eq. 5-7; Eq. 5 writes the normal as ``w_j - w_y``, but
+    Sec. III-A and Fig. 2 need it to point from class j to the target), computed by
     ``projections(labels, cosines, kernel)``: by default the closed form
     :func:`keras_angular.ops.hyperplane_projections`. The paper's einsum,
     :func:`keras_angular.ops.hyperplane_projections_einsum`, projects the
@@ -49,7 +50,8 @@ def projection_hinge(labels, projections, margin):
 class HASeparatorLoss(PerSampleLoss):
     """HASeparator: cosine cross-entropy plus a hinge on hyperplane projections.
 
-    Formula (Kansizoglou et al., Eq. 4-8; normal direction as DESIGN.md decides)::
+    Formula (Kansizoglou et al., Eq. 4-8; the normal ``w_y - w_j`` points to the
+    target class, as Sec. III-A and Fig. 2 need, where Eq. 5 writes ``w_j - w_y``)::
 
         loss = -log softmax(sigma cos)_y + sum_{j != y} (m - min(p_j, m)),
         p_j = e . (w_y - w_j) / ||w_y - w_j|| = (cos_y - cos_j) / sqrt(2 - 2 w_y . w_j)
@@ -84,7 +86,7 @@ class HASeparatorLoss(PerSampleLoss):
     """
 
     head_types = (CosineDense,)
-    head_role = "kernel"
+    reads_head_kernel = True
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ logit is an angle). Only the B target cosines go through an arccos.
 | CosFace    | ``s (cos(theta_y) - m)``                | Wang et al. 2018 (LMCL), Eq. 4 |
 | ArcFace    | ``s cos(theta_y + m)``                  | Deng et al. 2019, Angular paper Eq. 4 |
 | SphereFace | ``s psi(theta_y)``, integer m           | Liu et al. 2017 (A-Softmax) |
-| Angular    | ``s (pi - theta_j)`` for every class j  | Wu & Wang, Eq. 7 as fixed in DESIGN.md |
+| Angular    | ``s (pi - theta_j)`` for every class j  | Wu & Wang, Eq. 7, ``pi -`` restored |
 """
 
 import math
@@ -127,8 +127,9 @@ def sphereface_loss(y_true, cosines, scale=16.0, margin=4):
 def angular_loss(y_true, cosines, scale=4.0):
     """Per-sample Angular ("Arc") loss: cross-entropy over ``s (pi - theta_j)``.
 
-    Wu & Wang Eq. 7 with the term lost in extraction restored (DESIGN.md): the
-    logit's gradient with respect to the angle is the constant ``-s`` (Eq. 10).
+    Wu & Wang Eq. 7 with the ``pi -`` lost in extraction restored (Sec. 3.2's
+    ``P(y)`` and Eq. 10 require it): the logit's gradient with respect to the angle
+    is the constant ``-s`` (Eq. 10).
 
     Examples:
         >>> import numpy as np
@@ -336,7 +337,7 @@ class AngularLoss(PerSampleLoss):
     """Wu & Wang's angular "Arc" loss: cross-entropy over the scaled angles.
 
     Formula (Wu & Wang, Eq. 7 with the ``pi -`` lost in extraction restored, as
-    DESIGN.md decides)::
+    Sec. 3.2 and Eq. 10 require)::
 
         z_j = s (pi - theta_j),   theta_j = arccos(cos_j),   loss = -log softmax(z)_y
 

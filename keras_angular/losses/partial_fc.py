@@ -154,8 +154,9 @@ class PartialFCLoss(PerSampleLoss):
     """
 
     y_pred_layout = "(batch, embedding_dim)"
+    y_pred_holds_class_scores = False
     head_types = (CosineDense,)
-    head_role = "kernel"
+    reads_head_kernel = True
 
     def __init__(
         self,
@@ -170,7 +171,7 @@ class PartialFCLoss(PerSampleLoss):
         owner = type(self).__name__
         if isinstance(loss, dict):
             loss = keras.saving.deserialize_keras_object(loss)
-        if not isinstance(loss, PerSampleLoss) or loss.y_pred_layout != PerSampleLoss.y_pred_layout:
+        if not isinstance(loss, PerSampleLoss) or not loss.y_pred_holds_class_scores:
             raise TypeError(
                 f"{owner}: `loss` must be a cosine-head loss of keras_angular (NormFace, "
                 f"CosFace, ArcFace, SphereFace, Angular, HASeparator), got {type(loss).__name__}."
@@ -247,7 +248,7 @@ def partial_fc_values(loss, labels, embeddings, kernel, sample_fraction, noise):
     index, sampled_labels, valid = sample_classes(labels, num_classes, num_sampled, noise)
     cosines, columns = sampled_cosines(embeddings, kernel, index)
     settings = dict(loss._settings)
-    if loss.head_role == "kernel":
+    if loss.reads_head_kernel:
         settings["kernel"] = columns
     return loss.fn(sampled_labels, cosines, **settings), valid
 

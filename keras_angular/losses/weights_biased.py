@@ -264,7 +264,7 @@ class WSoftmaxLoss(PerSampleLoss):
     """
 
     head_types = (WeightsBiasedDense, CosineDense)
-    head_role = "kernel"
+    reads_head_kernel = True
 
     def __init__(
         self,
