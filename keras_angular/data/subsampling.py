@@ -38,31 +38,26 @@ def split_indices(y, seed, *, test_size=None, train_size=None):
 def subsample(splits, train_size=None, test_size=None, seed=0):
     """A seeded, class-stratified subset of ``splits`` (a
     :class:`~keras_angular.data.DatasetSplits`): ``train_size`` training and ``test_size``
-    test images (None, or at least the split's size, keeps the split whole). Each class
-    keeps its share (largest-remainder rounding, so the sizes are exact), the order is
-    shuffled, and the preprocessing statistics are the original's.
+    test images (None, or at least the split's size, keeps the split whole). Each split is
+    drawn by :func:`split_indices` with ``seed``: every class keeps its share (rounded so
+    that the sizes are exact), the order is shuffled, and the preprocessing statistics are
+    the original's.
 
     Examples:
         >>> from keras_angular.data import load_dataset
         >>> small = subsample(load_dataset("digits"), 300, 100, seed=0)
         >>> len(small.x_train), len(small.x_test), small.num_classes
         (300, 100, 10)
+        >>> np.bincount(small.y_test).tolist()   # the 360 test digits hold 35 to 37 of each
+        [10, 10, 10, 10, 10, 10, 10, 10, 10, 10]
     """
-    rng = np.random.default_rng(seed)
 
     def pick(y, size):
         if size is None or size >= len(y):
             return None
         if size < 1:
             raise ValueError(f"subsample: sizes must be >= 1, got {size}.")
-        classes, counts = np.unique(y, return_counts=True)
-        share = counts * size / len(y)
-        quota = np.floor(share).astype(int)  # largest remainders get the rest: exactly size
-        quota[np.argsort(quota - share, kind="stable")[: size - quota.sum()]] += 1
-        chosen = [
-            rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quota, strict=True)
-        ]
-        return rng.permutation(np.concatenate(chosen))
+        return split_indices(y, seed, train_size=size)[0]
 
     train, test = pick(splits.y_train, train_size), pick(splits.y_test, test_size)
     if train is None and test is None:
