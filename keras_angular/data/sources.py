@@ -4,8 +4,6 @@ scikit-learn's digits, a folder of class sub-folders, an ``.npz`` archive)."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
 
 import numpy as np
 
@@ -60,10 +58,9 @@ def load_dataset(
         seed: seed of that split.
         coarse_labels: CIFAR-100 only: the 20 superclasses instead of the 100 classes.
         standardize: ``"channel"`` (default), ``"image"`` or ``None``.
-        download: TFDS only. ``None`` (default): download a dataset that is not on disk
-            if a 3-second probe of the network answers (fails at once offline);
-            ``True``: always try (offline, tfds retries with backoff for minutes before
-            the error); ``False``: never.
+        download: TFDS only. ``None`` (default) or ``True``: let tensorflow-datasets
+            download a dataset that is not in ``data_dir`` (offline, it retries with
+            backoff for a few minutes before it gives up); ``False``: never download.
         image_size: folders only: ``(H, W)`` to resize to (default: the first image's).
         color_mode: folders only: "grayscale", "rgb" or "rgba" (default: from the first
             image).
@@ -153,8 +150,6 @@ def _load_tfds(name, data_dir, coarse_labels, download):
         # tfds signals "not prepared in data_dir" with an AssertionError.
         if download is False:
             raise unavailable("download=False") from missing
-        if download is None and not _network_available():
-            raise unavailable("no network connection") from missing
         try:
             (train, test), info = tfds.load(name, download=True, **kwargs)
         except Exception as e:
@@ -239,26 +234,3 @@ def _first_image(path):
             if f.lower().endswith(_IMAGE_EXTENSIONS):
                 return os.path.join(root, f)
     raise ValueError(f"No images ({', '.join(_IMAGE_EXTENSIONS)}) under {path!r}.")
-
-
-def _network_available(host="storage.googleapis.com", port=443, timeout=3.0):
-    """Whether a TCP connection to ``host`` opens within ``timeout`` seconds.
-
-    Run in a daemon thread so that a hanging DNS lookup cannot block the caller. With an
-    HTTP(S) proxy configured we cannot tell, and answer True (let tfds try).
-    """
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")):
-        return True
-    result = []
-
-    def probe():
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 1.0)
-    return bool(result and result[0])
