@@ -6,6 +6,8 @@ function), ``get_config`` / ``from_config``, the optional rampable ``weight``
 and the optional ``head`` layer the loss reads.
 """
 
+import warnings
+
 import keras
 from keras import ops
 
@@ -41,6 +43,10 @@ class PerSampleLoss(keras.losses.Loss):
     A loss with a head that does neither (:class:`~keras_angular.losses.CenterLoss`,
     whose head holds the class centres) uses the head itself in ``compute``.
 
+    A subclass written for 0.1.0 that declares ``head_role = "kernel"`` or ``"labels"``
+    still works: the string sets ``reads_head_kernel`` or ``labels_from_head``, with a
+    ``DeprecationWarning``.
+
     Labels are checked by :func:`keras_angular.ops.checked_labels` (the package's
     label policy), bounded by the head's ``units``, a ``num_classes`` setting, or
     ``y_pred``'s last axis when it holds class scores; every message starts with
@@ -67,6 +73,27 @@ class PerSampleLoss(keras.losses.Loss):
     reads_head_kernel = False
     labels_from_head = False
     _head = None
+
+    _HEAD_ROLES = {"kernel": "reads_head_kernel", "labels": "labels_from_head"}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        role = cls.__dict__.get("head_role")
+        if role is None:
+            return
+        if role not in cls._HEAD_ROLES:
+            raise TypeError(
+                f"{cls.__name__}: `head_role` must be one of {sorted(cls._HEAD_ROLES)}, got "
+                f"{role!r}; set the class attribute `reads_head_kernel` or `labels_from_head`."
+            )
+        flag = cls._HEAD_ROLES[role]
+        warnings.warn(
+            f"{cls.__name__}: `head_role = {role!r}` is deprecated since keras-angular 0.2.0; "
+            f"set `{flag} = True` instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        setattr(cls, flag, True)
 
     def __init__(
         self,
