@@ -5,7 +5,7 @@ Keras serialization (``layers``, ``losses``, ``callbacks``, ``models``), so a
 saved ``.keras`` model loads after it (``keras_angular.saving.load_model`` also
 binds the losses that read a layer, ready to train on); the others (``data``, ``plots``,
 ``methods``, ``run_config``, ``training``, ``distribution``, ``report``, ``retrieval``,
-``open_set``, ``explain``, ``reproduce``, ``cli``) are imported on first
+``open_set``, ``features``, ``explain``, ``reproduce``, ``cli``) are imported on first
 attribute access::
 
     import keras_angular as ka
@@ -41,13 +41,14 @@ with _startup.quiet_import():
         schedules,
     )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY_MODULES = (
     "cli",
     "data",
     "distribution",
     "explain",
+    "features",
     "methods",
     "open_set",
     "plots",

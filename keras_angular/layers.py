@@ -178,7 +178,7 @@ class CosineDense(_ClassWeightsHead):
         Returns:
             (units,) int array.
         """
-        from keras_angular.metrics import class_indices  # NumPy only; metrics sits beside
+        from keras_angular.features import class_indices  # NumPy only; features sits beside
 
         x = np.asarray(embeddings, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.kernel.shape[0]:
