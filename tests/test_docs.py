@@ -99,3 +99,47 @@ def test_cli_page_names_every_subcommand_and_option():
         if f"`{option}" not in page and f"keras-angular {option}" not in page
     ]
     assert not missing, f"docs/cli.md does not describe: {missing}"
+
+
+def _pages(site):
+    return sorted(site.rglob("*.html"))
+
+
+def test_the_site_loads_no_script_or_stylesheet_from_the_network(site):
+    remote = []
+    for page in _pages(site):
+        html = page.read_text()
+        for tag in re.findall(r"<(?:script|link)\b[^>]*>", html):
+            if re.search(r'\b(?:src|href)="(?:https?:)?//', tag) and (
+                "<script" in tag or re.search(r'rel="(?:stylesheet|preload|modulepreload)"', tag)
+            ):
+                remote.append(f"{page.relative_to(site)}: {tag}")
+    assert not remote, "\n".join(remote[:10])
+
+
+def test_the_maths_pages_load_mathjax_from_the_site_itself(site):
+    page = site / "methods" / "amc" / "index.html"
+    html = page.read_text()
+    assert 'class="arithmatex"' in html  # the page has maths for MathJax to render
+    scripts = re.findall(r'<script\b[^>]*\bsrc="([^"]+)"', html)
+    mathjax = [s for s in scripts if "mathjax" in s.lower() and s.endswith("tex-mml-chtml.js")]
+    assert mathjax, scripts
+    script = (page.parent / mathjax[0]).resolve()
+    assert script.is_file() and script.stat().st_size > 500_000  # the MathJax build itself
+    # The CHTML output's fonts, which the build fetches from its own folder.
+    fonts = script.parent / "output" / "chtml" / "fonts" / "woff-v2"
+    assert len(list(fonts.glob("*.woff"))) >= 20
+    # Its settings load before it.
+    settings = [s for s in scripts if s.endswith("javascripts/mathjax.js")]
+    assert settings and scripts.index(settings[0]) < scripts.index(mathjax[0])
+
+
+def test_wide_display_equations_scroll_instead_of_being_cut(site):
+    css = "".join(
+        (site / href).read_text()
+        for href in re.findall(
+            r'<link\b[^>]*rel="stylesheet"[^>]*href="\.\./\.\./([^"]+)"',
+            (site / "methods" / "amc" / "index.html").read_text(),
+        )
+    )
+    assert re.search(r"div\.arithmatex\s*\{[^}]*overflow-x:\s*auto", css)
