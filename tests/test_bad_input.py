@@ -170,18 +170,41 @@ def test_bad_hyper_parameter_fails_at_construction(owner, argument, factory, val
 
 @pytest.mark.backends
 def test_limits_themselves_are_accepted():
-    """The documented limits are inclusive where the docstrings say so."""
-    L.CosFaceLoss(margin=0.0)
-    L.CosFaceLoss(margin=2.0)
-    L.ArcFaceLoss(margin=0.0)
-    L.ArcFaceLoss(margin=math.pi / 2)
-    L.SphereFaceLoss(margin=1)
-    L.SphereFaceLoss(margin=8)
-    L.HASeparatorLoss(margin=1.0, head=_cosine_head())
-    L.WSoftmaxLoss(alpha=0.0, head=layers.WeightsBiasedDense(C))
-    L.CenterLoss(1, alpha=0.0, weight=0.0)
-    L.CenterLoss(1, alpha=1.0)
-    L.AMCLoss(weight=0.0)
+    """The documented limits are inclusive where the docstrings say so, and at each limit
+    the loss is the NumPy reference's (tests/reference.py) at that value."""
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1, 2, 1])
+    cos = rng.uniform(-0.9, 0.9, (4, C)).astype(np.float32)
+    s = 8.0
+    cases = [
+        (L.CosFaceLoss(s, margin=0.0), ref.normface(cos, y, s)),
+        (L.CosFaceLoss(s, margin=2.0), ref.cosface(cos, y, s, margin=2.0)),
+        (L.ArcFaceLoss(s, margin=0.0), ref.normface(cos, y, s)),
+        (L.ArcFaceLoss(s, margin=math.pi / 2), ref.arcface(cos, y, s, margin=math.pi / 2)),
+        (L.SphereFaceLoss(s, margin=1), ref.normface(cos, y, s)),
+        (L.SphereFaceLoss(s, margin=8), ref.sphereface(cos, y, s, margin=8)),
+    ]
+    for loss, expected in cases:
+        np.testing.assert_allclose(
+            float(to_numpy(loss(y, cos))), expected.mean(), rtol=1e-5, err_msg=loss.name
+        )
+    embeddings = rng.normal(size=(4, 5)).astype(np.float32)
+    head = _cosine_head()
+    outputs = head(embeddings)
+    kernel = to_numpy(head.kernel)
+    expected = ref.haseparator(embeddings, kernel, y, scale=s, margin=1.0).mean()
+    loss = L.HASeparatorLoss(s, margin=1.0, head=head)
+    np.testing.assert_allclose(float(to_numpy(loss(y, outputs))), expected, rtol=1e-5)
+    biased = layers.WeightsBiasedDense(C)
+    outputs = biased(embeddings)  # alpha = 0: plain softmax over the head's outputs
+    expected = ref.cross_entropy(to_numpy(outputs), y).mean()
+    loss = L.WSoftmaxLoss(alpha=0.0, head=biased)
+    np.testing.assert_allclose(float(to_numpy(loss(y, outputs))), expected, rtol=1e-5)
+    # weight 0: nothing, whatever the features
+    one_class = np.zeros(4, np.int32)
+    assert float(to_numpy(L.CenterLoss(1, alpha=0.0, weight=0.0)(one_class, embeddings))) == 0.0
+    assert float(to_numpy(L.AMCLoss(weight=0.0)(y, embeddings))) == 0.0
+    assert L.CenterLoss(1, alpha=1.0).get_config()["alpha"] == 1.0
 
 
 @pytest.mark.backends

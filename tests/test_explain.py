@@ -99,7 +99,8 @@ def test_gradcam_nested_backbone_and_loaded_model(tmp_path):
     embedding = backbone(inputs)
     head = CosineDense(3, name="head")
     model = keras.Model(inputs, {"logits": head(embedding), "embedding": embedding})
-    assert isinstance(model.get_layer("backbone"), keras.Model)  # the backbone is nested
+    # the default layer is the last spatial map, found inside the nested backbone
+    assert explain.feature_map_layer(model) is backbone.get_layer("feature")
     inner = keras.Model(backbone.input, [backbone.get_layer("feature").output, backbone.output])
 
     def feature_and_scores(x):

@@ -48,8 +48,25 @@ def test_both_implementations_equal_the_numpy_reference(head_class, rng):
         np.testing.assert_allclose(
             to_numpy(margin(embeddings, classes=given)), expected_given_margin, atol=2e-6
         )
-    # Label-free margins of the predicted class are >= 0; a wrong given class has one < 0.
-    assert (expected_margin >= 0).all() and (expected_given_margin < 0).any()
+
+
+@pytest.mark.backends
+def test_margin_of_a_hand_worked_case():
+    """Unit weights e1, e2, e3: for e = (2, 1, 0) the predicted class is 0 and
+    p_j = e_hat . (w_0 - w_j) / sqrt(2) = (2 - e_j) / sqrt(10), so the margin is 1 / sqrt(10);
+    for the given class 2, p_0 = -2 / sqrt(10) is the margin."""
+    head = CosineDense(3, kernel_initializer="identity")
+    head.build((None, 3))
+    e = np.array([[2.0, 1.0, 0.0]], np.float32)
+    for implementation in HyperplaneProjection.IMPLEMENTATIONS:
+        projections = to_numpy(HyperplaneProjection(head, implementation)(e))
+        np.testing.assert_allclose(
+            projections, np.array([[0.0, 1.0, 2.0]]) / np.sqrt(10), atol=1e-6
+        )
+        margin = HyperplaneProjection(head, implementation, output="margin")
+        np.testing.assert_allclose(to_numpy(margin(e)), [1 / np.sqrt(10)], atol=1e-6)
+        given = to_numpy(margin(e, classes=np.array([2])))
+        np.testing.assert_allclose(given, [-2 / np.sqrt(10)], atol=1e-6)
 
 
 @pytest.mark.backends
