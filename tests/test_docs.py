@@ -143,3 +143,25 @@ def test_wide_display_equations_scroll_instead_of_being_cut(site):
         )
     )
     assert re.search(r"div\.arithmatex\s*\{[^}]*overflow-x:\s*auto", css)
+
+
+def _first_python_block(path):
+    return re.search(r"```python\n(.*?)```", path.read_text(), re.S).group(1)
+
+
+def test_readme_and_getting_started_show_the_same_first_model_and_it_reports_accuracy():
+    readme = _first_python_block(ROOT / "README.md")
+    assert readme == _first_python_block(ROOT / "docs" / "getting-started.md")
+    code = [line for line in readme.splitlines() if line.strip()]
+    assert len(code) == 10, code
+    # Run it on a small random batch, one epoch: evaluate gives the loss and the accuracy.
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(0)
+    x_train = rng.random((16, 28, 28, 1), dtype=np.float32)
+    y_train = np.arange(16) % 10
+    namespace = {"x_train": x_train, "y_train": y_train}
+    exec(readme.replace("epochs=10", "epochs=1, verbose=0"), namespace)
+    model = namespace["model"]
+    loss, accuracy = model.evaluate(x_train, y_train, verbose=0)
+    predicted = np.argmax(model.predict(x_train, verbose=0), axis=-1)
+    assert accuracy == pytest.approx(np.mean(predicted == y_train))
