@@ -3,9 +3,9 @@
 The AMC-Loss paper's claim is that its maps sit on the object; this script trains two methods
 (``softmax`` and ``amc`` by default) on the same images with the package's default CNN, draws
 the paper's Fig. 6 layout (one row per image: the image, then each model's map and overlay,
-titled with its predicted class and score) and prints, per model, the deletion and insertion
-AUCs of its maps beside those of random maps (Petsiuk et al., RISE: lower deletion and higher
-insertion are better)::
+titled with its predicted class and that class's softmax probability ``p``) and prints, per
+model, the deletion and insertion AUCs of its maps beside those of random maps (Petsiuk et
+al., RISE: lower deletion and higher insertion are better)::
 
     python examples/gradcam_compare.py --tiny                   # seconds: digits, 1 epoch
     python examples/gradcam_compare.py --dataset fashion_mnist --epochs 6
@@ -20,8 +20,6 @@ The same, from the command line, for models that ``keras-angular train`` wrote:
 import argparse
 import os
 import tempfile
-
-import numpy as np
 
 from keras_angular import explain
 from keras_angular.data import load_dataset, subsample
@@ -59,9 +57,8 @@ def main(argv=None):
     heatmaps, predictions = {}, {}
     for method, model in models.items():
         heatmaps[method] = explain.gradcam(model, images, progress=False)
-        scores = explain.class_scores(model, images)
-        classes = np.argmax(scores, axis=-1)
-        predictions[method] = (classes, scores[np.arange(len(images)), classes])
+        probabilities = explain.class_probabilities(model, images)
+        predictions[method] = (probabilities.argmax(axis=-1), probabilities.max(axis=-1))
         deletion = explain.deletion_auc(model, images, heatmaps[method], seed=0)
         insertion = explain.insertion_auc(model, images, heatmaps[method], canvas="blur", seed=0)
         random_deletion = explain.deletion_auc(model, images, random_maps, seed=0)

@@ -71,13 +71,16 @@ def save_grid(
     show_maps=True,
     title=None,
     dpi=120,
+    score_name="p",
 ):
     """The AMC-Loss paper's Fig. 2 / Fig. 6 comparison: one row per image.
 
     Each row shows the image (titled with its label when ``labels`` is given), then
     for each model its heatmap (jet) and the heatmap over the image
-    (:func:`overlay`), the overlay titled ``"<model>: <class> <score>"`` when
-    ``predictions_by_model`` gives that model's predicted classes and scores.
+    (:func:`overlay`), the overlay titled ``"<model>: <class> p=<score>"`` when
+    ``predictions_by_model`` gives that model's predicted classes and scores: by default
+    the predicted class's softmax probability (:func:`keras_angular.explain.class_probabilities`),
+    ``p``; another score (a logit, a cosine) is named by ``score_name``.
 
     Args:
         path: file to write (format from the extension; see
@@ -86,12 +89,15 @@ def save_grid(
         heatmaps_by_model: ``{model name: (B, H, W) heatmaps}`` (insertion order =
             column order).
         predictions_by_model: ``{model name: (classes, scores)}``, two length-B arrays.
+            With ``score_name="p"`` the scores must lie in [0, 1].
         class_names: names of the class indices.
         labels: B true class indices.
         alpha: overlay weight of the heatmap.
         show_maps: also show each bare heatmap (AMC Fig. 2's middle row).
         title: figure title.
         dpi: resolution of the file.
+        score_name: what the scores are, written before each one in the overlay titles
+            (default ``"p"``: class probabilities).
 
     Returns:
         The ``matplotlib.figure.Figure``.
@@ -104,7 +110,7 @@ def save_grid(
         ...                 predictions_by_model={"amc": ([1], [0.9])},
         ...                 class_names=["cat", "dog"])
         >>> len(fig.axes), fig.axes[4].get_title()
-        (5, 'amc: dog 0.90')
+        (5, 'amc: dog p=0.90')
     """
     from matplotlib.figure import Figure
 
@@ -123,6 +129,13 @@ def save_grid(
             raise ValueError(
                 f"save_grid: predictions_by_model[{name!r}] must be (classes, scores), "
                 f"each of length {len(images)}."
+            )
+        scores = np.asarray(pair[1], dtype=np.float64)
+        if score_name == "p" and not np.all((scores >= 0.0) & (scores <= 1.0)):
+            raise ValueError(
+                f"save_grid: the scores of {name!r} run from {scores.min():.3g} to "
+                f"{scores.max():.3g}, so they are not the probabilities p the titles call them: "
+                "pass explain.class_probabilities or name the score with score_name=."
             )
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"save_grid: {len(labels)} labels for {len(images)} images.")
@@ -152,7 +165,7 @@ def save_grid(
             axes[row, col].imshow(overlay(images[row : row + 1], heat[row : row + 1], alpha)[0])
             if name in predictions:
                 classes, scores = predictions[name]
-                label = f"{name}: {name_of(classes[row])} {float(scores[row]):.2f}"
+                label = f"{name}: {name_of(classes[row])} {score_name}={float(scores[row]):.2f}"
             else:
                 label = name
             axes[row, col].set_title(label, fontsize=8)
