@@ -151,7 +151,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="where the .keras files go (default: temp)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="where the .keras files go (default: a temporary folder, removed at the end)",
+    )
     parser.add_argument(
         "--tiny", action="store_true", help="512 training images, 2 epochs of batch 32"
     )
@@ -163,13 +167,21 @@ def main(argv=None):
     if args.tiny:
         splits = subsample(splits, 512, 256, seed=args.seed)
         epochs, batch_size = 2, 32
-    folder = args.out or tempfile.mkdtemp(prefix="custom_backbone_")
-    os.makedirs(folder, exist_ok=True)
     print(f"{splits.name}: {len(splits.x_train)} training / {len(splits.x_test)} test images")
-    for name in args.losses:
-        accuracy, after = run(name, splits, epochs, batch_size, folder)
-        print(f"{name:12s} test accuracy {accuracy:.4f}; reloaded, +1 epoch: {after:.4f}")
-    print(f"models in {folder}")
+
+    def run_all(folder):
+        for name in args.losses:
+            accuracy, after = run(name, splits, epochs, batch_size, folder)
+            print(f"{name:12s} test accuracy {accuracy:.4f}; reloaded, +1 epoch: {after:.4f}")
+
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        run_all(args.out)
+        print(f"models in {args.out}")
+    else:
+        with tempfile.TemporaryDirectory(prefix="custom_backbone_") as folder:
+            run_all(folder)
+        print("the models went to a temporary folder, now removed (--out DIR keeps them)")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import os
 import re
 import runpy
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,7 @@ PRINTS = {
         for method in ("haseparator", "arcface")
     ],
     "wsoftmax_alpha_units.py": [
+        (r"--tiny: 1 epoch on 400 training images only shows that the script runs; .*", 1),
         (rf"\| softmax \| {ACCURACY} \| \d+\.\d \|", -100),
         (rf"\| wsoftmax alpha=0\.5 \| {ACCURACY} \| \d+\.\d \|", -100),
         (rf"\| 9 \| {ACCURACY} \| \d+\.\d \|", -100),
@@ -79,3 +81,14 @@ def _check_output(script, out):
             assert os.path.isfile(line.split(": ", 1)[1]), line
         if "max |served - model| = " in line:
             assert float(line.rsplit("= ", 1)[1]) < 1e-4, line
+
+
+def test_custom_backbone_removes_its_temporary_folder(tmp_path, monkeypatch, capsys):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    module = runpy.run_path(str(EXAMPLES / "custom_backbone.py"), run_name="example")
+    module["main"](["--tiny", "--losses", "arc"])
+    assert "temporary folder, now removed" in capsys.readouterr().out
+    assert list(temp.iterdir()) == []
