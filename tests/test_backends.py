@@ -20,9 +20,18 @@ TESTS = Path(__file__).resolve().parent
 
 #: The tests each backend runs.
 SELECTION = {"jax": "backends and not slow_on_jax", "torch": "backends"}
-#: Measured on a free 2-core machine: JAX 110 s, PyTorch 15-30 s; next to another test
-#: worker in CI about twice that. Ten minutes means something hangs.
-TIMEOUT_S = 600
+#: Only a guard against a hung child: far above any honest run, even on a machine whose cores
+#: are busy with other work (docs/performance.md gives the times), so load is never a failure.
+TIMEOUT_S = 3000
+
+
+def _tail(stdout, stderr):
+    """The end of a child's output, for a failure message."""
+    if isinstance(stdout, bytes):
+        stdout = stdout.decode(errors="replace")
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    return f"{(stdout or '')[-6000:]}\n{(stderr or '')[-2000:]}"
 
 
 @pytest.mark.parametrize("backend", list(SELECTION))
@@ -42,19 +51,26 @@ def test_marked_tests_pass_under(backend, request):
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
     command += ["--backend", backend, "-m", SELECTION[backend], str(TESTS)]
     start = time.perf_counter()
-    done = subprocess.run(
-        command,
-        cwd=TESTS.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    try:
+        done = subprocess.run(
+            command,
+            cwd=TESTS.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as hung:
+        pytest.fail(
+            f"`{' '.join(command[1:])}` still ran on {backend} after {TIMEOUT_S} s (hung?):\n"
+            + _tail(hung.stdout, hung.stderr),
+            pytrace=False,
+        )
     seconds = time.perf_counter() - start
     summary = (done.stdout.strip().splitlines() or [""])[-1]
     print(f"{backend}: {summary} ({seconds:.0f} s)")
     assert done.returncode == 0, (
         f"`{' '.join(command[1:])}` failed on {backend} after {seconds:.0f} s:\n"
-        f"{done.stdout[-6000:]}\n{done.stderr[-2000:]}"
+        + _tail(done.stdout, done.stderr)
     )
     assert " passed" in summary, summary
