@@ -103,3 +103,22 @@ def test_angular_form_without_a_scale_is_the_reference_at_16():
     ]:
         expected = _reference_loss(cosines, kernel, labels, scale).mean()
         assert float(to_numpy(loss(labels, cosines))) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.backends
+def test_euclidean_contrastive_loss_of_close_and_equal_pairs():
+    """Positive pairs a few thousandths apart (and one at distance 0) cost their squared
+    distance, as the AMC paper's Eq. 1 says; a floor on the distance would show here.
+    Pairs are (i, i + B/2), as the NumPy reference of tests/reference.py draws them."""
+    import reference as ref
+
+    from keras_angular.losses import EuclideanContrastiveLoss
+
+    base = np.array([[0.3, -0.2, 0.9], [1.0, 0.5, -0.4], [0.2, 0.2, 0.2]], np.float32)
+    offsets = np.array([[0.003, 0.0, 0.0], [0.0, -0.004, 0.0], [0.0, 0.0, 0.0]], np.float32)
+    x = np.concatenate([base, base + offsets])
+    y = np.array([0, 1, 2, 0, 1, 2])
+    loss = EuclideanContrastiveLoss(margin=1.0, weight=1.0)
+    expected = ref.euclidean_contrastive(x, y, margin=1.0, weight=1.0)
+    assert expected == pytest.approx((0.003**2 + 0.004**2) / 3, rel=1e-3)
+    assert float(to_numpy(loss(y, x))) == pytest.approx(expected, rel=1e-3, abs=1e-9)
