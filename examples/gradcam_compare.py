@@ -44,6 +44,12 @@ def main(argv=None):
         splits = subsample(splits, 400, 100)
     out = args.out or tempfile.mkdtemp(prefix="gradcam_compare_")
     epochs, n_score = (1, 32) if args.tiny else (args.epochs, args.n_score)
+    if args.tiny:
+        print(
+            f"--tiny: 1 epoch on {len(splits.x_train)} training images only shows that the "
+            "script runs; its maps and AUCs say nothing about the methods (a ramped loss such "
+            "as AMC's starts near weight 0, so after one epoch the models are nearly the same)."
+        )
     # small_cnn even for the 8x8 digits: Grad-CAM needs convolutional feature maps
     config = RunConfig(epochs=epochs, backbone="small_cnn", figures=False, verbose=0)
     models = {}
