@@ -250,8 +250,22 @@ def test_overlay_and_grid(tmp_path):
         "softmax map",
         "softmax",
         "amc map",
-        "amc: dog 0.93",
+        "amc: dog p=0.93",
     ]
+    # a score outside [0, 1] is not a probability: refused unless it is named
+    with pytest.raises(ValueError, match="score_name"):
+        explain.save_grid(
+            path, images, {"amc": maps}, predictions_by_model={"amc": ([1, 0], [1.93, 0.5])}
+        )
+    fig = explain.save_grid(
+        path,
+        images,
+        {"amc": maps},
+        predictions_by_model={"amc": ([1, 0], [1.93, -0.5])},
+        class_names=["cat", "dog"],
+        score_name="cos",
+    )
+    assert [ax.get_title() for ax in fig.axes[2::3]] == ["amc: dog cos=1.93", "amc: cat cos=-0.50"]
 
 
 def test_bad_input_fails_clearly():
