@@ -64,7 +64,8 @@ def markdown_section(section):
             "Effect: our mean difference, signed so that > 0 is the paper's direction; SD: "
             "seed-to-seed SD pooled over both rows; p: two-sided Welch t-test. Held / did "
             f"not hold: p < {ALPHA} in / against the paper's direction; otherwise "
-            "inconclusive (always with one seed).",
+            "inconclusive (always with one seed); not checked: this scale does not train "
+            "both rows of the claim.",
             "",
             "| claim | source | metric | paper effect | our effect | SD | effect / SD | p "
             "| verdict |",
