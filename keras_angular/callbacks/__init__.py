@@ -1,17 +1,19 @@
 """Keras callbacks: the papers' ramp schedules and per-epoch feature geometry.
 
-* :mod:`keras_angular.callbacks.ramps` - loss-weight, learning-rate and Adam
+* [`keras_angular.callbacks.ramps`][] - loss-weight, learning-rate and Adam
   beta_1 ramps over one Gaussian-ramp base.
-* :mod:`keras_angular.callbacks.recipe` - the whole AMC recipe
-  (:class:`TemporalEnsemblingSchedule`, ``RECIPES``, :func:`ema_optimizer`).
-* :mod:`keras_angular.callbacks.adam_beta_1` - Adam's ``beta_1`` as a variable the
-  train step reads (what :class:`AdamBeta1Ramp` assigns).
-* :mod:`keras_angular.callbacks.geometry` - feature-geometry metrics in the
+* [`keras_angular.callbacks.recipe`][] - the whole AMC recipe
+  ([`TemporalEnsemblingSchedule`][keras_angular.callbacks.TemporalEnsemblingSchedule], ``RECIPES``,
+  [`ema_optimizer`][keras_angular.callbacks.ema_optimizer]).
+* [`keras_angular.callbacks.adam_beta_1`][] - Adam's ``beta_1`` as a variable the
+  train step reads (what [`AdamBeta1Ramp`][keras_angular.callbacks.AdamBeta1Ramp] assigns).
+* [`keras_angular.callbacks.geometry`][] - feature-geometry metrics in the
   Keras logs and angle histograms in TensorBoard.
-* :mod:`keras_angular.callbacks.batch_norm` - batch-norm population statistics of the
-  current weights before every evaluation (:class:`PreciseBatchNorm`).
-* :mod:`keras_angular.callbacks.gradcam_export` - Grad-CAM grids of fixed images every
-  few epochs (:class:`GradCAMExport`).
+* [`keras_angular.callbacks.batch_norm`][] - batch-norm population statistics of the
+  current weights before every evaluation
+  ([`PreciseBatchNorm`][keras_angular.callbacks.PreciseBatchNorm]).
+* [`keras_angular.callbacks.gradcam_export`][] - Grad-CAM grids of fixed images every
+  few epochs ([`GradCAMExport`][keras_angular.callbacks.GradCAMExport]).
 """
 
 from keras_angular.callbacks.batch_norm import *  # noqa: F403

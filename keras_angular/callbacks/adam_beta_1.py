@@ -13,14 +13,14 @@ it during ``fit``:
   its optimizer state (the slot counts differ), and ``get_config`` returns the
   variable itself, which does not reload as a float.
 
-:func:`beta_1_variable` therefore patches one optimizer instance, and this module
-is the only place that does: it sets an *untracked* scalar variable as
-``beta_1`` (through ``object.__setattr__``, which bypasses the optimizer's
+[`beta_1_variable`][keras_angular.callbacks.adam_beta_1.beta_1_variable] therefore patches one
+optimizer instance, and this module is the only place that does: it sets an *untracked* scalar
+variable as ``beta_1`` (through ``object.__setattr__``, which bypasses the optimizer's
 tracking) and an instance ``get_config`` that reports the variable's current value
 as a float. The optimizer then saves and reloads exactly as a plain Adam. It needs
 the TensorFlow or PyTorch backend (under JAX the compiled step sees only the
 optimizer's tracked state: there ``beta_1`` stays a float and the steps are traced
-again when it changes, :class:`keras_angular.callbacks.AdamBeta1Ramp`).
+again when it changes, [`keras_angular.callbacks.AdamBeta1Ramp`][]).
 """
 
 import contextlib
@@ -39,8 +39,9 @@ def inner_optimizer(optimizer):
 
 
 def adam_optimizer(model, owner="adam_optimizer"):
-    """``model.optimizer`` (unwrapped, :func:`inner_optimizer`) after checking that it is
-    of the Adam family, with a float ``beta_1`` or one made a variable here.
+    """``model.optimizer`` (unwrapped,
+    [`inner_optimizer`][keras_angular.callbacks.adam_beta_1.inner_optimizer]) after checking that it
+    is of the Adam family, with a float ``beta_1`` or one made a variable here.
 
     Raises:
         ValueError: the optimizer has no float ``beta_1``. ``owner`` names the caller.
@@ -71,7 +72,7 @@ def beta_1_variable(model, owner="beta_1_variable"):
     The variable starts at the optimizer's float ``beta_1``; assigning to it changes
     the next train step. Calling this again returns the same variable. Steps traced
     before (with the float baked in) are rebuilt
-    (:func:`keras_angular.backend.rebuild_compiled_steps`). ``owner`` names
+    ([`keras_angular.backend.rebuild_compiled_steps`][]). ``owner`` names
     the caller in error messages.
 
     Raises:

@@ -12,18 +12,19 @@ Precise BN (Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021, Sec. 3; detec
 ``PreciseBN`` hook) replaces the moving averages by the population statistics of the
 current weights, computed over a fixed set of training images before each evaluation:
 
-* :func:`recompute_batch_norm_statistics` runs the model once over the images in
-  inference mode, except that every trainable ``BatchNormalization`` layer normalises
-  with the statistics of the batch in hand (as in training) while accumulating the exact
-  population mean ``E[x]`` and variance ``E[x^2] - E[x]^2`` of its input over all
-  images; then it writes them into ``moving_mean`` / ``moving_variance``. Dropout and
+* [`recompute_batch_norm_statistics`][keras_angular.callbacks.recompute_batch_norm_statistics] runs
+  the model once over the images in inference mode, except that every trainable
+  ``BatchNormalization`` layer normalises with the statistics of the batch in hand (as in training)
+  while accumulating the exact population mean ``E[x]`` and variance ``E[x^2] - E[x]^2`` of its
+  input over all images; then it writes them into ``moving_mean`` / ``moving_variance``. Dropout and
   input noise stay off during this pass, so a batch norm placed after dropout (the AMC
   CNNs) gets the statistics it meets at inference, not the inflated variance of
   training mode (Li et al., "Understanding the Disharmony between Dropout and Batch
   Normalization by Variance Shift", CVPR 2019).
-* :class:`PreciseBatchNorm` calls it before each validation pass inside ``fit``, at the
-  end of an epoch that had none, and at the end of training, so ``evaluate``,
-  ``predict``, ``save`` and ``export`` after ``fit`` see statistics of the final weights.
+* [`PreciseBatchNorm`][keras_angular.callbacks.PreciseBatchNorm] calls it before each validation
+  pass inside ``fit``, at the end of an epoch that had none, and at the end of training, so
+  ``evaluate``, ``predict``, ``save`` and ``export`` after ``fit`` see statistics of the final
+  weights.
 
 Frozen batch norms (``trainable=False``, e.g. a pretrained backbone being fine-tuned)
 keep their statistics.
@@ -139,19 +140,21 @@ def recompute_batch_norm_statistics(model, images, batch_size=256):
 class PreciseBatchNorm(keras.callbacks.Callback):
     """Recompute the batch norms' population statistics whenever the model is read.
 
-    Runs :func:`recompute_batch_norm_statistics` over a fixed, seeded sample of
-    ``num_samples`` of ``images`` before each validation pass of ``fit``, at the end of
-    every epoch that had no validation pass (so callbacks placed after this one, e.g.
-    :class:`GeometryMetrics`, read the current statistics) and at the end of training
-    (after Keras has swapped in EMA weights, if the optimizer keeps them). Put it first
-    in ``callbacks=[...]``.
+    Runs
+    [`recompute_batch_norm_statistics`][keras_angular.callbacks.recompute_batch_norm_statistics]
+    over a fixed, seeded sample of ``num_samples`` of ``images`` before each validation pass of
+    ``fit``, at the end of every epoch that had no validation pass (so callbacks placed after this
+    one, e.g. [`GeometryMetrics`][keras_angular.callbacks.GeometryMetrics], read the current
+    statistics) and at the end of training (after Keras has swapped in EMA weights, if the optimizer
+    keeps them). Put it first in ``callbacks=[...]``.
 
     The moving averages that Keras' batch norm keeps during training are overwritten,
     so its ``momentum`` no longer matters for inference.
 
     Args:
         images: training images, an array ``(N, ...)``, without augmentation. May be
-            None when the callback is made by ``from_config``; call :meth:`set_data`.
+            None when the callback is made by ``from_config``; call
+            [`set_data`][keras_angular.callbacks.batch_norm.PreciseBatchNorm.set_data].
         num_samples: images used per recomputation (a seeded subset, the same each
             time; all when there are fewer). Wu & Johnson (2021, Fig. 4) find a few
             thousand samples enough for the population statistics; 4096 costs about

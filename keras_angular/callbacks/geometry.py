@@ -2,24 +2,24 @@
 
 Both callbacks follow the package's model convention: the penultimate
 embedding layer is named ``"embedding"`` and the classification head (a layer
-with a ``kernel`` of shape (D, C), e.g. :class:`keras_angular.layers.CosineDense`
+with a ``kernel`` of shape (D, C), e.g. [`keras_angular.layers.CosineDense`][]
 or ``keras.layers.Dense``) is named ``"head"``; both names are arguments. The
 model must be a Functional or Sequential model (a sub-model from its inputs to
 those layers is built once, at the first evaluated epoch).
 
-* :class:`GeometryMetrics` adds the Angular paper's W-Inter / C-Inter /
-  WC-Intra, HASeparator's pair-angle KL and EMD, AMC's homogeneity /
+* [`GeometryMetrics`][keras_angular.callbacks.GeometryMetrics] adds the Angular paper's W-Inter /
+  C-Inter / WC-Intra, HASeparator's pair-angle KL and EMD, AMC's homogeneity /
   completeness and the retrieval / verification scores (precision@1, MAP@R,
   ROC AUC ...) of a held-out set to ``logs`` at the end of chosen epochs, so
   they reach ``History``, ``CSVLogger``, ``TensorBoard`` and the progress bar.
-* :class:`AngleHistograms` writes, per class, the histogram of the angle
-  between each sample's embedding and its class weight to TensorBoard (the
+* [`AngleHistograms`][keras_angular.callbacks.AngleHistograms] writes, per class, the histogram of
+  the angle between each sample's embedding and its class weight to TensorBoard (the
   Angular paper's Fig. 7).
 
 Keras runs callbacks in list order and ``History`` last, so place these
 before ``CSVLogger`` / ``TensorBoard`` in ``callbacks=[...]`` for those to see
 the keys. The held-out arrays are not part of ``get_config``: a callback made
-by ``from_config`` needs :meth:`set_data` before training.
+by ``from_config`` needs ``set_data`` before training.
 """
 
 import math
@@ -68,11 +68,11 @@ def class_weights(head, embeddings=None, labels=None):
 
     ``head.class_kernel`` where the head has one, else ``head.kernel``
     (``keras.layers.Dense`` ...): what the geometry metrics read as ``w_j``. For a
-    :class:`keras_angular.layers.CosineDense` with sub-centres that is each class's
+    [`keras_angular.layers.CosineDense`][] with sub-centres that is each class's
     dominant sub-centre: counted on ``embeddings`` / ``labels`` when given (the
     sub-centre most of the class's samples pick,
-    :meth:`~keras_angular.layers.CosineDense.dominant_subcenters`; nothing is stored),
-    else the head's stored ``dominant`` choice.
+    [`dominant_subcenters`][keras_angular.layers.CosineDense.dominant_subcenters]; nothing is
+    stored), else the head's stored ``dominant`` choice.
 
     Examples:
         >>> import keras
@@ -107,7 +107,7 @@ class _GeometryCallback(keras.callbacks.Callback):
         """Set the held-out inputs ``x`` and their labels ``y``.
 
         ``y``: integer class indices of shape (N,) or (N, 1), the package's label
-        policy (:func:`keras_angular.metrics.class_indices`); one-hot labels are
+        policy ([`keras_angular.metrics.class_indices`][]); one-hot labels are
         refused with a message that says to pass ``argmax(y, axis=-1)``.
         """
         self.x = x
@@ -140,24 +140,24 @@ class GeometryMetrics(_GeometryCallback):
     counting from 0) the embeddings of ``x`` are computed by a sub-model up to
     the layer ``embedding_layer``, the class weights are read from
     ``model.get_layer(head_layer).kernel`` (D, C) - for a sub-centre
-    :class:`keras_angular.layers.CosineDense`, each class's dominant sub-centre, the one
-    most of the class's samples in ``x`` pick (:func:`class_weights`) - and these keys
-    (:data:`keras_angular.metrics.GEOMETRY_KEYS`, from
-    :func:`keras_angular.metrics.feature_geometry`), each after ``prefix``, are written
-    into ``logs``:
+    [`keras_angular.layers.CosineDense`][], each class's dominant sub-centre, the one
+    most of the class's samples in ``x`` pick
+    ([`class_weights`][keras_angular.callbacks.class_weights]) - and these keys
+    ([`keras_angular.metrics.GEOMETRY_KEYS`][], from [`keras_angular.metrics.feature_geometry`][]),
+    each after ``prefix``, are written into ``logs``:
 
     * ``w_inter_deg``, ``c_inter_deg``, ``cw_inter_deg``, ``wc_intra_deg`` - degrees,
-      :func:`keras_angular.metrics.angle_statistics`;
+      [`keras_angular.metrics.angle_statistics`][];
     * ``kl``, ``emd_deg`` - D_KL (nats) and D_EM (degrees) of the positive / negative
-      pair-angle histograms, :func:`keras_angular.metrics.pair_angle_divergence`;
+      pair-angle histograms, [`keras_angular.metrics.pair_angle_divergence`][];
     * ``homogeneity``, ``completeness`` (k-means on unit embeddings) and
       ``prediction_homogeneity``, ``prediction_completeness`` (argmax of the
-      head's output) - :func:`keras_angular.metrics.clustering_scores`; left
+      head's output) - [`keras_angular.metrics.clustering_scores`][]; left
       out when ``clustering=False``;
-    * the :data:`keras_angular.metrics.RETRIEVAL_KEYS` - ``precision_at_1``,
+    * the [`keras_angular.metrics.RETRIEVAL_KEYS`][] - ``precision_at_1``,
       ``r_precision``, ``map_at_r`` (leave-one-out retrieval on cosines) and
       ``roc_auc``, ``tar_at_far_1e-3``, ``tar_at_far_1e-4``, ``best_accuracy``
-      (pair verification), :func:`keras_angular.metrics.embedding_scores` on at most
+      (pair verification), [`keras_angular.metrics.embedding_scores`][] on at most
       ``retrieval_samples`` samples of ``x`` (a seeded subset: retrieval costs
       O(N^2 D)); left out when ``retrieval=False``.
 
@@ -175,7 +175,7 @@ class GeometryMetrics(_GeometryCallback):
         every: evaluate every this many epochs.
         prefix: prepended to every key.
         batch_size: batch size of the embedding pass.
-        max_pairs: pair budget of :func:`keras_angular.metrics.pair_angles`.
+        max_pairs: pair budget of [`keras_angular.metrics.pair_angles`][].
         clustering: compute the (slower, k-means) clustering scores.
         retrieval: compute the retrieval and verification scores.
         retrieval_samples: score at most this many samples (default 2,000: well
@@ -281,7 +281,7 @@ class AngleHistograms(_GeometryCallback):
 
     The target angle of a sample is the angle between its embedding and its
     class's weight ``w_y`` (a column of the head's kernel),
-    :func:`keras_angular.metrics.target_angles`, here in degrees. At the end of
+    [`keras_angular.metrics.target_angles`][], here in degrees. At the end of
     every ``every``-th epoch one TensorBoard histogram per class is written
     to ``log_dir`` under ``"{name}/class_{c}"`` with ``step=epoch``;
     TensorBoard's Histograms / Distributions tabs then show the slices moving
@@ -298,9 +298,9 @@ class AngleHistograms(_GeometryCallback):
         log_dir: TensorBoard log directory (a ``tf.summary`` file writer is
             opened there at the start of training; use a subfolder such as
             ``logs/run/angles`` to keep it apart from Keras' TensorBoard).
-        embedding_layer, head_layer: layer names, as in :class:`GeometryMetrics`.
-        classes: the class indices to follow (default all present).
-        samples_per_class: samples followed per class.
+        embedding_layer, head_layer: layer names, as in
+        [`GeometryMetrics`][keras_angular.callbacks.GeometryMetrics]. classes: the class indices to
+        follow (default all present). samples_per_class: samples followed per class.
         every: write every this many epochs.
         buckets: histogram buckets.
         name: summary name prefix.
@@ -460,8 +460,9 @@ def write_histogram(tag, data, step, buckets=30, description=None):
 
     ``tf.summary.histogram`` lives in the ``tensorboard`` package, which
     TensorFlow no longer installs; this writes the same summary (the
-    ``"histograms"`` plugin's ``(buckets, 3)`` tensor, :func:`histogram_buckets`)
-    with ``tf.summary.write`` alone, so it works with or without TensorBoard.
+    ``"histograms"`` plugin's ``(buckets, 3)`` tensor,
+    [`histogram_buckets`][keras_angular.callbacks.geometry.histogram_buckets]) with
+    ``tf.summary.write`` alone, so it works with or without TensorBoard.
     """
     import tensorflow as tf
     from tensorflow.core.framework import summary_pb2

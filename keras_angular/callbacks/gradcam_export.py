@@ -1,7 +1,7 @@
 """Grad-CAM grids of a fixed set of images while a model trains.
 
-:class:`GradCAMExport` writes, every ``every`` epochs, the comparison grid of
-:func:`keras_angular.explain.save_grid` for the current weights: one row per image,
+[`GradCAMExport`][keras_angular.callbacks.GradCAMExport] writes, every ``every`` epochs, the
+comparison grid of [`keras_angular.explain.save_grid`][] for the current weights: one row per image,
 the image, its Grad-CAM map and the map over the image, titled with the predicted
 class and its probability. The files are ``<out_dir>/gradcam/epoch-XXX.png``
 (``XXX`` the 1-based epoch), so the maps of one run can be read in order.
@@ -21,15 +21,16 @@ __all__ = ["GradCAMExport"]
 class GradCAMExport(keras.callbacks.Callback):
     """Every ``every`` epochs, write the Grad-CAM grid of ``images`` to ``out_dir/gradcam``.
 
-    The maps are :func:`keras_angular.explain.gradcam` of each image's predicted class
+    The maps are [`keras_angular.explain.gradcam`][] of each image's predicted class
     (the head's output as the class score; Selvaraju et al. Eq. 1-2), computed in
     inference mode at the end of the epoch; a callback that fixes the batch-norm
-    statistics (:class:`~keras_angular.callbacks.PreciseBatchNorm`) should come first
+    statistics ([`PreciseBatchNorm`][keras_angular.callbacks.PreciseBatchNorm]) should come first
     in the callback list.
 
     Args:
         images: ``(B, H, W, C)`` images (e.g. a few validation images); not part of
-            ``get_config`` (a callback from ``from_config`` needs :meth:`set_data`).
+            ``get_config`` (a callback from ``from_config`` needs
+            [`set_data`][keras_angular.callbacks.gradcam_export.GradCAMExport.set_data]).
         out_dir: the run's folder; the grids go to ``out_dir/gradcam/epoch-XXX.png``.
         every: write after epochs ``every, 2 * every, ...`` (1-based) and after the
             last epoch.

@@ -2,34 +2,35 @@
 
 AMC-Loss (Choi et al.), Sec. 3.2, following Laine & Aila ("Temporal ensembling",
 ICLR 2017) and the mean-teacher code the authors built on, trains with three
-schedules made of the ramps of :mod:`keras_angular.schedules`:
+schedules made of the ramps of [`keras_angular.schedules`][]:
 
 * the weight of the angular loss rises with a Gaussian ramp-up
   ``exp(-5 (1 - t/L_up)^2)`` over the first ``L_up`` epochs
-  (:class:`LossWeightRamp`);
+  ([`LossWeightRamp`][keras_angular.callbacks.LossWeightRamp]);
 * the learning rate is ``max_lr * ramp_up(t) * ramp_down(t)``, the ramp-down
   ``exp(-12.5 (1 - (T - t)/L_down)^2)`` acting in the last ``L_down`` epochs
-  (:class:`LearningRateRamp`);
+  ([`LearningRateRamp`][keras_angular.callbacks.LearningRateRamp]);
 * Adam's ``beta_1`` goes from 0.9 to 0.5 during the ramp-down,
-  ``beta_1 = rd(t) 0.9 + (1 - rd(t)) 0.5`` (:class:`AdamBeta1Ramp`).
+  ``beta_1 = rd(t) 0.9 + (1 - rd(t)) 0.5``
+  ([`AdamBeta1Ramp`][keras_angular.callbacks.AdamBeta1Ramp]).
 
-All three are one :class:`GaussianRamp`: a value between ``low`` and ``high``,
-``value(t) = r(t) high + (1 - r(t)) low`` with ``r(t) = ramp_up(t) ramp_down(t)``.
-Each sets its value at the beginning of every epoch (epochs count from 0, as Keras
-passes them) and writes it into the epoch's ``logs`` at its end, so it reaches
-``History`` (``history.history["loss_weight"]``, ``["learning_rate"]``,
+All three are one [`GaussianRamp`][keras_angular.callbacks.ramps.GaussianRamp]: a value between
+``low`` and ``high``, ``value(t) = r(t) high + (1 - r(t)) low`` with
+``r(t) = ramp_up(t) ramp_down(t)``. Each sets its value at the beginning of every epoch (epochs
+count from 0, as Keras passes them) and writes it into the epoch's ``logs`` at its end, so it
+reaches ``History`` (``history.history["loss_weight"]``, ``["learning_rate"]``,
 ``["beta_1"]``). On TensorFlow and PyTorch the values are read by the compiled train
 step from ``keras.Variable`` objects, so changing them never recompiles anything. On
 JAX a train step reads only the model's, the optimizer's and the metrics' variables
 each time it runs (the learning rate is the optimizer's); a loss weight or ``beta_1`` is
 baked into the step when it is traced, so in an epoch where one of those changes the
 train and test steps are traced and compiled again
-(:func:`keras_angular.backend.refresh_compiled_steps`): once per epoch of a ramp.
+([`keras_angular.backend.refresh_compiled_steps`][]): once per epoch of a ramp.
 
 The whole AMC recipe, the three ramps together, is
-:class:`keras_angular.callbacks.recipe.TemporalEnsemblingSchedule`. Every
-argument of a ramp is keyword-only, except the loss a :class:`LossWeightRamp`
-ramps.
+[`keras_angular.callbacks.recipe.TemporalEnsemblingSchedule`][]. Every
+argument of a ramp is keyword-only, except the loss a
+[`LossWeightRamp`][keras_angular.callbacks.LossWeightRamp] ramps.
 """
 
 import keras
@@ -127,8 +128,9 @@ class GaussianRamp(keras.callbacks.Callback):
     (the ramp-down only where ``ramp_down > 0``). ``T`` is ``total_epochs``, or the
     ``epochs`` given to fit where it is None. The base sets the value at the beginning
     of each epoch and logs it as ``logs[log_key]`` at its end; a subclass says what
-    the bounds are (:meth:`_bounds`), where the value goes (:meth:`_assign`) and
-    what it prepares when training starts (:meth:`on_train_begin`).
+    the bounds are (``_bounds``), where the value goes (``_assign``) and
+    what it prepares when training starts
+    ([`on_train_begin`][keras_angular.callbacks.ramps.GaussianRamp.on_train_begin]).
     """
 
     def __init__(self, *, ramp_up, ramp_down, total_epochs, log_key):
@@ -216,7 +218,7 @@ class LossWeightRamp(GaussianRamp):
 
     Args:
         loss: the loss object (with a scalar float32 ``keras.Variable`` attribute
-            ``weight``, as :class:`keras_angular.losses.AMCLoss`), or its ``name``:
+            ``weight``, as [`keras_angular.losses.AMCLoss`][]), or its ``name``:
             a name is looked up among the compiled losses of the model when training
             starts (this is what ``get_config`` stores).
         max_weight: the weight reached after the ramp-up (>= 0); None = the
@@ -358,7 +360,7 @@ class AdamBeta1Ramp(GaussianRamp):
     Keras 3 Adam stores ``beta_1`` as a Python float that the compiled train step
     bakes in as a constant. On TensorFlow and PyTorch, when training starts, this
     callback replaces it by a scalar ``keras.Variable`` with the same value
-    (:func:`keras_angular.callbacks.adam_beta_1.beta_1_variable`, which says why
+    ([`keras_angular.callbacks.adam_beta_1.beta_1_variable`][], which says why
     and how), read by the train step at every step. On JAX, whose step reads only
     tracked state, ``beta_1`` stays a float and the steps are traced again in each epoch
     where it changes (the module docstring). Keras computes Adam's bias

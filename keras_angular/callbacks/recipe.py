@@ -2,12 +2,14 @@
 
 AMC-Loss (Choi et al.), Sec. 3.2, trains for ``T`` epochs with Adam, a loss weight
 and a learning rate ramped up, and the learning rate and Adam's ``beta_1`` ramped
-down (:mod:`keras_angular.callbacks.ramps`). :class:`TemporalEnsemblingSchedule`
-applies the whole recipe, as the paper gives it (``recipe="paper"``) or as the
-authors' TF1 code runs it (``"official"``: a 100x larger loss weight, shorter
-ramps and evaluation with Polyak-averaged (EMA 0.999) weights; the documentation's
-AMC-Loss page lists every difference), scaled to any number of epochs. :data:`RECIPES`
-holds both; :func:`ema_optimizer` is the optimizer the ``"official"`` recipe expects.
+down ([`keras_angular.callbacks.ramps`][]).
+[`TemporalEnsemblingSchedule`][keras_angular.callbacks.TemporalEnsemblingSchedule] applies the whole
+recipe, as the paper gives it (``recipe="paper"``) or as the authors' TF1 code runs it
+(``"official"``: a 100x larger loss weight, shorter ramps and evaluation with Polyak-averaged (EMA
+0.999) weights; the documentation's AMC-Loss page lists every difference), scaled to any number of
+epochs. [`RECIPES`][keras_angular.callbacks.RECIPES] holds both;
+[`ema_optimizer`][keras_angular.callbacks.ema_optimizer] is the optimizer the ``"official"`` recipe
+expects.
 """
 
 import math
@@ -29,9 +31,10 @@ from keras_angular.checks import check_non_negative, check_positive
 
 __all__ = ["TemporalEnsemblingSchedule", "ema_optimizer", "RECIPES"]
 
-#: The AMC training recipes, for ``epochs`` epochs; :class:`TemporalEnsemblingSchedule`
-#: scales the ramp lengths to the number of epochs it is given.
-#: ``weight_scale`` multiplies the loss's own ``weight`` (its ``lambda``, 0.1).
+#: The AMC training recipes, for ``epochs`` epochs;
+#: [`TemporalEnsemblingSchedule`][keras_angular.callbacks.TemporalEnsemblingSchedule] scales the
+#: ramp lengths to the number of epochs it is given. ``weight_scale`` multiplies the loss's own
+#: ``weight`` (its ``lambda``, 0.1).
 RECIPES = {
     # AMC-Loss Sec. 3.2: 300 epochs, Adam, max lr 0.003, weight and lr ramped up over 80,
     # lr and beta_1 (0.9 -> 0.5) ramped down over the last 50, lambda = 0.1.
@@ -70,9 +73,9 @@ def ema_optimizer(learning_rate=0.003, ema_momentum=0.999, **kwargs):
     ``keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=0.999, **kwargs)``:
     the optimizer the ``"official"`` AMC recipe expects. Evaluate with the averaged
     weights during training with ``keras.callbacks.SwapEMAWeights()``
-    (:class:`TemporalEnsemblingSchedule` does it itself); at the end of ``fit``
-    Keras copies the averages into the model (``optimizer.finalize_variable_values``),
-    so the trained model *is* the averaged one.
+    ([`TemporalEnsemblingSchedule`][keras_angular.callbacks.TemporalEnsemblingSchedule] does it
+    itself); at the end of ``fit`` Keras copies the averages into the model
+    (``optimizer.finalize_variable_values``), so the trained model *is* the averaged one.
 
     Examples:
         >>> opt = ema_optimizer()
@@ -88,12 +91,13 @@ def ema_optimizer(learning_rate=0.003, ema_momentum=0.999, **kwargs):
 class TemporalEnsemblingSchedule(keras.callbacks.Callback):
     """The whole AMC-Loss training recipe (Sec. 3.2), scaled to any number of epochs.
 
-    One callback that runs a :class:`LearningRateRamp`, an :class:`AdamBeta1Ramp`,
-    a :class:`LossWeightRamp` (if ``loss`` is given; ramp-up only) and, for a recipe
-    with Polyak averaging, a ``keras.callbacks.SwapEMAWeights`` (validation on the
-    EMA weights), through a ``keras.callbacks.CallbackList``. Ramp lengths are the
-    recipe's fractions of its epochs times ``total_epochs``, rounded to whole epochs
-    (see :meth:`plan`):
+    One callback that runs a [`LearningRateRamp`][keras_angular.callbacks.LearningRateRamp], an
+    [`AdamBeta1Ramp`][keras_angular.callbacks.AdamBeta1Ramp], a
+    [`LossWeightRamp`][keras_angular.callbacks.LossWeightRamp] (if ``loss`` is given; ramp-up only)
+    and, for a recipe with Polyak averaging, a ``keras.callbacks.SwapEMAWeights`` (validation on the
+    EMA weights), through a ``keras.callbacks.CallbackList``. Ramp lengths are the recipe's
+    fractions of its epochs times ``total_epochs``, rounded to whole epochs (see
+    [`plan`][keras_angular.callbacks.recipe.TemporalEnsemblingSchedule.plan]):
 
     ===========  ==================  =================  ===========  ===========  =====
     recipe       ramp-up             ramp-down          max lr       max weight   EMA
@@ -108,12 +112,16 @@ class TemporalEnsemblingSchedule(keras.callbacks.Callback):
     (``loss=None``).
 
     The optimizer must be an Adam with a float learning rate; with EMA it must have
-    ``use_ema=True``: use :meth:`make_optimizer` (or :func:`ema_optimizer`).
+    ``use_ema=True``: use
+    [`make_optimizer`][keras_angular.callbacks.recipe.TemporalEnsemblingSchedule.make_optimizer] (or
+    [`ema_optimizer`][keras_angular.callbacks.ema_optimizer]).
 
     Args:
-        loss: the ramped loss (object or name, see :class:`LossWeightRamp`), or None.
+        loss: the ramped loss (object or name, see
+            [`LossWeightRamp`][keras_angular.callbacks.LossWeightRamp]), or None.
         total_epochs: ``T``; None (default) = the ``epochs`` given to fit.
-        recipe: ``"paper"`` (default) or ``"official"`` (:data:`RECIPES`).
+        recipe: ``"paper"`` (default) or ``"official"``
+            ([`RECIPES`][keras_angular.callbacks.RECIPES]).
         max_lr: override the recipe's maximum learning rate.
         max_weight: override the loss's maximum weight (absolute, not scaled).
         ema: override whether to evaluate with EMA weights (None = the recipe's).
