@@ -1,13 +1,15 @@
 """Datasets and input pipelines: TFDS loaders, an offline default, and the papers' preprocessing.
 
-``load_dataset(name)`` returns a :class:`DatasetSplits` of float32 NHWC images and int32
+``load_dataset(name)`` returns a [`DatasetSplits`][keras_angular.data.DatasetSplits] of float32 NHWC
+images and int32
 labels from:
 
 - a TensorFlow Datasets name: ``mnist``, ``fashion_mnist``, ``cifar10``, ``cifar100``
   (fine labels; ``coarse_labels=True`` gives the 20 superclasses AMC-Loss Sec. 4.2
   evaluates) or ``svhn_cropped`` (the 73,257 / 26,032 train / test images, without
   "extra", as AMC-Loss and HASeparator use). Loaded with ``tfds.load``; a dataset that
-  is neither on disk nor downloadable raises :class:`DatasetUnavailableError`;
+  is neither on disk nor downloadable raises
+  [`DatasetUnavailableError`][keras_angular.data.DatasetUnavailableError];
 - ``"digits"``: scikit-learn's bundled 1,797 real 8x8 handwritten digits (offline default);
 - a folder with one sub-folder of images per class;
 - an ``.npz`` file with ``x_train, y_train, x_test, y_test`` or with ``x, y``.
@@ -30,8 +32,8 @@ by up to 2 pixels (reflect padding, no flip). ``subsample`` draws a seeded,
 class-stratified subset.
 
 The package's modules, one idea each (every name above is importable from
-``keras_angular.data`` itself): ``splits`` (:class:`DatasetSplits` and its checks),
-``sources`` (``load_dataset`` and its sources), ``npz`` (the ``.npz`` reader),
+``keras_angular.data`` itself): ``splits`` ([`DatasetSplits`][keras_angular.data.DatasetSplits] and
+its checks), ``sources`` (``load_dataset`` and its sources), ``npz`` (the ``.npz`` reader),
 ``preprocessing`` (scaling and standardization), ``augmentation``, ``pipelines``
 (``tf.data``) and ``subsampling``.
 """

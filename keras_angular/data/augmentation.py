@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["AUGMENTATIONS", "augment_batch"]
 
 AUGMENTATIONS = ("cifar", "translate", None)
-"""The ``augment`` values :func:`~keras_angular.data.train_dataset` accepts."""
+"""The ``augment`` values [`train_dataset`][keras_angular.data.train_dataset] accepts."""
 
 
 def augment_batch(images, seed, kind, pad_value=0.0):

@@ -16,7 +16,7 @@ __all__ = ["encode_labels", "load_npz", "read_npz"]
 
 
 def read_npz(path):
-    """The arrays of the ``.npz`` archive ``path`` that :func:`load_npz` uses, as a dict;
+    """The arrays of the ``.npz`` archive ``path`` that ``load_npz`` uses, as a dict;
     ``ValueError`` naming ``path`` when it is not an archive of numeric / string arrays."""
     try:
         f = np.load(path, allow_pickle=False)
@@ -47,9 +47,9 @@ def read_npz(path):
 
 
 def load_npz(path, test_fraction, seed):
-    """:class:`~keras_angular.data.splits.RawSplits` of the archive ``path``: its train and
-    test arrays, or ``x, y`` split by :func:`split_indices` (``test_fraction``, ``seed``);
-    labels re-indexed by :func:`encode_labels`, the name is the file's stem. Each check
+    """``RawSplits`` of the archive ``path``: its train and
+    test arrays, or ``x, y`` split by ``split_indices`` (``test_fraction``, ``seed``);
+    labels re-indexed by ``encode_labels``, the name is the file's stem. Each check
     raises ``ValueError`` with one sentence naming ``path`` and the array.
 
     Examples:

@@ -1,4 +1,4 @@
-"""Seeded ``tf.data`` input pipelines over a :class:`~keras_angular.data.DatasetSplits`."""
+"""Seeded ``tf.data`` input pipelines over a [`DatasetSplits`][keras_angular.data.DatasetSplits]."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ def train_dataset(
     """A seeded ``tf.data`` pipeline of ``(images, labels)`` training batches.
 
     Args:
-        splits: :class:`~keras_angular.data.DatasetSplits`.
+        splits: [`DatasetSplits`][keras_angular.data.DatasetSplits].
         batch_size: images per batch.
         augment: ``False`` / ``None``, ``"cifar"`` or ``"translate"`` (see
-            :func:`augment_batch`). For ``"cifar"`` the padding is black in the raw image
-            (``-mean / std`` after channel standardization), as in He et al.
+            [`augment_batch`][keras_angular.data.augment_batch]). For ``"cifar"`` the padding is
+            black in the raw image (``-mean / std`` after channel standardization), as in He et al.
         seed: seeds the shuffle and the augmentation: the same seed gives the same
             batches, epoch after epoch (each epoch reshuffles and redraws).
         shuffle: reshuffle the whole training set every epoch.

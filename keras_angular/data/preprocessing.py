@@ -1,5 +1,5 @@
 """Pixel scaling to [0, 1] and the standardizations ``load_dataset`` applies (``"channel"``,
-``"image"`` or ``None``; :mod:`keras_angular.data` cites the papers), in place by chunks."""
+``"image"`` or ``None``; [`keras_angular.data`][] cites the papers), in place by chunks."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 STANDARDIZATIONS = ("channel", "image", None)
-"""The ``standardize`` values :func:`~keras_angular.data.load_dataset` accepts."""
+"""The ``standardize`` values [`load_dataset`][keras_angular.data.load_dataset] accepts."""
 
 
 def with_channel(x, what="images"):
@@ -81,7 +81,7 @@ def channel_stats(x):
 
 def standardize_splits(splits, standardize):
     """Standardize the [0, 1] images of ``splits`` (a
-    :class:`~keras_angular.data.DatasetSplits`) in place: ``"channel"`` with the training
+    [`DatasetSplits`][keras_angular.data.DatasetSplits]) in place: ``"channel"`` with the training
     split's per-channel statistics (kept as ``splits.mean`` / ``splits.std``), ``"image"``
     each image on its own, ``None`` not at all; ``splits.standardize`` records which.
 

@@ -1,5 +1,5 @@
-"""Where a dataset comes from: :func:`load_dataset` and its sources (tensorflow-datasets,
-scikit-learn's digits, a folder of class sub-folders, an ``.npz`` archive)."""
+"""Where a dataset comes from: [`load_dataset`][keras_angular.data.load_dataset] and its sources
+(tensorflow-datasets, scikit-learn's digits, a folder of class sub-folders, an ``.npz`` archive)."""
 
 from __future__ import annotations
 
@@ -45,11 +45,11 @@ def load_dataset(
     image_size=None,
     color_mode=None,
 ):
-    """Load a dataset as preprocessed :class:`DatasetSplits`.
+    """Load a dataset as preprocessed [`DatasetSplits`][keras_angular.data.DatasetSplits].
 
     Args:
         name: a TFDS name in ``TFDS_DATASETS``, ``"digits"``, a folder of class
-            sub-folders, or an ``.npz`` path (see :mod:`keras_angular.data`).
+            sub-folders, or an ``.npz`` path (see [`keras_angular.data`][]).
         data_dir: TFDS data directory (``None``: TFDS's default, ``~/tensorflow_datasets``
             or ``$TFDS_DATA_DIR``). Ignored by the other sources.
         test_fraction: test share for sources without a test split ("digits", a folder,
@@ -66,7 +66,7 @@ def load_dataset(
             image).
 
     Returns:
-        :class:`DatasetSplits`.
+        [`DatasetSplits`][keras_angular.data.DatasetSplits].
 
     Raises:
         DatasetUnavailableError: a TFDS dataset is not on disk and cannot be downloaded.

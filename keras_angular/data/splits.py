@@ -1,4 +1,5 @@
-"""The arrays a dataset loads into: :class:`DatasetSplits`, and the checks its construction runs."""
+"""The arrays a dataset loads into: [`DatasetSplits`][keras_angular.data.DatasetSplits], and the
+checks its construction runs."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class DatasetSplits:
             [0, 1] images the same way.
         standardize: the preprocessing applied (``"channel"``, ``"image"`` or ``None``).
         source: where the arrays came from (the path or name given to
-            :func:`~keras_angular.data.load_dataset`); error messages name it (default:
+            [`load_dataset`][keras_angular.data.load_dataset]); error messages name it (default:
             ``name``).
 
     Construction checks the arrays and raises ``ValueError`` with one sentence that
@@ -110,7 +111,7 @@ class DatasetSplits:
 
 
 class RawSplits(NamedTuple):
-    """What each source's loader returns to :func:`~keras_angular.data.load_dataset`,
+    """What each source's loader returns to [`load_dataset`][keras_angular.data.load_dataset],
     before scaling, checks and standardization: images as the source holds them (integers,
     or floats already in [0, 1]), labels in ``[0, len(class_names))``, and the dataset's
     name.
@@ -132,7 +133,7 @@ class RawSplits(NamedTuple):
 def check_finite_images(x, key, where):
     """Raise ``ValueError`` naming the first image of ``x`` that holds NaN or +-Inf.
 
-    Scans :data:`CHUNK` images at a time, so the temporary is one chunk's booleans, never
+    Scans ``CHUNK`` images at a time, so the temporary is one chunk's booleans, never
     a second copy of the images. Integer and boolean images are finite by construction.
     ``key`` names the array and ``where`` its source in the message.
 

@@ -1,5 +1,6 @@
 """Seeded, class-stratified selections: the train / test split of sources without a test
-split, and :func:`subsample`, a smaller copy of a :class:`~keras_angular.data.DatasetSplits`."""
+split, and [`subsample`][keras_angular.data.subsample], a smaller copy of a
+[`DatasetSplits`][keras_angular.data.DatasetSplits]."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ __all__ = ["split_indices", "subsample"]
 
 def split_indices(y, seed, *, test_size=None, train_size=None):
     """Seeded ``(train, test)`` index arrays of the labels ``y``, each in shuffled order,
-    from :func:`sklearn.model_selection.train_test_split`: ``test_size`` / ``train_size``
+    from ``sklearn.model_selection.train_test_split``: ``test_size`` / ``train_size``
     as it takes them (a fraction or a count). Stratified by ``y`` where every class has two
     or more members and both parts can hold one of each class; a plain seeded split
     otherwise.
@@ -37,9 +38,9 @@ def split_indices(y, seed, *, test_size=None, train_size=None):
 
 def subsample(splits, train_size=None, test_size=None, seed=0):
     """A seeded, class-stratified subset of ``splits`` (a
-    :class:`~keras_angular.data.DatasetSplits`): ``train_size`` training and ``test_size``
+    [`DatasetSplits`][keras_angular.data.DatasetSplits]): ``train_size`` training and ``test_size``
     test images (None, or at least the split's size, keeps the split whole). Each split is
-    drawn by :func:`split_indices` with ``seed``: every class keeps its share (rounded so
+    drawn by ``split_indices`` with ``seed``: every class keeps its share (rounded so
     that the sizes are exact), the order is shuffled, and the preprocessing statistics are
     the original's.
 
