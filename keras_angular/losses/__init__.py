@@ -2,21 +2,29 @@
 
 | loss | ``y_pred`` | module |
 |---|---|---|
-| :class:`NormFaceLoss`, :class:`CosFaceLoss`, :class:`ArcFaceLoss`,
-  :class:`SphereFaceLoss`, :class:`AngularLoss` | ``CosineDense`` cosines | ``margin`` |
-| :class:`HASeparatorLoss` (``head=``) | ``CosineDense`` cosines | ``hyperplane`` |
-| :class:`WSoftmaxLoss` (``head=``) | ``WeightsBiasedDense`` outputs (``form="paper"``) or
+| [`NormFaceLoss`][keras_angular.losses.NormFaceLoss],
+[`CosFaceLoss`][keras_angular.losses.CosFaceLoss],
+[`ArcFaceLoss`][keras_angular.losses.ArcFaceLoss],
+  [`SphereFaceLoss`][keras_angular.losses.SphereFaceLoss],
+  [`AngularLoss`][keras_angular.losses.AngularLoss] | ``CosineDense`` cosines | ``margin`` |
+| [`HASeparatorLoss`][keras_angular.losses.HASeparatorLoss] (``head=``) | ``CosineDense`` cosines |
+``hyperplane`` | | [`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss] (``head=``) |
+``WeightsBiasedDense`` outputs (``form="paper"``) or
   ``CosineDense`` cosines | ``weights_biased`` |
-| :class:`AMCLoss`, :class:`EuclideanContrastiveLoss` (optional ``head=``) | the embedding |
+| [`AMCLoss`][keras_angular.losses.AMCLoss],
+[`EuclideanContrastiveLoss`][keras_angular.losses.EuclideanContrastiveLoss] (optional ``head=``) |
+the embedding |
   ``contrastive`` |
-| :class:`CenterLoss` (``head=`` a ``ClassCenters`` layer, or ``num_classes``) | the
+| [`CenterLoss`][keras_angular.losses.CenterLoss] (``head=`` a ``ClassCenters`` layer, or
+``num_classes``) | the
   embedding | ``center`` |
-| :class:`PartialFCLoss` (``head=``): any cosine-head loss over a sampled share of the
+| [`PartialFCLoss`][keras_angular.losses.PartialFCLoss] (``head=``): any cosine-head loss over a
+sampled share of the
   classes (Partial FC) | the embedding | ``partial_fc`` |
 
 Each module also exposes the plain function that returns per-sample values
 (labels first); every class is that function and its settings over one base,
-:class:`~keras_angular.losses.base.PerSampleLoss`. Every constructor takes its
+[`PerSampleLoss`][keras_angular.losses.base.PerSampleLoss]. Every constructor takes its
 settings first, then ``head=None`` where the loss reads a layer, then
 ``reduction="sum_over_batch_size", name=..., dtype=None``.
 """

@@ -1,20 +1,20 @@
 """Wen et al.'s centre update (ECCV 2016, Eq. 4) and where each Keras backend runs it.
 
-:class:`~keras_angular.losses.CenterLoss` keeps its class centres in one of two places:
+[`CenterLoss`][keras_angular.losses.CenterLoss] keeps its class centres in one of two places:
 
-* in a :class:`~keras_angular.layers.ClassCenters` layer of the model (``head=``): the
+* in a [`ClassCenters`][keras_angular.layers.ClassCenters] layer of the model (``head=``): the
   centres are model state on every backend, and the loss assigns the update when the
   layer's last call ran with ``training=True`` (the train step; never ``evaluate`` or
-  ``predict``). Plain ``keras.ops``: :func:`class_counts_and_sums` and
-  :func:`updated_centers`;
+  ``predict``). Plain ``keras.ops``: ``class_counts_and_sums`` and
+  ``updated_centers``;
 * in the loss itself (``CenterLoss(num_classes)``): the update runs as a side effect of
-  taking the gradient, :func:`distance_updating_on_gradient` - a ``tf.custom_gradient``
+  taking the gradient, ``distance_updating_on_gradient`` - a ``tf.custom_gradient``
   on TensorFlow, a ``torch.autograd.Function`` on PyTorch. JAX cannot: its gradient has
   no side effects and a step keeps only the model's variables, so a compiled JAX step
-  raises :data:`JAX_NEEDS_LAYER`, which says what to do.
+  raises ``JAX_NEEDS_LAYER``, which says what to do.
 
 Under a ``tf.distribute`` strategy the per-class counts and sums are summed over the
-replicas (:func:`sum_over_replicas`), so the centres move as on one device with the
+replicas (``sum_over_replicas``), so the centres move as on one device with the
 global batch; under ``jax.jit`` with Keras' ``DataParallel`` the batch is global already.
 """
 
@@ -57,7 +57,7 @@ def sum_over_replicas(*tensors):
 
 def class_counts_and_sums(features, labels, assigned, num_classes):
     """Per class j: ``n_j = sum_i [y_i = j] a_i`` and ``s_j = sum_i [y_i = j] a_i x_i``,
-    summed over the replicas (:func:`sum_over_replicas`).
+    summed over the replicas (``sum_over_replicas``).
 
     ``assigned`` (B,) is 1 for a sample that counts and 0 for one that does not (a
     flagged label). Segment sums, O(B*D + C*D); a one-hot matmul would be O(B*C*D).
@@ -117,7 +117,7 @@ def distance_updating_on_gradient(features, labels, assigned, centers, alpha, nu
     in the train step, never in ``evaluate`` / ``predict``). PyTorch: a
     ``torch.autograd.Function`` whose ``backward`` assigns (``loss.backward()`` in the
     train step). JAX: eagerly, the value only; traced (a compiled step), a
-    ``RuntimeError`` (:data:`JAX_NEEDS_LAYER`).
+    ``RuntimeError`` (``JAX_NEEDS_LAYER``).
 
     Examples:
         >>> import keras, numpy as np

@@ -1,7 +1,7 @@
 """The one base of every loss of the package, in the spirit of Keras' ``LossFunctionWrapper``.
 
-A loss class hands :class:`PerSampleLoss` its per-sample function and its
-(already checked) settings; the base supplies ``call`` (one entry check, then the
+A loss class hands [`PerSampleLoss`][keras_angular.losses.base.PerSampleLoss] its per-sample
+function and its (already checked) settings; the base supplies ``call`` (one entry check, then the
 function), ``get_config`` / ``from_config``, the optional rampable ``weight``
 and the optional ``head`` layer the loss reads.
 """
@@ -32,7 +32,7 @@ class PerSampleLoss(keras.losses.Loss):
     * ``y_pred_layout``: what ``y_pred``'s two axes are, in messages only;
     * ``y_pred_holds_class_scores``: True (the default) when ``y_pred``'s last axis
       holds one score per class (it then bounds the labels, and
-      :class:`~keras_angular.losses.PartialFCLoss` can wrap the loss); False for a loss
+      [`PartialFCLoss`][keras_angular.losses.PartialFCLoss] can wrap the loss); False for a loss
       on the embedding;
     * ``head_types``: the layer types ``head`` may be (empty: the loss reads no layer);
     * ``reads_head_kernel``: the head's kernel goes to ``fn`` as ``kernel=``; its
@@ -40,31 +40,32 @@ class PerSampleLoss(keras.losses.Loss):
     * ``labels_from_head``: the head is optional, and when given its argmax on
       ``y_pred`` gives the labels (``y_true`` unread).
 
-    A loss with a head that does neither (:class:`~keras_angular.losses.CenterLoss`,
+    A loss with a head that does neither ([`CenterLoss`][keras_angular.losses.CenterLoss],
     whose head holds the class centres) uses the head itself in ``compute``.
 
     A subclass written for 0.1.0 that declares ``head_role = "kernel"`` or ``"labels"``
     still works: the string sets ``reads_head_kernel`` or ``labels_from_head``, with a
     ``DeprecationWarning``.
 
-    Labels are checked by :func:`keras_angular.ops.checked_labels` (the package's
+    Labels are checked by [`keras_angular.ops.checked_labels`][] (the package's
     label policy), bounded by the head's ``units``, a ``num_classes`` setting, or
     ``y_pred``'s last axis when it holds class scores; every message starts with
     the loss's class name.
 
     A loss given ``weight`` holds it as a scalar float32 ``keras.Variable`` that
-    scales every value: what :class:`keras_angular.callbacks.LossWeightRamp`
+    scales every value: what [`keras_angular.callbacks.LossWeightRamp`][]
     assigns, without recompiling the train step on TensorFlow and PyTorch. On JAX a
     compiled step bakes in the value it read when it was traced (the variable is the
     loss's, not the model's): the ramp traces the steps again when the weight changes;
     after assigning it yourself, call
-    :func:`keras_angular.backend.refresh_compiled_steps` ``(model)``.
+    [`keras_angular.backend.refresh_compiled_steps`][] ``(model)``.
 
     The head is saved by name (``get_config``). Keras rebuilds a compiled
     model's losses from their configs before it can hand them the model, so a
     loss rebuilt by ``keras.saving.load_model`` knows its head only by name;
-    :func:`keras_angular.saving.load_model` loads and binds it (:meth:`bind`)
-    before any train step exists, so ``fit`` just works.
+    [`keras_angular.saving.load_model`][] loads and binds it
+    ([`bind`][keras_angular.losses.base.PerSampleLoss.bind]) before any train step exists, so
+    ``fit`` just works.
     """
 
     y_pred_layout = "(batch, num_classes)"
@@ -158,7 +159,7 @@ class PerSampleLoss(keras.losses.Loss):
     def bind(self, model):
         """Resolve a head known by name to ``model.get_layer(name)``; returns ``self``.
 
-        What :func:`keras_angular.saving.load_model` calls on every loss it loads;
+        What [`keras_angular.saving.load_model`][] calls on every loss it loads;
         call it yourself on a loss rebuilt from a config outside that loader,
         before the first ``fit``.
         """
@@ -182,7 +183,7 @@ class PerSampleLoss(keras.losses.Loss):
 
         ``y_pred`` must have rank 2 (and, for a loss reading its head's kernel,
         the head's ``units`` classes); ``y_true`` follows the label policy
-        (:func:`keras_angular.ops.checked_labels`; ``valid`` flags a bad label
+        ([`keras_angular.ops.checked_labels`][]; ``valid`` flags a bad label
         under XLA). The head of a ``labels_from_head`` loss replaces ``y_true`` by its
         argmax on ``y_pred`` (no gradient); ``valid`` is then None.
         """

@@ -18,9 +18,11 @@ from keras_angular.losses.base import PerSampleLoss
 class CenterLoss(PerSampleLoss):
     """Center loss: the squared distance of each feature to its class centre.
 
-    Formula (Angular paper Eq. 5-6; Wen et al. 2016, Eq. 2 and 4)::
+    Formula (Angular paper Eq. 5-6; Wen et al. 2016, Eq. 2 and 4):
 
-        loss = weight * 1/2 ||x_i - c_{y_i}||^2
+    ```text
+    loss = weight * 1/2 ||x_i - c_{y_i}||^2
+    ```
 
     Use it on the embedding output next to cross-entropy on the logits (Eq. 6:
     ``weight`` is ``lambda``). The gradient w.r.t. ``x_i`` is ``weight * (x_i - c_{y_i})``
@@ -41,7 +43,7 @@ class CenterLoss(PerSampleLoss):
       of the loss on embeddings that did not pass the layer in training mode). Being
       model weights, they are saved and loaded with the model, and on JAX the train
       step returns them as new state. A loss rebuilt from its config knows the layer by
-      name: load with :func:`keras_angular.saving.load_model` (or call ``bind(model)``).
+      name: load with [`keras_angular.saving.load_model`][] (or call ``bind(model)``).
     * ``CenterLoss(num_classes)`` (TensorFlow and PyTorch): the loss creates its own
       centres on the first call and the update runs when the gradient of the loss is
       taken (a ``tf.custom_gradient``; a ``torch.autograd.Function`` whose backward
@@ -64,7 +66,7 @@ class CenterLoss(PerSampleLoss):
         alpha: the centre learning rate in [0, 1]. Default 0.5, Wen et al.'s.
         weight: ``lambda`` (>= 0), a rampable ``keras.Variable``. Default 0.003,
             Wen et al.'s face-recognition setting (the Angular paper states none).
-        head: a :class:`~keras_angular.layers.ClassCenters` layer on the embedding
+        head: a [`ClassCenters`][keras_angular.layers.ClassCenters] layer on the embedding
             that holds the centres, or None (the loss holds them; not on JAX).
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"center_loss"``.
@@ -76,13 +78,15 @@ class CenterLoss(PerSampleLoss):
         >>> print(round(float(loss(np.array([0, 3]), features)), 6))  # centres start at 0
         3.5
 
-        In a model, on any backend (the registry's ``center`` method)::
+        In a model, on any backend (the registry's ``center`` method):
 
-            centers = keras_angular.layers.ClassCenters(num_classes, name="centers")
-            model = keras.Model(inputs, {"logits": head(embedding),
-                                         "embedding": centers(embedding)})
-            model.compile("adam", loss={"logits": cross_entropy,
-                                        "embedding": CenterLoss(head=centers)})
+        ```python
+        centers = keras_angular.layers.ClassCenters(num_classes, name="centers")
+        model = keras.Model(inputs, {"logits": head(embedding),
+                                     "embedding": centers(embedding)})
+        model.compile("adam", loss={"logits": cross_entropy,
+                                    "embedding": CenterLoss(head=centers)})
+        ```
 
     Reference: Wen, Zhang, Li & Qiao, "A discriminative feature learning approach
     for deep face recognition", ECCV 2016.

@@ -6,7 +6,7 @@ row ``i`` of B1 is paired with row ``i`` of B2 (n/2 pairs, O(np/2), Sec. 3.1);
 (Eq. 3, the paper and its code) when a ``head`` is given, the true
 label otherwise. Each pair's value goes to both its members, so Keras'
 ``sample_weight`` and reductions apply per sample and the default reduction
-is the mean over pairs (:func:`keras_angular.ops.pair_values_to_samples`).
+is the mean over pairs ([`keras_angular.ops.pair_values_to_samples`][]).
 
 With ``tf.distribute`` each replica pairs the halves of its own per-replica batch:
 under ``MirroredStrategy`` with R replicas and a global batch of B rows, replica r
@@ -15,7 +15,7 @@ holds rows ``[r B/R, (r + 1) B/R)`` and pairs row ``i`` of that slice with row
 halves' pairing ``(i, i + B/2)`` of one device (tests/test_distributed.py). Under
 ``keras.distribution.DataParallel`` on JAX the loss sees the global batch, and pairs
 within each device's contiguous block of ``B/D`` rows in the same way
-(:func:`keras_angular.ops.half_pairs`; tests/test_jax_distribution.py).
+([`keras_angular.ops.half_pairs`][]; tests/test_jax_distribution.py).
 
 ``y_true`` is checked (integer labels >= 0, shape (B,) or (B, 1)) only when it
 defines ``S_ij``; with a ``head`` it is not read and any placeholder will do.
@@ -86,7 +86,9 @@ def euclidean_contrastive_loss(labels, embeddings, margin=1.0):
 
 
 class _PairContrastiveLoss(PerSampleLoss):
-    """What :class:`AMCLoss` and :class:`EuclideanContrastiveLoss` share: pairs and labels."""
+    """What [`AMCLoss`][keras_angular.losses.AMCLoss] and
+    [`EuclideanContrastiveLoss`][keras_angular.losses.EuclideanContrastiveLoss] share: pairs and
+    labels."""
 
     y_pred_layout = "(batch, features)"
     y_pred_holds_class_scores = False
@@ -109,13 +111,15 @@ class _PairContrastiveLoss(PerSampleLoss):
 class AMCLoss(_PairContrastiveLoss):
     """AMC-Loss: a contrastive loss on the geodesic distance between unit features.
 
-    Formula (Choi, Som & Turaga, Eq. 2-3; pairs ``(i, i + B/2)`` of Sec. 3.1)::
+    Formula (Choi, Som & Turaga, Eq. 2-3; pairs ``(i, i + B/2)`` of Sec. 3.1):
 
-        theta = arccos(z_i . z_j),   z = x / ||x||,
-        loss = weight * mean_pairs[S theta^2 + (1 - S) max(0, m_g - theta)^2]
+    ```text
+    theta = arccos(z_i . z_j),   z = x / ||x||,
+    loss = weight * mean_pairs[S theta^2 + (1 - S) max(0, m_g - theta)^2]
+    ```
 
     Add it to cross-entropy on the logits (Algorithm 1); ramp ``weight`` with
-    :class:`keras_angular.callbacks.LossWeightRamp`.
+    [`keras_angular.callbacks.LossWeightRamp`][].
 
     Args:
         margin: the angular margin ``m_g`` in radians (> 0). Default 0.5, the
@@ -162,15 +166,18 @@ class AMCLoss(_PairContrastiveLoss):
 class EuclideanContrastiveLoss(_PairContrastiveLoss):
     """Euclidean contrastive loss on in-batch pairs: the AMC paper's "+Eucd" baseline.
 
-    Formula (Choi, Som & Turaga, Eq. 1; pairs ``(i, i + B/2)``)::
+    Formula (Choi, Som & Turaga, Eq. 1; pairs ``(i, i + B/2)``):
 
-        d = ||x_i - x_j||,   loss = weight * mean_pairs[S d^2 + (1 - S) max(0, m_e - d)^2]
+    ```text
+    d = ||x_i - x_j||,   loss = weight * mean_pairs[S d^2 + (1 - S) max(0, m_e - d)^2]
+    ```
 
     Args:
         margin: the Euclidean margin ``m_e`` (> 0). Default 1.0, the paper's (Sec. 4).
         weight: ``lambda`` (>= 0), a rampable ``keras.Variable``. Default 0.1,
             the paper's (Sec. 4).
-        head: as for :class:`AMCLoss`. Default None (``S_ij`` from ``y_true``).
+        head: as for [`AMCLoss`][keras_angular.losses.AMCLoss]. Default None (``S_ij`` from
+            ``y_true``).
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"euclidean_contrastive_loss"``.
 

@@ -19,8 +19,8 @@ def haseparator_loss(
     separating hyperplanes (Eq. 5-7; Eq. 5 writes the normal as ``w_j - w_y``, but
     Sec. III-A and Fig. 2 need it to point from class j to the target), computed by
     ``projections(labels, cosines, kernel)``: by default the closed form
-    :func:`keras_angular.ops.hyperplane_projections`. The paper's einsum,
-    :func:`keras_angular.ops.hyperplane_projections_einsum`, projects the
+    [`keras_angular.ops.hyperplane_projections`][]. The paper's einsum,
+    [`keras_angular.ops.hyperplane_projections_einsum`][], projects the
     embeddings themselves; pass it bound to them
     (``lambda labels, cosines, kernel: hyperplane_projections_einsum(labels,
     embeddings, kernel)``) to compute the same loss the literal way. The batch
@@ -51,12 +51,14 @@ class HASeparatorLoss(PerSampleLoss):
     """HASeparator: cosine cross-entropy plus a hinge on hyperplane projections.
 
     Formula (Kansizoglou et al., Eq. 4-8; the normal ``w_y - w_j`` points to the
-    target class, as Sec. III-A and Fig. 2 need, where Eq. 5 writes ``w_j - w_y``)::
+    target class, as Sec. III-A and Fig. 2 need, where Eq. 5 writes ``w_j - w_y``):
 
-        loss = -log softmax(sigma cos)_y + sum_{j != y} (m - min(p_j, m)),
-        p_j = e . (w_y - w_j) / ||w_y - w_j|| = (cos_y - cos_j) / sqrt(2 - 2 w_y . w_j)
+    ```text
+    loss = -log softmax(sigma cos)_y + sum_{j != y} (m - min(p_j, m)),
+    p_j = e . (w_y - w_j) / ||w_y - w_j|| = (cos_y - cos_j) / sqrt(2 - 2 w_y . w_j)
+    ```
 
-    ``y_pred`` are the cosines of ``head``, a :class:`~keras_angular.layers.CosineDense`;
+    ``y_pred`` are the cosines of ``head``, a [`CosineDense`][keras_angular.layers.CosineDense];
     the loss reads ``head.kernel`` for the hyperplane normals, so its gradient
     reaches the class weights through both terms.
 

@@ -1,9 +1,9 @@
 """Softmax losses over scaled cosines with a margin on the target class.
 
-All take ``y_pred`` = the (B, C) cosines of a :class:`keras_angular.layers.CosineDense`
+All take ``y_pred`` = the (B, C) cosines of a [`keras_angular.layers.CosineDense`][]
 head and integer labels. They differ only in the target logit ``f(cos_y)``;
-the other logits are ``scale * cos_j`` (except :class:`AngularLoss`, whose every
-logit is an angle). Only the B target cosines go through an arccos.
+the other logits are ``scale * cos_j`` (except [`AngularLoss`][keras_angular.losses.AngularLoss],
+whose every logit is an angle). Only the B target cosines go through an arccos.
 
 | loss | target logit | paper |
 |---|---|---|
@@ -151,9 +151,11 @@ def _scale(owner, scale):
 class NormFaceLoss(PerSampleLoss):
     """NormFace: cross-entropy over the scaled cosines of a ``CosineDense`` head.
 
-    Formula (Angular paper Eq. 3; Wang et al. 2017)::
+    Formula (Angular paper Eq. 3; Wang et al. 2017):
 
-        loss = -log( e^{s cos(theta_y)} / sum_j e^{s cos(theta_j)} )
+    ```text
+    loss = -log( e^{s cos(theta_y)} / sum_j e^{s cos(theta_j)} )
+    ```
 
     Args:
         scale: the logit scale ``s`` (> 0). Default 16.0: NormFace learns ``s``
@@ -183,9 +185,11 @@ class NormFaceLoss(PerSampleLoss):
 class CosFaceLoss(PerSampleLoss):
     """CosFace / LMCL: an additive cosine margin on the target logit.
 
-    Formula (Wang et al. 2018, Eq. 4)::
+    Formula (Wang et al. 2018, Eq. 4):
 
-        z_j = s (cos(theta_j) - m [j = y]),   loss = -log softmax(z)_y
+    ```text
+    z_j = s (cos(theta_j) - m [j = y]),   loss = -log softmax(z)_y
+    ```
 
     Args:
         scale: the logit scale ``s`` (> 0). Default 64.0, the CosFace paper's.
@@ -194,7 +198,7 @@ class CosFaceLoss(PerSampleLoss):
             ``"cosface_loss"``.
 
     The registry's ``cosface`` method trains with s = 16, m = 0.2
-    (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
+    ([`keras_angular.methods.REGISTRY_OVERRIDES`][]).
 
     Examples:
         >>> import numpy as np
@@ -229,9 +233,11 @@ class CosFaceLoss(PerSampleLoss):
 class ArcFaceLoss(PerSampleLoss):
     """ArcFace: an additive angular margin on the target angle.
 
-    Formula (Angular paper Eq. 4; Deng et al. 2019, Eq. 3)::
+    Formula (Angular paper Eq. 4; Deng et al. 2019, Eq. 3):
 
-        z_y = s cos(theta_y + m),   z_j = s cos(theta_j),   loss = -log softmax(z)_y
+    ```text
+    z_y = s cos(theta_y + m),   z_j = s cos(theta_j),   loss = -log softmax(z)_y
+    ```
 
     Where ``theta_y + m > pi`` the target logit falls back to
     ``s (cos(theta_y) - m sin(m))``, which stays monotonic in the angle; with
@@ -247,7 +253,7 @@ class ArcFaceLoss(PerSampleLoss):
             ``"arcface_loss"``.
 
     The registry's ``arcface`` method trains with s = 16, m = 0.3
-    (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
+    ([`keras_angular.methods.REGISTRY_OVERRIDES`][]).
 
     Examples:
         >>> import numpy as np
@@ -284,24 +290,26 @@ class ArcFaceLoss(PerSampleLoss):
 class SphereFaceLoss(PerSampleLoss):
     """SphereFace (A-Softmax) on unit features: a multiplicative angular margin.
 
-    Formula (Liu et al. 2017, Eq. 7, with unit features and a scale)::
+    Formula (Liu et al. 2017, Eq. 7, with unit features and a scale):
 
-        z_y = s psi(theta_y),   psi(theta) = (-1)^k cos(m theta) - 2k
-        on [k pi/m, (k+1) pi/m],   z_j = s cos(theta_j),   loss = -log softmax(z)_y
+    ```text
+    z_y = s psi(theta_y),   psi(theta) = (-1)^k cos(m theta) - 2k
+    on [k pi/m, (k+1) pi/m],   z_j = s cos(theta_j),   loss = -log softmax(z)_y
+    ```
 
     A baseline of the Angular paper.
 
     Args:
         scale: the logit scale ``s`` (> 0). Default 16.0: SphereFace scales by
             the feature norm instead, so on unit features ``s`` is this
-            package's choice, as for :class:`NormFaceLoss`.
+            package's choice, as for [`NormFaceLoss`][keras_angular.losses.NormFaceLoss].
         margin: the integer margin ``m`` in 1..8 (1 is NormFace). Default 4,
             the SphereFace paper's.
         reduction, name, dtype: as for ``keras.losses.Loss``; default name
             ``"sphereface_loss"``.
 
     The registry's ``sphereface`` method trains with m = 2
-    (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
+    ([`keras_angular.methods.REGISTRY_OVERRIDES`][]).
 
     Examples:
         >>> import numpy as np
@@ -337,9 +345,11 @@ class AngularLoss(PerSampleLoss):
     """Wu & Wang's angular "Arc" loss: cross-entropy over the scaled angles.
 
     Formula (Wu & Wang, Eq. 7 with the ``pi -`` lost in extraction restored, as
-    Sec. 3.2 and Eq. 10 require)::
+    Sec. 3.2 and Eq. 10 require):
 
-        z_j = s (pi - theta_j),   theta_j = arccos(cos_j),   loss = -log softmax(z)_y
+    ```text
+    z_j = s (pi - theta_j),   theta_j = arccos(cos_j),   loss = -log softmax(z)_y
+    ```
 
     ``dZ/dtheta = -s`` is constant (Eq. 10), so intra-class angles keep
     shrinking where softmax's gradient vanishes; with ``theta_y = 0, theta_j =

@@ -9,9 +9,9 @@ can hold more classes than S (B = 128 of C = 1,000 at r = 0.1: about 120); as in
 keeps every positive then, a step keeps ``max(S, min(B, C))`` columns, room for all the
 batch's classes (shapes must be known before the labels are: B bounds their count).
 
-:class:`PartialFCLoss` wraps any cosine-head loss of the package - NormFace, CosFace,
-ArcFace, SphereFace, Angular (which read only the cosines) and HASeparator (which also
-reads the kernel: it gets the sampled columns) - with one wrapper and no copy of their
+[`PartialFCLoss`][keras_angular.losses.PartialFCLoss] wraps any cosine-head loss of the package -
+NormFace, CosFace, ArcFace, SphereFace, Angular (which read only the cosines) and HASeparator (which
+also reads the kernel: it gets the sampled columns) - with one wrapper and no copy of their
 math: it receives the *embedding* (``y_pred``), gathers the sampled kernel columns,
 computes their cosines and calls the wrapped loss's per-sample function on them with
 the labels renumbered into the sample.
@@ -33,7 +33,7 @@ advances every step on TensorFlow and PyTorch. A compiled JAX step keeps only th
 model's, the optimizer's and the metrics' variables, so it would draw the same negatives
 at every step (measured: 12 of 50 kernel columns moved in 16 SGD steps of 6 negatives
 each, against 47-48 on TensorFlow and PyTorch); there a ``sample_fraction`` below 1 raises
-:data:`JAX_NEEDS_TRACKED_SEED` instead.
+[`JAX_NEEDS_TRACKED_SEED`][keras_angular.losses.partial_fc.JAX_NEEDS_TRACKED_SEED] instead.
 """
 
 import math
@@ -104,7 +104,7 @@ def sample_classes(labels, num_classes, num_sampled, noise):
 def sampled_cosines(embeddings, kernel, index):
     """(B, S) cosines of the unit embeddings with the unit kernel columns ``index``,
     and the (D, S) gathered columns; the same formula as
-    :class:`keras_angular.layers.CosineDense` on the kept columns."""
+    [`keras_angular.layers.CosineDense`][] on the kept columns."""
     columns = ops.take(ops.cast(kernel, "float32"), index, axis=1)
     unit = l2_normalize(ops.cast(embeddings, "float32"), axis=-1)
     return ops.matmul(unit, columns) * inverse_column_norms(columns), columns
@@ -117,9 +117,9 @@ class PartialFCLoss(PerSampleLoss):
     Partial FC (An et al., "Partial FC: Training 10 Million Identities on a Single
     Machine", ICCVW 2021, Sec. 3.2): per step, the positive class centres of the batch
     and a seeded uniform random subset of the negative centres, ``S = ceil(r C)`` in all
-    (:func:`sample_classes`), and the wrapped loss over those S cosines. See the module
-    docstring for the gradient (restricted to the sample, biased for the full softmax)
-    and for what MirroredStrategy does.
+    ([`sample_classes`][keras_angular.losses.partial_fc.sample_classes]), and the wrapped loss over
+    those S cosines. See the module docstring for the gradient (restricted to the sample, biased for
+    the full softmax) and for what MirroredStrategy does.
 
     ``y_pred`` is the **embedding** (the head's input), not the head's cosines: attach
     the loss to the model's ``"embedding"`` output; the head's full (B, C) output stays
@@ -131,7 +131,7 @@ class PartialFCLoss(PerSampleLoss):
             ``ArcFaceLoss``, ``SphereFaceLoss``, ``AngularLoss`` or ``HASeparatorLoss``
             (its settings are used).
         sample_fraction: r in (0, 1].
-        head: the :class:`~keras_angular.layers.CosineDense` (one sub-centre) whose kernel
+        head: the [`CosineDense`][keras_angular.layers.CosineDense] (one sub-centre) whose kernel
             holds the class weights.
         seed: seeds the per-step negative sampling (a ``keras.random.SeedGenerator``).
         reduction, name, dtype: as for ``keras.losses.Loss``.
@@ -233,10 +233,11 @@ class PartialFCLoss(PerSampleLoss):
 def partial_fc_values(loss, labels, embeddings, kernel, sample_fraction, noise):
     """Per-sample values of ``loss`` (a cosine-head loss) over the sampled classes.
 
-    :func:`sample_classes` with ``noise`` (``max(S, min(B, C))`` classes: every
-    positive fits), :func:`sampled_cosines`, then
-    ``loss.fn(sampled_labels, cosines, **settings)`` (plus ``kernel=`` the sampled
-    columns for a loss that reads its head's kernel). Returns ``(values, valid)``.
+    [`sample_classes`][keras_angular.losses.partial_fc.sample_classes] with ``noise``
+    (``max(S, min(B, C))`` classes: every positive fits),
+    [`sampled_cosines`][keras_angular.losses.partial_fc.sampled_cosines], then
+    ``loss.fn(sampled_labels, cosines, **settings)`` (plus ``kernel=`` the sampled columns for a
+    loss that reads its head's kernel). Returns ``(values, valid)``.
     """
     num_classes = kernel.shape[-1]
     num_sampled = num_sampled_classes(num_classes, sample_fraction)

@@ -1,7 +1,7 @@
 """W-Softmax (Li & Wang): negatives biased towards the target class weight.
 
 Three forms of the same bias ``w'_j = normalize(alpha w_c + w_j)`` (Eq. 1), chosen by
-``form`` (:class:`WSoftmaxLoss`):
+``form`` ([`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss]):
 
 | form | head | logits of a sample of class c |
 |---|---|---|
@@ -13,7 +13,7 @@ Three forms of the same bias ``w'_j = normalize(alpha w_c + w_j)`` (Eq. 1), chos
 ``w_j``, between ``w_c`` and ``w'_j`` - where Sec. 4.2 draws its decision boundary
 ``theta_c = theta'_j`` - ``theta'_j = theta_j - delta_j``: the angular form has the
 paper's logits and boundary there, and outside it keeps the target's pull (see
-:func:`weights_biased_angular_logits`).
+[`weights_biased_angular_logits`][keras_angular.losses.weights_biased_angular_logits]).
 """
 
 import keras
@@ -31,7 +31,8 @@ from keras_angular.ops import (
     target_values,
 )
 
-#: The forms :class:`WSoftmaxLoss` computes, and the head each one reads.
+#: The forms [`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss] computes, and the head each one
+#: reads.
 FORMS = {"paper": WeightsBiasedDense, "cosine": CosineDense, "angular": CosineDense}
 #: ``s`` of the unit-feature forms when none is given (NormFace's registry scale).
 DEFAULT_SCALE = 16.0
@@ -54,7 +55,7 @@ def weights_biased_logits(labels, head_outputs, kernel, alpha, easy_margin=False
     the paper's negatives are *easier* than plain ones, since
     ``(alpha + 1) / ||alpha w_c + w_j|| > 1``, and the loss goes to 0 with every
     feature on one direction that has a negative dot with all class weights
-    (see :class:`WSoftmaxLoss`).
+    (see [`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss]).
 
     Examples:
         >>> import numpy as np
@@ -81,7 +82,8 @@ def weights_biased_logits_per_sample(labels, features, kernel, alpha):
     Algorithm 1: for every sample, build the (M, C) matrix whose target column
     is ``w_c`` and whose other columns are ``normalize(alpha w_c + w_j)`` (Eq. 1),
     then multiply the raw feature by it. O(B*M*C) memory: the reference the
-    closed form :func:`weights_biased_logits` is tested and benchmarked against.
+    closed form [`weights_biased_logits`][keras_angular.losses.weights_biased_logits] is tested and
+    benchmarked against.
 
     Examples:
         >>> import numpy as np
@@ -124,10 +126,13 @@ def weights_biased_margins(labels, kernel, alpha):
 def weights_biased_angular_logits(labels, cosines, kernel, alpha):
     """W-Softmax's bias as a per-pair angular margin on the negatives (the angular form).
 
-    With ``cos_j`` the cosines of a :class:`~keras_angular.layers.CosineDense` head
-    and ``delta_j`` from :func:`weights_biased_margins` (held constant: no gradient)::
+    With ``cos_j`` the cosines of a [`CosineDense`][keras_angular.layers.CosineDense] head
+    and ``delta_j`` from [`weights_biased_margins`][keras_angular.losses.weights_biased_margins]
+    (held constant: no gradient):
 
-        z_c = cos(theta_c),   z_j = cos(max(theta_j - delta_j, 0))   (j != c)
+    ```text
+    z_c = cos(theta_c),   z_j = cos(max(theta_j - delta_j, 0))   (j != c)
+    ```
 
     Where the paper analyses the boundary (Sec. 4.2: ``x`` in the plane of ``w_c`` and
     ``w_j``, between ``w_c`` and ``w'_j``), ``theta'_j = theta_j - delta_j``, so
@@ -137,9 +142,10 @@ def weights_biased_angular_logits(labels, cosines, kernel, alpha):
     ||alpha w_c + w_j||`` times ``x . w_c``, so each negative also pushes the feature
     away from its own class weight (and the class weight away from its features); for
     a large ``alpha`` that push cancels the target's pull, and the paper's raw-feature
-    loss reaches 0 on the far side of the class weight (:class:`WSoftmaxLoss`). Here a
-    negative logit depends on ``theta_j`` alone and the target's pull is whole, as in
-    ArcFace (whose margin sits on the target instead).
+    loss reaches 0 on the far side of the class weight
+    ([`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss]). Here a negative logit depends on
+    ``theta_j`` alone and the target's pull is whole, as in ArcFace (whose margin sits on the target
+    instead).
 
     Returns the (B, C) logits before the scale ``s``.
 
@@ -172,12 +178,15 @@ def wsoftmax_loss(
 
     ``form="paper"``: ``head_outputs`` are a ``WeightsBiasedDense`` head's and
     ``logits(labels, head_outputs, kernel, alpha, easy_margin)`` computes the logits:
-    by default the closed form :func:`weights_biased_logits`. Algorithm 1's
-    :func:`weights_biased_logits_per_sample` multiplies the raw features itself (and
-    has no easy margin); pass it bound to them to compute the same loss the literal
-    way. ``form="cosine"`` / ``"angular"``: ``head_outputs`` are a ``CosineDense``
-    head's cosines and the logits ``scale`` times :func:`weights_biased_logits` /
-    :func:`weights_biased_angular_logits` of them (``scale`` None: 16).
+    by default the closed form
+    [`weights_biased_logits`][keras_angular.losses.weights_biased_logits]. Algorithm 1's
+    [`weights_biased_logits_per_sample`][keras_angular.losses.weights_biased_logits_per_sample]
+    multiplies the raw features itself (and has no easy margin); pass it bound to them to compute
+    the same loss the literal way. ``form="cosine"`` / ``"angular"``: ``head_outputs`` are a
+    ``CosineDense`` head's cosines and the logits ``scale`` times
+    [`weights_biased_logits`][keras_angular.losses.weights_biased_logits] /
+    [`weights_biased_angular_logits`][keras_angular.losses.weights_biased_angular_logits] of them
+    (``scale`` None: 16).
 
     Examples:
         >>> import numpy as np
@@ -201,14 +210,16 @@ def wsoftmax_loss(
 class WSoftmaxLoss(PerSampleLoss):
     """W-Softmax: softmax where each negative weight is biased towards the target's.
 
-    Formula (Li & Wang, Eq. 1 and 11-13, in closed form), ``form="paper"``::
+    Formula (Li & Wang, Eq. 1 and 11-13, in closed form), ``form="paper"``:
 
-        w'_j = normalize(alpha w_y + w_j)  (j != y),   z_y = y_y = w_y . x,
-        z_j = w'_j . x = (alpha y_y + y_j) / sqrt(alpha^2 + 1 + 2 alpha w_y . w_j),
-        loss = -log softmax(z)_y
+    ```text
+    w'_j = normalize(alpha w_y + w_j)  (j != y),   z_y = y_y = w_y . x,
+    z_j = w'_j . x = (alpha y_y + y_j) / sqrt(alpha^2 + 1 + 2 alpha w_y . w_j),
+    loss = -log softmax(z)_y
+    ```
 
     ``y_pred`` is the output of ``head``, a
-    :class:`~keras_angular.layers.WeightsBiasedDense` (unit weights, raw
+    [`WeightsBiasedDense`][keras_angular.layers.WeightsBiasedDense] (unit weights, raw
     features, no scale, no bias); the loss reads ``head.kernel``. ``alpha = 0``
     is plain softmax over the head. At inference the head's plain outputs are
     the class scores.
@@ -224,22 +235,23 @@ class WSoftmaxLoss(PerSampleLoss):
     trains (97%), but its features cross to the far side of their class weight
     (90-94 degrees), where it is plain softmax. docs/recipes.md has the table.
 
-    The unit-feature forms read a :class:`~keras_angular.layers.CosineDense` head
+    The unit-feature forms read a [`CosineDense`][keras_angular.layers.CosineDense] head
     (``s`` in place of the paper's ``||x||``, Eq. 10):
 
     * ``form="cosine"``: ``z_y = s cos(theta_y)``, ``z_j = s cos(theta'_j) = s w'_j . x_hat``;
     * ``form="angular"``: ``z_y = s cos(theta_y)``, ``z_j = s cos(max(theta_j - delta_j,
       0))`` with ``delta_j`` the angle between ``w_j`` and ``w'_j``
-      (:func:`weights_biased_angular_logits`): the paper's logits and boundary where
-      its Sec. 4.2 analysis holds, without the push away from the class weight. What
-      the registry's ``wsoftmax`` method trains
-      (:data:`keras_angular.methods.REGISTRY_OVERRIDES`).
+      ([`weights_biased_angular_logits`][keras_angular.losses.weights_biased_angular_logits]): the
+      paper's logits and boundary where its Sec. 4.2 analysis holds, without the push away from the
+      class weight. What the registry's ``wsoftmax`` method trains
+      ([`keras_angular.methods.REGISTRY_OVERRIDES`][]).
 
     Args:
         alpha: the bias strength (>= 0). Default 1.5, the paper's.
         easy_margin: bias the negatives only where the target score is positive
             (``form="paper"`` only). Default False: the paper's Eq. 13 everywhere.
-        form: ``"paper"`` (default), ``"cosine"`` or ``"angular"`` (:data:`FORMS`).
+        form: ``"paper"`` (default), ``"cosine"`` or ``"angular"``
+            ([`FORMS`][keras_angular.losses.weights_biased.FORMS]).
         scale: ``s`` of the unit-feature forms (> 0; None: 16). The paper's form has
             none (its logits carry ``||x||``): giving one with it is an error.
         head: the layer whose output this loss receives (required): a
