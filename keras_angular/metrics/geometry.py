@@ -11,8 +11,8 @@ from keras_angular.retrieval import embedding_scores
 
 __all__ = ["GEOMETRY_KEYS", "feature_geometry"]
 
-#: The scalar keys of :func:`feature_geometry`, in order: angles in degrees (``_deg``),
-#: ``kl`` in nats, the clustering scores in [0, 1] (the last four, only with
+#: The scalar keys of [`feature_geometry`][keras_angular.metrics.feature_geometry], in order: angles
+#: in degrees (``_deg``), ``kl`` in nats, the clustering scores in [0, 1] (the last four, only with
 #: ``clustering=True``; the ``prediction_*`` two only with predictions).
 GEOMETRY_KEYS = (
     "w_inter_deg",
@@ -44,23 +44,25 @@ def feature_geometry(
     """The papers' geometry figures of one set of features, as a flat dict; angles in degrees.
 
     The package's one conversion of angles to degrees: every angle key ends in
-    ``_deg`` (:data:`GEOMETRY_KEYS`, in this order).
+    ``_deg`` ([`GEOMETRY_KEYS`][keras_angular.metrics.GEOMETRY_KEYS], in this order).
 
     * ``w_inter_deg``, ``c_inter_deg``, ``cw_inter_deg``, ``wc_intra_deg`` -
-      :func:`angle_statistics` (which gives radians), in degrees;
-    * ``kl`` (nats) and ``emd_deg`` (degrees) - :func:`pair_angle_divergence`;
+      [`angle_statistics`][keras_angular.metrics.angle_statistics] (which gives radians), in
+      degrees;
+    * ``kl`` (nats) and ``emd_deg`` (degrees) -
+      [`pair_angle_divergence`][keras_angular.metrics.pair_angle_divergence];
     * with ``clustering``: ``homogeneity``, ``completeness`` and, when
       ``predictions`` are given, ``prediction_homogeneity``,
-      ``prediction_completeness`` - :func:`clustering_scores`;
-    * with ``retrieval``: the :data:`keras_angular.retrieval.RETRIEVAL_KEYS`
+      ``prediction_completeness`` - [`clustering_scores`][keras_angular.metrics.clustering_scores];
+    * with ``retrieval``: the [`keras_angular.retrieval.RETRIEVAL_KEYS`][]
       (precision@1, R-precision, MAP@R, ROC AUC, TAR at FAR, best verification
-      accuracy) of :func:`keras_angular.retrieval.embedding_scores` on at most
+      accuracy) of [`keras_angular.retrieval.embedding_scores`][] on at most
       ``retrieval_samples`` of the features (a seeded subset above it; all when None);
     * with ``class_means``: ``class_mean_angles_deg``, the list of the C per-class
-      mean target angles of :func:`class_mean_angles` in degrees (NaN for a class
-      with no sample).
+      mean target angles of [`class_mean_angles`][keras_angular.metrics.class_mean_angles] in
+      degrees (NaN for a class with no sample).
 
-    What :class:`keras_angular.callbacks.GeometryMetrics` logs per epoch and
+    What [`keras_angular.callbacks.GeometryMetrics`][] logs per epoch and
     ``keras-angular train`` writes to ``metrics.json`` (with ``class_means``).
 
     Examples:

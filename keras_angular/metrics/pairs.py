@@ -135,10 +135,11 @@ def pair_angle_divergence(
 ):
     """HASeparator's D_KL and D_EM between positive and negative pair angles.
 
-    :func:`pair_angles` (exact up to ``max_pairs`` pairs, seeded uniform sample
-    above) followed by :func:`angle_histogram_divergence` (``bins`` bins over
-    [0, 180] degrees, ``epsilon`` smoothing, Wasserstein-1 in degrees).
-    Higher is more separable for both. Returns ``{"kl": float, "emd": float}``.
+    [`pair_angles`][keras_angular.metrics.pair_angles] (exact up to ``max_pairs`` pairs, seeded
+    uniform sample above) followed by
+    [`angle_histogram_divergence`][keras_angular.metrics.angle_histogram_divergence] (``bins`` bins
+    over [0, 180] degrees, ``epsilon`` smoothing, Wasserstein-1 in degrees). Higher is more
+    separable for both. Returns ``{"kl": float, "emd": float}``.
 
     Examples:
         >>> x = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 3.0]])

@@ -1,15 +1,17 @@
 """The papers' backbones, each a ``keras.Model`` from images to the penultimate embedding.
 
 Every builder returns a model **without** a classification head: its output layer is
-named ``"embedding"`` and the caller attaches the head (named ``"head"``), e.g.::
+named ``"embedding"`` and the caller attaches the head (named ``"head"``), e.g.:
 
-    import keras
-    from keras_angular.models import build_backbone
-    from keras_angular.layers import CosineDense
+```python
+import keras
+from keras_angular.models import build_backbone
+from keras_angular.layers import CosineDense
 
-    backbone = build_backbone("resnet20", (32, 32, 3))
-    logits = CosineDense(10, name="head")(backbone.output)
-    model = keras.Model(backbone.input, logits)
+backbone = build_backbone("resnet20", (32, 32, 3))
+logits = CosineDense(10, name="head")(backbone.output)
+model = keras.Model(backbone.input, logits)
+```
 
 Backbones (``BACKBONES``; name -> architecture, source, embedding size):
 
@@ -24,14 +26,16 @@ Backbones (``BACKBONES``; name -> architecture, source, embedding size):
 - ``wsoftmax_cnn``: Liu et al. (2016, L-Softmax) Table 1 nets with PReLU + BN, as
   W-Softmax Sec. 5.1 uses them; 256-d (MNIST, CIFAR-10) or 512-d (CIFAR-100).
 - ``small_cnn``: a small VGG-style CNN (not from the papers), the backbone of a run that
-  names none for images larger than 16x16 (:func:`default_backbone`); 128-d.
+  names none for images larger than 16x16
+  ([`default_backbone`][keras_angular.models.default_backbone]); 128-d.
 - ``mlp``: Flatten -> Dense 128 ReLU -> Dense, for tiny inputs (8x8 digits); 32-d.
 
-``build_backbone(None, input_shape)`` builds :func:`default_backbone` ``(input_shape)``.
-Import every name from ``keras_angular.models``; its modules hold one family each:
-``amc`` (AMC-Loss CNNs), ``resnet`` (CIFAR ResNets), ``wsoftmax`` (W-Softmax CNN),
-``small`` (``small_cnn``, ``mlp``), ``registry`` (``BACKBONES``, ``build_backbone``),
-``parts`` (what they share: batch norm, weight decay, input checks).
+``build_backbone(None, input_shape)`` builds
+[`default_backbone`][keras_angular.models.default_backbone] ``(input_shape)``. Import every name
+from ``keras_angular.models``; its modules hold one family each: ``amc`` (AMC-Loss CNNs), ``resnet``
+(CIFAR ResNets), ``wsoftmax`` (W-Softmax CNN), ``small`` (``small_cnn``, ``mlp``), ``registry``
+(``BACKBONES``, ``build_backbone``), ``parts`` (what they share: batch norm, weight decay, input
+checks).
 
 Parameter counts with a 10-class ``Dense`` head (trainable): ResNet-20 269,722
 (He et al. Table 6: 0.27M), ResNet-18 11,173,962, ResNet-34 21,282,122, ResNet-50

@@ -46,17 +46,19 @@ def amc_cnn(
 
     ``variant="paper"`` follows Table 2 layer by layer (Appendix A, "we use standard
     batch normalization"; BN sits between each convolution and its leaky ReLU, as in
-    the authors' ``tf.contrib`` ``conv2d(normalizer_fn=batch_norm, activation_fn=lrelu)``)::
+    the authors' ``tf.contrib`` ``conv2d(normalizer_fn=batch_norm, activation_fn=lrelu)``):
 
-        GaussianNoise(0.15)                               (training only)
-        3x3 conv 128, lReLU(0.1), same      x3
-        2x2 max-pool, dropout 0.5
-        3x3 conv 256, lReLU(0.1), same      x3
-        2x2 max-pool, dropout 0.5
-        3x3 conv 512, lReLU(0.1), valid                   (32x32 input -> 6x6)
-        1x1 conv 256, lReLU(0.1)
-        1x1 conv 128, lReLU(0.1)            <- ``embedding_dim`` filters
-        global average pool 6x6 -> 1x1      <- layer "embedding" (128-d deep feature)
+    ```text
+    GaussianNoise(0.15)                               (training only)
+    3x3 conv 128, lReLU(0.1), same      x3
+    2x2 max-pool, dropout 0.5
+    3x3 conv 256, lReLU(0.1), same      x3
+    2x2 max-pool, dropout 0.5
+    3x3 conv 512, lReLU(0.1), valid                   (32x32 input -> 6x6)
+    1x1 conv 256, lReLU(0.1)
+    1x1 conv 128, lReLU(0.1)            <- ``embedding_dim`` filters
+    global average pool 6x6 -> 1x1      <- layer "embedding" (128-d deep feature)
+    ```
 
     The head (``Fully connected 128 -> 10 softmax`` in the table) is left to the caller.
 
@@ -72,7 +74,7 @@ def amc_cnn(
         dropout: rate of the two dropout layers.
         leaky_alpha: negative slope of the leaky ReLUs.
         batch_norm: BN after every convolution.
-        weight_decay: coupled L2 weight decay on the kernels (see :mod:`keras_angular.models`).
+        weight_decay: coupled L2 weight decay on the kernels (see [`keras_angular.models`][]).
         name: model name.
 
     Examples:
@@ -118,17 +120,19 @@ def amc_mnist_cnn(
     """The small AMC-Loss MNIST net with a 2- or 3-d feature (AMC-Loss Table 2, bottom).
 
     Used for the paper's Figure 1 (2-d angular distributions) and Figure 4 (3-d features
-    on the unit sphere)::
+    on the unit sphere):
 
-        GaussianNoise(0.15)                               (training only)
-        3x3 conv 64, lReLU(0.1), same
-        2x2 max-pool, dropout 0.5
-        3x3 conv 64, lReLU(0.1), same
-        2x2 max-pool, dropout 0.5
-        3x3 conv 128, lReLU(0.1), valid                   (28x28 input -> 5x5)
-        1x1 conv 64, lReLU(0.1), same
-        1x1 conv ``embedding_dim``, linear   (added, see below)
-        global average pool 5x5 -> 1x1       <- layer "embedding"
+    ```text
+    GaussianNoise(0.15)                               (training only)
+    3x3 conv 64, lReLU(0.1), same
+    2x2 max-pool, dropout 0.5
+    3x3 conv 64, lReLU(0.1), same
+    2x2 max-pool, dropout 0.5
+    3x3 conv 128, lReLU(0.1), valid                   (28x28 input -> 5x5)
+    1x1 conv 64, lReLU(0.1), same
+    1x1 conv ``embedding_dim``, linear   (added, see below)
+    global average pool 5x5 -> 1x1       <- layer "embedding"
+    ```
 
     Table 2 lists ``1x1 conv 64`` as the last convolution but then ``Fully connected
     3 -> 10``, and its caption says the global-average-pool output is 2-d (Fig. 1) or
@@ -138,7 +142,7 @@ def amc_mnist_cnn(
     vector; being linear, it lets the low-dimensional feature cover the whole sphere,
     which a leaky-ReLU output would fold into the positive orthant).
 
-    Args: as :func:`amc_cnn` (``input_shape`` at least 12x12).
+    Args: as [`amc_cnn`][keras_angular.models.amc_cnn] (``input_shape`` at least 12x12).
 
     Examples:
         >>> model = amc_mnist_cnn((28, 28, 1), embedding_dim=3)

@@ -21,11 +21,11 @@ in its convention). The papers leave it open; Keras' default 0.99 keeps 0.99^t o
 initial statistics after t steps (5 % after 300 steps), so in runs of a few hundred steps
 inference would read statistics far from the weights'. ``train`` / ``compare`` go further
 and recompute the population statistics before every evaluation
-(:class:`keras_angular.callbacks.PreciseBatchNorm`)."""
+([`keras_angular.callbacks.PreciseBatchNorm`][])."""
 
 
 def batch_normalization(name):
-    """A ``BatchNormalization`` layer with :data:`BN_MOMENTUM`.
+    """A ``BatchNormalization`` layer with [`BN_MOMENTUM`][keras_angular.models.BN_MOMENTUM].
 
     Examples:
         >>> batch_normalization("bn").momentum

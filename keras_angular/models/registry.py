@@ -1,5 +1,6 @@
-"""The backbones by name: :data:`BACKBONES`, :func:`default_backbone` (the one rule for
-the backbone of a run that names none) and :func:`build_backbone`."""
+"""The backbones by name: [`BACKBONES`][keras_angular.models.BACKBONES],
+[`default_backbone`][keras_angular.models.default_backbone] (the one rule for the backbone of a run
+that names none) and [`build_backbone`][keras_angular.models.build_backbone]."""
 
 from keras_angular.models.amc import amc_cnn, amc_mnist_cnn
 from keras_angular.models.resnet import cifar_resnet
@@ -34,7 +35,7 @@ BACKBONES = {
 
 def default_backbone(input_shape):
     """The backbone used when none is named: ``mlp`` for tiny images (16x16 or less, e.g.
-    the 8x8 digits), :func:`keras_angular.models.small_cnn` (128-d embedding) for larger
+    the 8x8 digits), [`keras_angular.models.small_cnn`][] (128-d embedding) for larger
     images of any size.
 
     Examples:
@@ -51,7 +52,7 @@ def build_backbone(name, input_shape, **kwargs):
     Args:
         name: one of ``BACKBONES``: "amc_cnn", "amc_mnist_cnn", "resnet20", "resnet18",
             "resnet34", "resnet50", "wsoftmax_cnn", "small_cnn", "mlp"; ``None`` builds
-            :func:`default_backbone` ``(input_shape)``.
+            [`default_backbone`][keras_angular.models.default_backbone] ``(input_shape)``.
         input_shape: ``(H, W, C)``.
         **kwargs: passed to the builder (``embedding_dim``, ``weight_decay``, ...).
 

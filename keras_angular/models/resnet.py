@@ -147,7 +147,7 @@ def cifar_resnet(
             default "A" for ResNet-20, "B" for the others.
         base_width: filters of the first stage (default 16 for ResNet-20, 64 otherwise);
             the stages double it. Smaller values give small, fast nets for tests.
-        weight_decay: coupled L2 weight decay on the kernels (see :mod:`keras_angular.models`).
+        weight_decay: coupled L2 weight decay on the kernels (see [`keras_angular.models`][]).
         name: model name (default ``"resnet{depth}"``).
 
     Examples:

@@ -1,5 +1,6 @@
-"""The package's own small backbones, not from the papers: :func:`small_cnn`, the default
-for images larger than 16x16, and :func:`mlp` for tiny inputs such as the 8x8 digits."""
+"""The package's own small backbones, not from the papers:
+[`small_cnn`][keras_angular.models.small_cnn], the default for images larger than 16x16, and
+[`mlp`][keras_angular.models.mlp] for tiny inputs such as the 8x8 digits."""
 
 import keras
 from keras import layers
@@ -28,19 +29,21 @@ def small_cnn(
 
     Not from the papers: the backbone ``train`` / ``compare`` use for images larger than
     16x16 when none is named, chosen because it reaches a useful accuracy in a short
-    CPU run at any image size, so a first comparison of losses reads something real::
+    CPU run at any image size, so a first comparison of losses reads something real:
 
-        stage 1:  3x3 conv 32, BN, ReLU, same
-                  2x2 max-pool            (each pool skipped below 4x4, so any size works)
-        stage 2:  3x3 conv 64, BN, ReLU, same     x2
-                  2x2 max-pool
-        stage 3:  3x3 conv 128, BN, ReLU, same    x2
-        global average pool
-        Dense(embedding_dim), linear              <- layer "embedding"
+    ```text
+    stage 1:  3x3 conv 32, BN, ReLU, same
+              2x2 max-pool            (each pool skipped below 4x4, so any size works)
+    stage 2:  3x3 conv 64, BN, ReLU, same     x2
+              2x2 max-pool
+    stage 3:  3x3 conv 128, BN, ReLU, same    x2
+    global average pool
+    Dense(embedding_dim), linear              <- layer "embedding"
+    ```
 
     The linear embedding lets the angular heads use the whole sphere (a ReLU output
     would confine the features to the positive orthant). Its batch norms are meant to
-    be trained with :class:`keras_angular.callbacks.PreciseBatchNorm` (``train`` and
+    be trained with [`keras_angular.callbacks.PreciseBatchNorm`][] (``train`` and
     ``compare`` add it), which gives inference the population statistics of the current
     weights.
 
@@ -50,7 +53,7 @@ def small_cnn(
         widths: filters of each stage; one pooling between consecutive stages.
         convs: convolutions in each stage (as many entries as ``widths``).
         batch_norm: BN after every convolution.
-        weight_decay: coupled L2 weight decay on the kernels (see :mod:`keras_angular.models`).
+        weight_decay: coupled L2 weight decay on the kernels (see [`keras_angular.models`][]).
         name: model name.
 
     Examples:

@@ -51,17 +51,19 @@ def wsoftmax_cnn(
     initializer ... Batch normalization is used after PReLU and the dropout is not
     adopted." The architectures are Table 1 of Liu et al., "Large-Margin Softmax Loss
     for Convolutional Neural Networks", ICML 2016 (``[3x3, n] x k`` = k 3x3 convolutions
-    with n filters, stride 1, padding 1)::
+    with n filters, stride 1, padding 1):
 
-        layer        mnist          cifar10        cifar100
-        Conv0.x      [3x3, 64]x1    [3x3, 64]x1    [3x3, 96]x1
-        Conv1.x      [3x3, 64]x3    [3x3, 64]x4    [3x3, 96]x4
-        Pool1        2x2 max, stride 2
-        Conv2.x      [3x3, 64]x3    [3x3, 96]x4    [3x3, 192]x4
-        Pool2        2x2 max, stride 2
-        Conv3.x      [3x3, 64]x3    [3x3, 128]x4   [3x3, 384]x4
-        Pool3        2x2 max, stride 2
-        FC           256            256            512
+    ```text
+    layer        mnist          cifar10        cifar100
+    Conv0.x      [3x3, 64]x1    [3x3, 64]x1    [3x3, 96]x1
+    Conv1.x      [3x3, 64]x3    [3x3, 64]x4    [3x3, 96]x4
+    Pool1        2x2 max, stride 2
+    Conv2.x      [3x3, 64]x3    [3x3, 96]x4    [3x3, 192]x4
+    Pool2        2x2 max, stride 2
+    Conv3.x      [3x3, 64]x3    [3x3, 128]x4   [3x3, 384]x4
+    Pool3        2x2 max, stride 2
+    FC           256            256            512
+    ```
 
     Each convolution is ``Conv2D -> PReLU (one slope per channel) -> BatchNorm``; the
     pooled map is flattened and the FC layer (``Dense(M) -> PReLU -> BatchNorm``, the
