@@ -1,73 +1,78 @@
 """Reproduce the papers' experiments, claim by claim: ``keras-angular reproduce``.
 
 Each experiment is one module of this package that defines ``EXPERIMENT``, an
-:class:`~keras_angular.reproduce.base.Experiment`. Every such module is found and
-registered in :data:`EXPERIMENTS` on import (``name -> module``): adding an experiment
-is adding a file, nothing else. :func:`run_experiment` runs one at a scale and writes
-``report.md`` / ``report.json`` (the paper's figures beside ours, each claim held / did
-not hold / inconclusive against the seed-to-seed spread).
+[`Experiment`][keras_angular.reproduce.base.Experiment]. Every such module is found and
+registered in [`EXPERIMENTS`][keras_angular.reproduce.EXPERIMENTS] on import (``name -> module``):
+adding an experiment is adding a file, nothing else.
+[`run_experiment`][keras_angular.reproduce.run_experiment] runs one at a scale and writes
+``report.md`` / ``report.json`` (the paper's figures beside ours, each claim held / did not hold /
+inconclusive against the seed-to-seed spread).
 
-Scales (:data:`~keras_angular.reproduce.base.SCALES`): ``tiny`` (seconds, CI: the offline
+Scales ([`SCALES`][keras_angular.reproduce.base.SCALES]): ``tiny`` (seconds, CI: the offline
 digits, one epoch), ``small`` (under 30 minutes on 2 CPU cores on a few thousand real
 images: the paper's dataset by its tensorflow-datasets name, or offline ``dataset=`` an
 ``.npz`` or folder), ``full`` (the paper's dataset by its tensorflow-datasets name, the
 paper's network and epochs, for a GPU; logs a measured time estimate before it trains).
 
-An experiment module, whole (``keras_angular/reproduce/my_experiment.py``)::
+An experiment module, whole (``keras_angular/reproduce/my_experiment.py``):
 
-    from keras_angular.reproduce.base import (
-        Claim, Data, Experiment, PaperValue, Run, Scale,
-    )
+```python
+from keras_angular.reproduce.base import (
+    Claim, Data, Experiment, PaperValue, Run, Scale,
+)
 
-    RUNS = (Run("Soft", "softmax"), Run("Arc", "arc"))
-    EXPERIMENT = Experiment(
-        name="my-experiment",                      # the command-line name
-        title="Arc vs softmax on Fashion-MNIST",
-        paper='Wu & Wang, "Angular Learning: Toward Discriminative Embedded Features"',
-        scales={
-            "tiny": Scale(data=(Data("digits"),), runs=RUNS, seeds=2,
-                          settings={"epochs": 1, "batch_size": 64}),
-            "small": Scale(data=(Data("fashion_mnist.npz", "Fashion-MNIST",
-                                      train_size=6000, test_size=2000),),
-                           runs=RUNS, seeds=2, settings={"epochs": 4}),
-            "full": Scale(data=(Data("fashion_mnist", "Fashion-MNIST"),), runs=RUNS,
-                          seeds=1, settings={"epochs": 60, "backbone": "resnet20"}),
-        },
-        paper_values=(                             # copied from the paper, as printed
-            PaperValue("Angular Table 5", "Fashion-MNIST", "Soft", "test_error_pct", 6.30,
-                       unit="error %"),
-            PaperValue("Angular Table 5", "Fashion-MNIST", "Arc", "test_error_pct", 6.04,
-                       unit="error %"),
-        ),
-        claims=(Claim("Arc errs less than softmax", "test_error_pct", "Arc", "Soft",
-                      "lower", "Angular Table 5"),),
-    )
+RUNS = (Run("Soft", "softmax"), Run("Arc", "arc"))
+EXPERIMENT = Experiment(
+    name="my-experiment",                      # the command-line name
+    title="Arc vs softmax on Fashion-MNIST",
+    paper='Wu & Wang, "Angular Learning: Toward Discriminative Embedded Features"',
+    scales={
+        "tiny": Scale(data=(Data("digits"),), runs=RUNS, seeds=2,
+                      settings={"epochs": 1, "batch_size": 64}),
+        "small": Scale(data=(Data("fashion_mnist.npz", "Fashion-MNIST",
+                                  train_size=6000, test_size=2000),),
+                       runs=RUNS, seeds=2, settings={"epochs": 4}),
+        "full": Scale(data=(Data("fashion_mnist", "Fashion-MNIST"),), runs=RUNS,
+                      seeds=1, settings={"epochs": 60, "backbone": "resnet20"}),
+    },
+    paper_values=(                             # copied from the paper, as printed
+        PaperValue("Angular Table 5", "Fashion-MNIST", "Soft", "test_error_pct", 6.30,
+                   unit="error %"),
+        PaperValue("Angular Table 5", "Fashion-MNIST", "Arc", "test_error_pct", 6.04,
+                   unit="error %"),
+    ),
+    claims=(Claim("Arc errs less than softmax", "test_error_pct", "Arc", "Soft",
+                  "lower", "Angular Table 5"),),
+)
+```
 
 What the pieces mean:
 
-* :class:`~keras_angular.reproduce.base.Run`: a report row (``label``) trained with a
+* [`Run`][keras_angular.reproduce.base.Run]: a report row (``label``) trained with a
   registry method (``method``, ``overrides``, per-run ``settings``) once per seed.
-* :class:`~keras_angular.reproduce.base.Scale`: the datasets, runs, seeds and the
-  :func:`keras_angular.training.run_method` keyword arguments (``epochs``, ``backbone``,
+* [`Scale`][keras_angular.reproduce.base.Scale]: the datasets, runs, seeds and the
+  [`keras_angular.training.run_method`][] keyword arguments (``epochs``, ``backbone``,
   ``backbone_kwargs``, ``recipe``, ``augment``...) of one scale.
-* :class:`~keras_angular.reproduce.base.PaperValue`: one of the paper's numbers, with its
+* [`PaperValue`][keras_angular.reproduce.base.PaperValue]: one of the paper's numbers, with its
   table and row; ``metric`` is a per-run result key: ``test_accuracy_pct``,
-  ``test_error_pct`` (:func:`~keras_angular.reproduce.runner.derived_metrics`), any key
-  :func:`~keras_angular.training.run_method` returns (``w_inter_deg``, ``c_inter_deg``,
+  ``test_error_pct`` (``derived_metrics``), any key
+  [`run_method`][keras_angular.training.run_method] returns (``w_inter_deg``, ``c_inter_deg``,
   ``wc_intra_deg``, ``kl``, ``emd_deg``, ``homogeneity``, ``completeness``...), or one the
   experiment's ``derive`` hook adds.
-* :class:`~keras_angular.reproduce.base.Claim`: a direction (``row`` higher / lower than
-  ``than`` in ``metric``), judged by :func:`~keras_angular.reproduce.runner.verdict`.
+* [`Claim`][keras_angular.reproduce.base.Claim]: a direction (``row`` higher / lower than
+  ``than`` in ``metric``), judged by ``verdict``.
 * Hooks (optional): ``derive(result, scale_name) -> dict`` adds per-run metrics (e.g. read
   from ``result["history"]``); ``analyze(context) -> [markdown lines]`` runs once per
-  dataset with a :class:`~keras_angular.reproduce.runner.DatasetContext` (results and
+  dataset with a ``DatasetContext`` (results and
   run folders) to draw figures and add report text.
 
-Example::
+Example:
 
-    from keras_angular.reproduce import run_experiment
-    report = run_experiment("amc-table1", "tiny", out_dir="runs/amc-table1")
-    print(report["datasets"][0]["claims"][0]["verdict"])
+```python
+from keras_angular.reproduce import run_experiment
+report = run_experiment("amc-table1", "tiny", out_dir="runs/amc-table1")
+print(report["datasets"][0]["claims"][0]["verdict"])
+```
 """
 
 import importlib
@@ -111,7 +116,7 @@ package that defines one."""
 
 
 def get_experiment(name):
-    """The :class:`~keras_angular.reproduce.base.Experiment` registered as ``name``; a
+    """The [`Experiment`][keras_angular.reproduce.base.Experiment] registered as ``name``; a
     ``ValueError`` lists the valid names.
 
     Examples:
@@ -131,10 +136,10 @@ def run_experiment(name, scale="tiny", dataset=None, seeds=None, *, out_dir, log
     """Run the experiment ``name`` at ``scale`` and write its report into ``out_dir``.
 
     Args:
-        name: a key of :data:`EXPERIMENTS` (``"amc-table1"``, ``"amc-sphere"``,
-            ``"arc-angles"``...).
+        name: a key of [`EXPERIMENTS`][keras_angular.reproduce.EXPERIMENTS] (``"amc-table1"``,
+            ``"amc-sphere"``, ``"arc-angles"``...).
         scale: ``"tiny"``, ``"small"`` or ``"full"``.
-        dataset: a :func:`keras_angular.data.load_dataset` source (``.npz`` path, folder,
+        dataset: a [`keras_angular.data.load_dataset`][] source (``.npz`` path, folder,
             tensorflow-datasets name) in place of the scale's datasets; None keeps them.
         seeds: seeds per run in place of the scale's; None keeps it.
         out_dir: runs go to ``out_dir/<dataset>/<run>/seed_<k>/``, the report to
@@ -153,7 +158,7 @@ def run_experiment(name, scale="tiny", dataset=None, seeds=None, *, out_dir, log
 
     Raises:
         ValueError: unknown experiment or scale, bad ``seeds``, bad data, or run settings
-            :func:`keras_angular.training.run_method` refuses (checked before training).
+            [`keras_angular.training.run_method`][] refuses (checked before training).
 
     Examples:
         >>> import tempfile

@@ -27,7 +27,7 @@ _SPHERE = {"recipe": "paper", "backbone_kwargs": {"embedding_dim": 3}, "batch_si
 
 def sphere_figure(context, path):
     """Draw seed 0 of every run: its unit 3-d test features on the sphere with its class
-    weights (:func:`keras_angular.plots.plot_embedding_3d`), one panel per run, titled
+    weights ([`keras_angular.plots.plot_embedding_3d`][]), one panel per run, titled
     with its homogeneity / completeness; saved to ``path``."""
     import keras
     import matplotlib.pyplot as plt

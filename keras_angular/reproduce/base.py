@@ -1,8 +1,8 @@
 """What an experiment module declares: its runs per scale, the paper's figures, its claims.
 
-An experiment is plain data (:class:`Experiment`) plus two optional hooks; the runner
-(:mod:`keras_angular.reproduce.runner`) does the training, the statistics and the report.
-See :mod:`keras_angular.reproduce` for a complete example module.
+An experiment is plain data ([`Experiment`][keras_angular.reproduce.Experiment]) plus two optional
+hooks; the runner (``keras_angular.reproduce.runner``) does the training, the statistics and the
+report. See [`keras_angular.reproduce`][] for a complete example module.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ name, or offline an ``.npz`` or folder given with ``dataset=``); ``full``: the p
 dataset (a tensorflow-datasets name), network and epochs, for a GPU."""
 
 UNITS = ("%", "error %", "deg", "rad", "")
-"""Units a :class:`PaperValue` may be printed in. The report shows ``rad`` in degrees
-beside ours (``value * 180 / pi``); ``%`` is accuracy, ``error %`` is ``100 - accuracy``."""
+"""Units a [`PaperValue`][keras_angular.reproduce.PaperValue] may be printed in. The report shows
+``rad`` in degrees beside ours (``value * 180 / pi``); ``%`` is accuracy, ``error %`` is
+``100 - accuracy``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,9 +29,9 @@ class Run:
 
     Attributes:
         label: the row's name in the report and the key claims use (``"CE+AMC"``).
-        method: a name in :data:`keras_angular.methods.METHODS`.
+        method: a name in [`keras_angular.methods.METHODS`][].
         overrides: the method's hyper-parameters to change (``{"margin": 0.5}``).
-        settings: :func:`keras_angular.training.run_method` keyword arguments for this run
+        settings: [`keras_angular.training.run_method`][] keyword arguments for this run
             alone (``{"learning_rate": 0.01}``); they replace the scale's.
 
     Examples:
@@ -50,13 +51,14 @@ class Data:
     """One dataset of a scale.
 
     Attributes:
-        source: what :func:`keras_angular.data.load_dataset` takes: a tensorflow-datasets
+        source: what [`keras_angular.data.load_dataset`][] takes: a tensorflow-datasets
             name, ``"digits"``, an ``.npz`` path or a folder.
-        setting: the paper's column this dataset is compared with (a :class:`PaperValue`
-            ``setting``, e.g. ``"CIFAR10"``); None compares with no paper figure.
+        setting: the paper's column this dataset is compared with (a
+            [`PaperValue`][keras_angular.reproduce.PaperValue] ``setting``, e.g. ``"CIFAR10"``);
+            None compares with no paper figure.
         train_size, test_size: keep a seeded, class-stratified subset of this many images
             (None keeps all).
-        load_kwargs: more :func:`~keras_angular.data.load_dataset` arguments
+        load_kwargs: more [`load_dataset`][keras_angular.data.load_dataset] arguments
             (``{"coarse_labels": True}``, ``{"test_fraction": 0.2}``).
 
     Examples:
@@ -78,15 +80,15 @@ class Scale:
 
     Attributes:
         data: the datasets, one report section each (``--dataset`` replaces them).
-        runs: the :class:`Run` rows.
+        runs: the [`Run`][keras_angular.reproduce.Run] rows.
         seeds: seeds per run (0 .. seeds - 1); ``--seeds`` replaces it.
-        settings: :func:`keras_angular.training.run_method` keyword arguments shared by
+        settings: [`keras_angular.training.run_method`][] keyword arguments shared by
             every run: ``epochs`` (required), ``batch_size``, ``backbone``,
             ``backbone_kwargs``, ``learning_rate``, ``lr_schedule``, ``recipe``,
             ``augment``, ``precise_bn``, ``geometry_every``, ``figures``...
         notes: sentences for the report: how this scale departs from the paper.
         callbacks: optional ``(run, settings) -> list``: Keras callbacks for one run
-            (``settings`` are its :func:`~keras_angular.reproduce.runner.run_settings`),
+            (``settings`` are its ``run_settings``),
             given to ``run_method(extra_callbacks=...)``, e.g. a one-cycle learning rate.
 
     Examples:
@@ -110,16 +112,16 @@ class PaperValue:
 
     Attributes:
         source: table / figure and paper (``"AMC-Loss Table 1"``).
-        setting: the column or dataset (``"CIFAR10"``), matched with :attr:`Data.setting`;
-            None where the paper does not name it. A report shows the values of its
-            dataset's setting, and for a metric the paper gives on other datasets only,
-            those (marked as another dataset's).
-        row: the :class:`Run` label it belongs to (``"CE+AMC"``).
+        setting: the column or dataset (``"CIFAR10"``), matched with
+            [`Data.setting`][keras_angular.reproduce.Data.setting]; None where the paper does not
+            name it. A report shows the values of its dataset's setting, and for a metric the paper
+            gives on other datasets only, those (marked as another dataset's).
+        row: the [`Run`][keras_angular.reproduce.Run] label it belongs to (``"CE+AMC"``).
         metric: the result key it compares with (``"test_accuracy_pct"``,
             ``"wc_intra_deg"``, ``"test_error_pct"``...; see
-            :func:`keras_angular.reproduce.runner.derived_metrics`).
+            ``keras_angular.reproduce.runner.derived_metrics``).
         value: the number as printed; sd: its SD as printed (None when not given).
-        unit: one of :data:`UNITS` (``"rad"`` is shown in degrees beside ours).
+        unit: one of ``UNITS`` (``"rad"`` is shown in degrees beside ours).
 
     Examples:
         >>> value = PaperValue(
@@ -156,14 +158,15 @@ class Claim:
     """A direction the paper states: ``row`` has a ``higher`` (or ``lower``) ``metric``
     than ``than``.
 
-    The verdict (:func:`keras_angular.reproduce.runner.verdict`) compares the two rows'
+    The verdict (``keras_angular.reproduce.runner.verdict``) compares the two rows'
     per-seed values: the effect (mean difference, signed so that > 0 is the paper's
     direction), its size against the seed-to-seed SD, and the Welch p-value.
 
     Attributes:
         text: the claim in one sentence, with its source.
-        metric: a per-run result key (as :attr:`PaperValue.metric`).
-        row, than: :class:`Run` labels.
+        metric: a per-run result key (as
+            [`PaperValue.metric`][keras_angular.reproduce.PaperValue.metric]).
+        row, than: [`Run`][keras_angular.reproduce.Run] labels.
         direction: ``"higher"`` or ``"lower"``: how ``row`` compares with ``than``.
         source: where the paper says it (``"AMC-Loss Table 1, Sec. 4.2"``).
 
@@ -190,21 +193,21 @@ class Claim:
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    """A paper experiment: what :func:`keras_angular.reproduce.run_experiment` runs.
+    """A paper experiment: what [`keras_angular.reproduce.run_experiment`][] runs.
 
     Attributes:
         name: the registry and command-line name (``"amc-table1"``).
         title: one line for the report's heading.
         paper: the paper's citation: authors, title, venue.
         scales: ``{"tiny": Scale, "small": Scale, "full": Scale}``.
-        paper_values: the paper's figures (:class:`PaperValue`).
-        claims: the :class:`Claim` list checked in the report.
+        paper_values: the paper's figures ([`PaperValue`][keras_angular.reproduce.PaperValue]).
+        claims: the [`Claim`][keras_angular.reproduce.Claim] list checked in the report.
         derive: optional ``(result, scale_name) -> dict``: more per-run metrics computed
-            from one :func:`~keras_angular.training.run_method` result (its ``history``
+            from one [`run_method`][keras_angular.training.run_method] result (its ``history``
             ...), merged into the result before the statistics (e.g. the error after
             10 epochs, read from the history).
         analyze: optional ``(context) -> list[str]``: called once per dataset after its
-            runs with a :class:`~keras_angular.reproduce.runner.DatasetContext`; may draw
+            runs with a ``DatasetContext``; may draw
             figures into ``context.out_dir`` and returns Markdown lines for the report.
         notes: sentences for every report of this experiment (what the package supports
             of the paper's setting and what it substitutes).

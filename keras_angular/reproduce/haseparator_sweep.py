@@ -4,7 +4,7 @@ Figs. 3 and 5-8 and Tables II-III.
 Every configuration (scale sigma, margin m) of both methods is trained once per seed; the
 report gives per configuration the test accuracy (Fig. 3), D_EM (Fig. 5, 7) and D_KL
 between the positive and negative pair-angle histograms of the test embeddings (Sec.
-IV-C, :func:`keras_angular.metrics.pair_angle_divergence`: ``kl`` in nats, ``emd_deg`` in
+IV-C, [`keras_angular.metrics.pair_angle_divergence`][]: ``kl`` in nats, ``emd_deg`` in
 degrees), the D_KL-D_EM scatter (Figs. 6, 8), each method's spread over the grid (the
 paper's "insensitivity to hyperparameter tuning") and its top-2 configurations beside
 the paper's (Tables II-III).

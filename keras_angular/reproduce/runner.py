@@ -1,17 +1,17 @@
 """Run an experiment's declared runs, aggregate them over seeds, judge its claims, report.
 
-:func:`run_experiment` trains every :class:`~keras_angular.reproduce.base.Run` of a scale
-once per seed with :func:`keras_angular.grid.run_grid`, into
-``out_dir/<dataset>/<run label>/seed_<k>/`` (a run finished there before with the same
-data and settings is read back); the statistics are :func:`keras_angular.report.summarize`
-(mean ± SD over seeds, two-sided Welch p-value against the baseline run);
-:func:`~keras_angular.reproduce.verdicts.verdict` judges each claim;
-:func:`~keras_angular.reproduce.markdown.write_report` writes ``report.md`` and
+[`run_experiment`][keras_angular.reproduce.run_experiment] trains every
+[`Run`][keras_angular.reproduce.base.Run] of a scale once per seed with
+``keras_angular.grid.run_grid``, into ``out_dir/<dataset>/<run label>/seed_<k>/`` (a run finished
+there before with the same data and settings is read back); the statistics are
+[`keras_angular.report.summarize`][] (mean ± SD over seeds, two-sided Welch p-value against the
+baseline run); ``verdict`` judges each claim;
+``write_report`` writes ``report.md`` and
 ``report.json`` with the paper's figures beside ours.
 
-The pieces live in :mod:`~keras_angular.reproduce.scales` (which runs),
-:mod:`~keras_angular.reproduce.verdicts`, :mod:`~keras_angular.reproduce.estimate` and
-:mod:`~keras_angular.reproduce.markdown`; their public names are importable from here too.
+The pieces live in ``scales`` (which runs),
+``verdicts``, ``estimate`` and
+``markdown``; their public names are importable from here too.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class DatasetContext:
 
     Attributes:
         experiment, scale_name, scale, data: what ran.
-        splits: the :class:`~keras_angular.data.DatasetSplits` it ran on.
+        splits: the [`DatasetSplits`][keras_angular.data.DatasetSplits] it ran on.
         results: ``{run label: [run_method result per seed]}`` (with derived metrics).
         folders: ``{run label: [out_dir per seed]}`` (``model.keras``, ``history.json``...).
         out_dir: this dataset's report folder (write figures here).
@@ -69,15 +69,15 @@ class DatasetContext:
 
 def finished_run(run_dir, method, splits, config):
     """The result of a finished run in ``run_dir`` whose ``run.json`` is this run's record
-    (:func:`keras_angular.grid.finished_result` of
-    :func:`keras_angular.run_config.run_record`): so an interrupted experiment, run again,
+    (``keras_angular.grid.finished_result`` of
+    [`keras_angular.run_config.run_record`][]): so an interrupted experiment, run again,
     trains only what it had not finished. None otherwise."""
     return finished_result(run_dir, run_record(method, splits, config))
 
 
 def run_dataset(experiment, scale_name, scale, data, out_dir, log=print, splits=None):
     """Train every run of ``scale`` on ``data`` (already loaded: ``splits``) over the seeds;
-    returns a :class:`DatasetContext`."""
+    returns a ``DatasetContext``."""
     splits = load_data(data) if splits is None else splits
     folder = os.path.join(out_dir, slug(splits.name.split(" (")[0]))
     runs = []
@@ -122,11 +122,11 @@ def run_dataset(experiment, scale_name, scale, data, out_dir, log=print, splits=
 def run_experiment(
     experiment, scale_name, dataset=None, seeds=None, *, out_dir, log=print, runs=None
 ):
-    """Run ``experiment`` (an :class:`~keras_angular.reproduce.base.Experiment`) at
+    """Run ``experiment`` (an [`Experiment`][keras_angular.reproduce.base.Experiment]) at
     ``scale_name`` and write ``out_dir/report.md`` and ``report.json``; returns the report
     dict. Outside ``tiny``, logs a measured time estimate before training. Runs finished
     before in ``out_dir`` with the same data and settings are read, not trained again
-    (:func:`finished_run`); ``runs`` keeps only those run labels (:func:`resolve_scale`)."""
+    (``finished_run``); ``runs`` keeps only those run labels (``resolve_scale``)."""
     scale = resolve_scale(experiment, scale_name, dataset, seeds, runs)
     check_plan(scale)
     started = time.perf_counter()
@@ -251,7 +251,7 @@ def paper_values_for(experiment, setting):
 
 
 def _paper_effect(experiment, claim, setting):
-    """The paper's own effects for ``claim`` (same sign convention as :func:`verdict`):
+    """The paper's own effects for ``claim`` (same sign convention as ``verdict``):
     one entry per setting where the paper gives both rows - only ``setting``'s when it
     has them. An empty list when the paper gives no number for both rows."""
     sign = 1.0 if claim.direction == "higher" else -1.0

@@ -1,8 +1,8 @@
 """Which runs a reproduce command trains: the scale, its datasets and each run's settings.
 
-:func:`resolve_scale` applies ``--dataset`` / ``--seeds`` / ``--runs`` to an experiment's
-scale; :func:`run_settings` gives one run's :class:`~keras_angular.run_config.RunConfig`
-fields; :func:`check_plan` refuses bad ones before anything trains.
+``resolve_scale`` applies ``--dataset`` / ``--seeds`` / ``--runs`` to an experiment's
+scale; ``run_settings`` gives one run's [`RunConfig`][keras_angular.run_config.RunConfig]
+fields; ``check_plan`` refuses bad ones before anything trains.
 """
 
 import dataclasses
@@ -45,10 +45,10 @@ def match_setting(dataset, settings):
 
 
 def resolve_scale(experiment, scale_name, dataset=None, seeds=None, runs=None):
-    """The :class:`~keras_angular.reproduce.base.Scale` to run: the experiment's, with
-    ``dataset`` (any :func:`~keras_angular.data.load_dataset` source) in place of its
+    """The [`Scale`][keras_angular.reproduce.base.Scale] to run: the experiment's, with
+    ``dataset`` (any [`load_dataset`][keras_angular.data.load_dataset] source) in place of its
     datasets - keeping the first one's subset sizes and matching the paper's setting by
-    name (:func:`match_setting`) -, ``seeds`` in place of its seed count, and only the
+    name (``match_setting``) -, ``seeds`` in place of its seed count, and only the
     runs labelled in ``runs`` (a list; None keeps all)."""
     if scale_name not in experiment.scales:
         raise ValueError(
@@ -83,7 +83,8 @@ def resolve_scale(experiment, scale_name, dataset=None, seeds=None, runs=None):
 
 
 def load_data(data):
-    """:func:`~keras_angular.data.load_dataset` of a :class:`Data`, then :func:`subsample`."""
+    """[`load_dataset`][keras_angular.data.load_dataset] of a
+    [`Data`][keras_angular.reproduce.Data], then [`subsample`][keras_angular.data.subsample]."""
     splits = load_dataset(data.source, **dict(data.load_kwargs))
     return subsample(splits, data.train_size, data.test_size)
 
@@ -94,7 +95,7 @@ def slug(label):
 
 
 def run_settings(scale, run):
-    """The :class:`~keras_angular.run_config.RunConfig` fields of one run: the scale's
+    """The [`RunConfig`][keras_angular.run_config.RunConfig] fields of one run: the scale's
     settings, the run's own over them, its method overrides merged in; ``verbose=0`` and
     ``figures=False`` unless set."""
     settings = {"verbose": 0, "figures": False, **dict(scale.settings), **dict(run.settings)}
@@ -105,8 +106,8 @@ def run_settings(scale, run):
 
 def check_plan(scale):
     """Refuse bad run settings before anything trains: every run's settings must make a
-    :class:`keras_angular.run_config.RunConfig` that its method accepts
-    (:func:`keras_angular.run_config.check_run`)."""
+    [`keras_angular.run_config.RunConfig`][] that its method accepts
+    ([`keras_angular.run_config.check_run`][])."""
     for run in scale.runs:
         check_run(run.method, RunConfig(**run_settings(scale, run)))
 

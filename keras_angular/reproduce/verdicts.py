@@ -1,8 +1,8 @@
 """The claim verdicts of a reproduced experiment, and the per-run keys every one compares.
 
-:func:`verdict` judges one claim from per-seed numbers: held / did not hold / inconclusive
+``verdict`` judges one claim from per-seed numbers: held / did not hold / inconclusive
 against the seed-to-seed spread (two-sided Welch t-test,
-:func:`keras_angular.report.welch_p_value`).
+[`keras_angular.report.welch_p_value`][]).
 """
 
 import math
@@ -18,9 +18,10 @@ VERDICTS = ("held", "did not hold", "inconclusive")
 
 
 def derived_metrics(result):
-    """The per-run keys every experiment can compare besides :func:`run_method`'s own:
-    ``test_accuracy_pct`` (``100 * test_accuracy``) and ``test_error_pct``
-    (``100 - test_accuracy_pct``), the units the papers print.
+    """The per-run keys every experiment can compare besides
+    [`run_method`][keras_angular.training.run_method]'s own: ``test_accuracy_pct``
+    (``100 * test_accuracy``) and ``test_error_pct`` (``100 - test_accuracy_pct``), the units the
+    papers print.
 
     Examples:
         >>> derived_metrics({"test_accuracy": 0.9})["test_error_pct"]
@@ -37,7 +38,7 @@ def verdict(values, reference, direction, alpha=ALPHA):
     ``effect`` is ``mean(values) - mean(reference)``, negated for ``"lower"`` so that a
     positive effect is the claimed direction; ``sd`` the seed-to-seed SD pooled over both
     sides (``sqrt((s1^2 + s2^2) / 2)``, ``ddof=1``); ``effect_over_sd`` their ratio;
-    ``p`` the two-sided Welch t-test p-value (:func:`keras_angular.report.welch_p_value`).
+    ``p`` the two-sided Welch t-test p-value ([`keras_angular.report.welch_p_value`][]).
 
     * ``"held"``: ``p < alpha`` and ``effect > 0``;
     * ``"did not hold"``: ``p < alpha`` and ``effect < 0`` (the opposite direction, beyond

@@ -1,7 +1,7 @@
 """``wsoftmax-alpha``: W-Softmax's class angles vs alpha (Fig. 5, Eq. 14), accuracy vs the
 feature width M around M_min = C - 1 (Fig. 4), Tables 1-2.
 
-Three forms of the loss side by side (:class:`keras_angular.losses.WSoftmaxLoss`):
+Three forms of the loss side by side ([`keras_angular.losses.WSoftmaxLoss`][]):
 
 * ``Paper``: the paper's Eq. 13 on raw features (``form="paper"``);
 * ``Easy``: the same with the bias only where the target score is positive
@@ -13,7 +13,7 @@ Three forms of the loss side by side (:class:`keras_angular.losses.WSoftmaxLoss`
 features, no bias). Every W-Softmax run first trains ``pretrain_epochs`` with that
 softmax, then refines with its W-Softmax (Sec. 5.1, "Training Detail"). The mean class
 angle (Eq. 14) is ``mean_class_angle_deg``, the mean over classes of
-``class_mean_angles_deg`` (:func:`keras_angular.training.geometry_metrics`).
+``class_mean_angles_deg`` ([`keras_angular.training.geometry_metrics`][]).
 """
 
 import math
