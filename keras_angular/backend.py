@@ -4,32 +4,40 @@ The heads, losses, metrics and callbacks are ``keras.ops``; what they cannot say
 ``keras.ops`` is here, so that every other module runs unchanged under
 ``KERAS_BACKEND=tensorflow``, ``jax`` and ``torch``:
 
-* :func:`name` - the backend Keras runs on;
-* :func:`is_traced` - whether a tensor is symbolic (inside ``tf.function`` or
-  ``jax.jit``), so its values cannot be read while the step is being built;
-* :func:`label_error` - the exception an invalid label raises (TensorFlow's
-  ``InvalidArgumentError``, which its in-graph assertion raises too; ``ValueError``
+* [`name`][keras_angular.backend.name] - the backend Keras runs on;
+* [`is_traced`][keras_angular.backend.is_traced] - whether a tensor is symbolic (inside
+  ``tf.function`` or ``jax.jit``), so its values cannot be read while the step is being built;
+* [`label_error`][keras_angular.backend.label_error] - the exception an invalid label raises
+  (TensorFlow's ``InvalidArgumentError``, which its in-graph assertion raises too; ``ValueError``
   elsewhere);
-* :func:`assert_in_step` - an assertion compiled into the step where the backend has
+* [`assert_in_step`][keras_angular.backend.assert_in_step] - an assertion compiled into the step
+  where the backend has
   one: ``tf.debugging.Assert`` (dropped by XLA), a JAX host callback that raises
   (``JaxRuntimeError`` carrying the message on CPU; a GPU may only log it). Where it
   cannot raise, the caller's NaN marks the bad sample
-  (:func:`keras_angular.ops.nan_where_invalid`);
-* :func:`as_plain_tensor` - a ``tf.Variable`` read into a tensor (TensorFlow only);
-* :func:`exports_saved_model` - whether ``model.export`` writes a SavedModel here;
-* :func:`steps_read_untracked_variables` / :func:`refresh_compiled_steps` - whether a
-  compiled ``fit`` step reads, at every step, a variable the model does not track (a
-  loss's ``weight``); where it does not (JAX), the steps are traced again to see a new
-  value (:func:`rebuild_compiled_steps`, which any backend can call);
-* :func:`require_tensorflow` - the one message for what only TensorFlow provides
-  (``tf.distribute`` strategies, SavedModel export);
-* :func:`forget_restored_epoch`, :func:`producing_operation`, :func:`optimizer_strategy`
+  ([`keras_angular.ops.nan_where_invalid`][]);
+* [`as_plain_tensor`][keras_angular.backend.as_plain_tensor] - a ``tf.Variable`` read into a tensor
+  (TensorFlow only);
+* [`exports_saved_model`][keras_angular.backend.exports_saved_model] - whether ``model.export``
+  writes a SavedModel here;
+* [`steps_read_untracked_variables`][keras_angular.backend.steps_read_untracked_variables] /
+  [`refresh_compiled_steps`][keras_angular.backend.refresh_compiled_steps] - whether a compiled
+  ``fit`` step reads, at every step, a variable the model does not track (a loss's ``weight``);
+  where it does not (JAX), the steps are traced again to see a new value
+  ([`rebuild_compiled_steps`][keras_angular.backend.rebuild_compiled_steps], which any backend can
+  call);
+* [`require_tensorflow`][keras_angular.backend.require_tensorflow] - the one message for what only
+  TensorFlow provides (``tf.distribute`` strategies, SavedModel export);
+* [`forget_restored_epoch`][keras_angular.backend.forget_restored_epoch],
+  [`producing_operation`][keras_angular.backend.producing_operation],
+  [`optimizer_strategy`][keras_angular.backend.optimizer_strategy]
   - the only places the package touches a private Keras attribute, each read from the
-  Keras release :data:`PRIVATE_API_KERAS_VERSION` (``tests/test_keras_private_api.py``
-  fails, naming the attribute, if a Keras upgrade removes or renames one).
+  Keras release [`PRIVATE_API_KERAS_VERSION`][keras_angular.backend.PRIVATE_API_KERAS_VERSION]
+  (``tests/test_keras_private_api.py`` fails, naming the attribute, if a Keras upgrade removes or
+  renames one).
 
 TensorFlow is imported here only when it is the backend (``tf.data`` input pipelines
-are TensorFlow's on every backend, and :mod:`keras_angular.data` imports it itself).
+are TensorFlow's on every backend, and [`keras_angular.data`][] imports it itself).
 """
 
 import keras
@@ -99,8 +107,8 @@ def _raise_unless(ok, message, values):
 
 def assert_in_step(condition, message, values, *outputs):
     """``outputs`` behind an assertion compiled into the step: when ``condition`` (a
-    scalar bool tensor) is False the step raises :func:`label_error` with ``message`` and
-    the first 16 ``values``, where the backend can.
+    scalar bool tensor) is False the step raises [`label_error`][keras_angular.backend.label_error]
+    with ``message`` and the first 16 ``values``, where the backend can.
 
     TensorFlow: ``tf.debugging.Assert`` (``InvalidArgumentError``; XLA drops it). JAX: a
     host callback (``jax.debug.callback``) in a ``lax.cond`` branch taken only when
@@ -185,8 +193,9 @@ def steps_read_untracked_variables():
     TensorFlow: yes (a ``tf.function`` reads and assigns a variable when it runs).
     PyTorch: yes (the step runs eagerly). JAX: no - its step is a pure function of the
     model's, the optimizer's and the metrics' variables: any other variable is read once,
-    when the step is traced, its value baked in (:func:`refresh_compiled_steps` traces
-    again), and an assignment to it is not kept.
+    when the step is traced, its value baked in
+    ([`refresh_compiled_steps`][keras_angular.backend.refresh_compiled_steps] traces again), and an
+    assignment to it is not kept.
 
     Examples:
         >>> steps_read_untracked_variables() == (name() != "jax")
@@ -197,8 +206,9 @@ def steps_read_untracked_variables():
 
 def refresh_compiled_steps(model):
     """Make ``model``'s next train and test steps see the current value of what their
-    compiled form baked in (:func:`steps_read_untracked_variables`); returns True where
-    the backend needs this (JAX).
+    compiled form baked in
+    ([`steps_read_untracked_variables`][keras_angular.backend.steps_read_untracked_variables]);
+    returns True where the backend needs this (JAX).
 
     On JAX the train and test functions are rebuilt (``make_train_function(force=True)``,
     ``make_test_function(force=True)``), which compiles each again at its next call;
@@ -222,9 +232,9 @@ def rebuild_compiled_steps(model):
     """Rebuild ``model``'s train and test functions, on every backend, where they exist:
     ``make_train_function(force=True)``, ``make_test_function(force=True)``. Each is
     traced again at its next call, so it sees what changed since it was traced (a
-    Python value replaced by a variable, :func:`refresh_compiled_steps`' untracked
-    variables on JAX). ``model.fit`` calls the rebuilt train function from its next step
-    on.
+    Python value replaced by a variable,
+    [`refresh_compiled_steps`][keras_angular.backend.refresh_compiled_steps]' untracked variables on
+    JAX). ``model.fit`` calls the rebuilt train function from its next step on.
 
     Examples:
         >>> import keras

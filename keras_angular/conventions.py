@@ -1,19 +1,20 @@
 """The two conventions every array in the package follows: class labels and unit vectors.
 
 One definition of each, in code that imports nothing but NumPy, so that the
-``keras.ops`` code (:mod:`keras_angular.ops`, the layers and losses) and the
-NumPy code (:mod:`keras_angular.metrics`, the geometry callbacks) apply the same
+``keras.ops`` code ([`keras_angular.ops`][], the layers and losses) and the
+NumPy code ([`keras_angular.metrics`][], the geometry callbacks) apply the same
 rule and the same formula:
 
 * **Labels** are sparse integer class indices, shape ``(batch,)`` or
   ``(batch, 1)``, held in an integer dtype or as integer-valued floats (Keras
   hands every loss its ``y_true`` cast to float32). Every label is ``>= 0`` and,
   where a class count is known, below it. One-hot (or any ``(batch, C > 1)``)
-  labels and other ranks are refused with :func:`label_shape_error`'s message -
-  never converted silently; pass ``argmax(y, axis=-1)``.
-* **Unit vectors**: :func:`l2_normalize` scales to unit L2 norm with the floor
-  :data:`NORM_EPSILON` under the squared norm, as ``tf.math.l2_normalize`` does,
-  so a zero vector stays zero (no NaN, finite gradient).
+  labels and other ranks are refused with
+  [`label_shape_error`][keras_angular.conventions.label_shape_error]'s message - never converted
+  silently; pass ``argmax(y, axis=-1)``.
+* **Unit vectors**: [`l2_normalize`][keras_angular.conventions.l2_normalize] scales to unit L2 norm
+  with the floor [`NORM_EPSILON`][keras_angular.conventions.NORM_EPSILON] under the squared norm, as
+  ``tf.math.l2_normalize`` does, so a zero vector stays zero (no NaN, finite gradient).
 """
 
 import numpy as np
@@ -57,7 +58,8 @@ def _rsqrt(xp, x):
 
 
 def inverse_norms(x, axis=-1, keepdims=False, xp=np):
-    """``1 / max(||x||, 1e-6)`` along ``axis``: the factor :func:`l2_normalize` scales by.
+    """``1 / max(||x||, 1e-6)`` along ``axis``: the factor
+    [`l2_normalize`][keras_angular.conventions.l2_normalize] scales by.
 
     ``xp`` is the array namespace: NumPy (the default) or ``keras.ops``.
 
@@ -75,7 +77,7 @@ def l2_normalize(x, axis=-1, xp=np):
     ``x * rsqrt(max(sum(x**2), 1e-12))`` - the floor of ``tf.math.l2_normalize``,
     so the value and the gradient are finite everywhere. ``xp`` is the array
     namespace: NumPy (the default, arrays in and out) or ``keras.ops``
-    (:func:`keras_angular.ops.l2_normalize` calls it so, for tensors).
+    ([`keras_angular.ops.l2_normalize`][] calls it so, for tensors).
 
     Examples:
         >>> l2_normalize(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()

@@ -4,21 +4,23 @@ Keras 3's ``fit`` cannot train under TensorFlow's ``MultiWorkerMirroredStrategy`
 (keras-team/keras#20585), so training on several hosts goes through Keras' own
 ``keras.distribution`` on the JAX backend:
 
-* :func:`data_parallel` starts the processes' JAX runtime together
-  (``keras.distribution.initialize``, which calls ``jax.distributed.initialize`` with the
+* [`data_parallel`][keras_angular.distribution.data_parallel] starts the processes' JAX runtime
+  together (``keras.distribution.initialize``, which calls ``jax.distributed.initialize`` with the
   coordinator's address, the process count and this process's index) and returns a
   ``keras.distribution.DataParallel`` over every device of every process: each device
   holds a replica of the weights and one contiguous block of ``B / D`` rows of each
   global batch of ``B`` rows over ``D`` devices; XLA (GSPMD) averages the gradients.
-* :func:`check_batch_size` refuses a global batch that does not split evenly over the
-  devices.
-* :func:`pair_blocks` is what the in-batch pair losses read
-  (:func:`keras_angular.ops.half_pairs`): under an active ``DataParallel`` a loss sees
+* [`check_batch_size`][keras_angular.distribution.check_batch_size] refuses a global batch that does
+  not split evenly over the devices.
+* [`pair_blocks`][keras_angular.distribution.pair_blocks] is what the in-batch pair losses read
+  ([`keras_angular.ops.half_pairs`][]): under an active ``DataParallel`` a loss sees
   the *global* batch, and pairs rows within each device's block, as each replica does
   with its own share under ``tf.distribute.MirroredStrategy``.
-* :func:`require_jax` is the one message for running it on another backend;
-* :func:`process_index` says which process this is (process 0 writes the outputs);
-  :func:`describe` is what ``run.json`` and ``metrics.json`` record.
+* [`require_jax`][keras_angular.distribution.require_jax] is the one message for running it on
+  another backend;
+* [`process_index`][keras_angular.distribution.process_index] says which process this is (process 0
+  writes the outputs); [`describe`][keras_angular.distribution.describe] is what ``run.json`` and
+  ``metrics.json`` record.
 
 Input: ``fit`` on a ``tf.data`` dataset of *global* batches. In a run of several
 processes Keras shards it itself (``Distribution.distribute_dataset``): every process
@@ -26,7 +28,7 @@ runs the same pipeline, re-batches each global batch into ``P`` pieces of ``B / 
 and keeps piece ``p``; the pieces become one global array with process 0's rows first
 (``jax.make_array_from_process_local_data``), so the step sees the same global batch as
 one process would. Every batch must hold the same ``B`` rows (drop the last, partial
-one): :func:`keras_angular.training.run_method` does.
+one): [`keras_angular.training.run_method`][] does.
 
 Examples:
 
@@ -51,7 +53,7 @@ _ADDRESS = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
 
 def require_jax(feature):
     """Raise a ``RuntimeError`` that says ``feature`` needs the JAX backend, unless Keras
-    runs on JAX (the message of :func:`keras_angular.backend.require_tensorflow`, for
+    runs on JAX (the message of [`keras_angular.backend.require_tensorflow`][], for
     ``keras.distribution``).
 
     Examples:
@@ -124,9 +126,9 @@ def data_parallel(coordinator=None, num_processes=None, process_id=None):
 
     Returns:
         A ``keras.distribution.DataParallel``. Build, compile and ``fit`` inside its
-        ``scope()`` (or pass it to :func:`keras_angular.training.run_method` as
+        ``scope()`` (or pass it to [`keras_angular.training.run_method`][] as
         ``distribution=``). Its global batch must be a multiple of the device count
-        (:func:`check_batch_size`).
+        ([`check_batch_size`][keras_angular.distribution.check_batch_size]).
 
     Raises:
         RuntimeError: Keras does not run on JAX; or JAX has already computed something in
@@ -140,14 +142,16 @@ def data_parallel(coordinator=None, num_processes=None, process_id=None):
         ...     print(str(error).split("; ")[-1])
         missing `process_id`.
 
-        On each of two hosts (``process_id`` 0 on 10.0.0.1, 1 on the other)::
+        On each of two hosts (``process_id`` 0 on 10.0.0.1, 1 on the other):
 
-            dist = data_parallel("10.0.0.1:1234", num_processes=2, process_id=0)
-            check_batch_size(256, dist)   # 256 rows over all devices of both hosts
-            with dist.scope():
-                model = build_my_model()
-                model.compile("adam", loss=ka.losses.ArcFaceLoss(scale=16.0, margin=0.3))
-                model.fit(train_dataset.batch(256, drop_remainder=True), epochs=30)
+        ```python
+        dist = data_parallel("10.0.0.1:1234", num_processes=2, process_id=0)
+        check_batch_size(256, dist)   # 256 rows over all devices of both hosts
+        with dist.scope():
+            model = build_my_model()
+            model.compile("adam", loss=ka.losses.ArcFaceLoss(scale=16.0, margin=0.3))
+            model.fit(train_dataset.batch(256, drop_remainder=True), epochs=30)
+        ```
     """
     several = _check_cluster(coordinator, num_processes, process_id)
     require_jax("keras.distribution data parallelism")
@@ -234,7 +238,7 @@ def pair_blocks():
     Under GSPMD a loss sees the global batch; device ``d`` holds rows
     ``[d B/D, (d + 1) B/D)``. Pairing within those blocks is what each replica does with
     its own batch under ``tf.distribute.MirroredStrategy`` (see
-    :func:`keras_angular.ops.half_pairs`).
+    [`keras_angular.ops.half_pairs`][]).
 
     Examples:
         >>> import numpy as np

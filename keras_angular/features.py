@@ -1,15 +1,19 @@
 """The NumPy inputs of the metrics: checked feature and label arrays, and the pairs among them.
 
-What :mod:`keras_angular.metrics` and :mod:`keras_angular.retrieval` both read, kept below
+What [`keras_angular.metrics`][] and [`keras_angular.retrieval`][] both read, kept below
 both so each imports it one way:
 
-* :func:`checked_features`, :func:`class_indices`, :func:`checked_kernel`,
-  :func:`checked_inputs` - (N, D) features, (N,) integer labels (the package's label
-  policy, :mod:`keras_angular.conventions`) and a (D, C) class kernel as float64 / int64
-  arrays, or a ``ValueError`` that names what is wrong;
-* :func:`pair_cosines` - the cosines of every i<j pair of samples (or of a seeded sample
-  of them, above :data:`DEFAULT_MAX_PAIRS`) and which pairs are positive;
-  :func:`index_pair_cosines` - the cosines of given index pairs.
+* [`checked_features`][keras_angular.features.checked_features],
+  [`class_indices`][keras_angular.features.class_indices],
+  [`checked_kernel`][keras_angular.features.checked_kernel],
+  [`checked_inputs`][keras_angular.features.checked_inputs] - (N, D) features, (N,) integer labels
+  (the package's label policy, [`keras_angular.conventions`][]) and a (D, C) class kernel as float64
+  / int64 arrays, or a ``ValueError`` that names what is wrong;
+* [`pair_cosines`][keras_angular.features.pair_cosines] - the cosines of every i<j pair of samples
+  (or of a seeded sample of them, above
+  [`DEFAULT_MAX_PAIRS`][keras_angular.features.DEFAULT_MAX_PAIRS]) and which pairs are positive;
+  [`index_pair_cosines`][keras_angular.features.index_pair_cosines] - the cosines of given index
+  pairs.
 
 Nothing here imports TensorFlow or Keras.
 """
@@ -29,8 +33,9 @@ __all__ = [
     "pair_cosines",
 ]
 
-#: The pair budget of :func:`pair_cosines`: up to this many i<j pairs (N <= 1414 samples)
-#: every pair is enumerated; above it, this many pairs are sampled (seeded).
+#: The pair budget of [`pair_cosines`][keras_angular.features.pair_cosines]: up to this many i<j
+#: pairs (N <= 1414 samples) every pair is enumerated; above it, this many pairs are sampled
+#: (seeded).
 DEFAULT_MAX_PAIRS = 1_000_000
 
 #: Roughly how many float64 numbers one working block may hold (32 MiB): the pair and
@@ -65,9 +70,9 @@ def checked_features(features, name="features"):
 def class_indices(labels, n=None, num_classes=None, owner="keras_angular.metrics"):
     """The package's label policy on NumPy arrays: (N,) int64 class indices, or ``ValueError``.
 
-    The rule of :mod:`keras_angular.conventions` (shape (N,) or (N, 1); integer or
+    The rule of [`keras_angular.conventions`][] (shape (N,) or (N, 1); integer or
     integer-valued float values ``>= 0`` and below ``num_classes``; one-hot labels
-    refused, never converted), as :func:`keras_angular.ops.checked_labels` applies
+    refused, never converted), as [`keras_angular.ops.checked_labels`][] applies
     it to tensors. ``n``: the number of rows the labels must match.
 
     Examples:
@@ -122,9 +127,10 @@ def checked_kernel(kernel, dim):
 
 
 def checked_inputs(features, labels, kernel=None):
-    """``(x, y, w)``: :func:`checked_features`, :func:`class_indices` (as many as the rows
-    of ``x``, below the kernel's column count) and :func:`checked_kernel` (None without a
-    kernel).
+    """``(x, y, w)``: [`checked_features`][keras_angular.features.checked_features],
+    [`class_indices`][keras_angular.features.class_indices] (as many as the rows of ``x``, below the
+    kernel's column count) and [`checked_kernel`][keras_angular.features.checked_kernel] (None
+    without a kernel).
 
     Examples:
         >>> x, y, w = checked_inputs([[1.0, 0.0]], [[1]], np.eye(2))
@@ -152,8 +158,8 @@ def _sample_pairs(n, size, rng):
 def index_pair_cosines(unit, first, second):
     """Cosines ``unit[first[p]] . unit[second[p]]`` of unit rows, clipped to [-1, 1].
 
-    Computed in chunks of about :data:`BLOCK_ELEMENTS` numbers, so memory stays
-    O(P + N*D) for P pairs.
+    Computed in chunks of about [`BLOCK_ELEMENTS`][keras_angular.features.BLOCK_ELEMENTS] numbers,
+    so memory stays O(P + N*D) for P pairs.
 
     Examples:
         >>> index_pair_cosines(np.eye(2), np.array([0, 0]), np.array([0, 1])).tolist()
@@ -170,8 +176,8 @@ def index_pair_cosines(unit, first, second):
 def pair_cosines(features, labels, max_pairs=DEFAULT_MAX_PAIRS, seed=0):
     """Cosines of all i<j pairs of samples (or a seeded sample of them), and which are positive.
 
-    The pair enumeration of :func:`keras_angular.metrics.pair_angles` and of
-    :func:`keras_angular.retrieval.verification_scores`: every pair when
+    The pair enumeration of [`keras_angular.metrics.pair_angles`][] and of
+    [`keras_angular.retrieval.verification_scores`][]: every pair when
     ``N(N-1)/2 <= max_pairs``, enumerated in row blocks (row-major order: (0, 1),
     (0, 2), ..., (1, 2), ...); otherwise exactly ``max_pairs`` pairs drawn
     uniformly with replacement by ``numpy.random.default_rng(seed)``.

@@ -1,12 +1,12 @@
 """Train runs x seeds into one folder each: the grid that ``compare`` and ``reproduce`` run.
 
-:func:`run_grid` trains every :class:`GridRun` once per seed with
-:func:`keras_angular.training.run_method`, into ``out_dir/<run folder>/seed_<k>/``. Before
-the first run trains it refuses, with :class:`keras_angular.run_config.RunSettingsError`,
+``run_grid`` trains every ``GridRun`` once per seed with
+[`keras_angular.training.run_method`][], into ``out_dir/<run folder>/seed_<k>/``. Before
+the first run trains it refuses, with [`keras_angular.run_config.RunSettingsError`][],
 any run whose method or overrides are bad and any folder that holds an interrupted run of
-other data or settings (:func:`keras_angular.run_config.check_resume`). With
+other data or settings ([`keras_angular.run_config.check_resume`][]). With
 ``read_back=True`` a folder that already holds the same run, finished
-(:func:`finished_result`), is read instead of trained again.
+(``finished_result``), is read instead of trained again.
 """
 
 import dataclasses
@@ -37,8 +37,8 @@ class GridRun:
 
     Attributes:
         label: the row's name in the results (``"softmax"``, ``"CE+AMC"``).
-        method: a name in :data:`keras_angular.methods.METHODS`.
-        config: its :class:`~keras_angular.run_config.RunConfig`; the grid replaces ``seed``.
+        method: a name in [`keras_angular.methods.METHODS`][].
+        config: its [`RunConfig`][keras_angular.run_config.RunConfig]; the grid replaces ``seed``.
         folder: its folder under ``out_dir`` (one ``seed_<k>`` folder per seed in it).
         callbacks: optional ``() -> list``: fresh Keras callbacks for each trained seed.
 
@@ -56,10 +56,10 @@ class GridRun:
 
 
 def finished_result(run_dir, record):
-    """The :class:`~keras_angular.training.RunResult` of the finished run in ``run_dir``
-    when it is this run: the :data:`FINISHED_FILES`, no ``backup/``, and a ``run.json``
-    with no :func:`~keras_angular.run_config.record_differences` from ``record``; None
-    otherwise. Its ``model`` is None (read from ``model.keras`` when needed).
+    """The [`RunResult`][keras_angular.training.RunResult] of the finished run in ``run_dir``
+    when it is this run: the ``FINISHED_FILES``, no ``backup/``, and a ``run.json``
+    with no [`record_differences`][keras_angular.run_config.record_differences] from ``record``;
+    None otherwise. Its ``model`` is None (read from ``model.keras`` when needed).
 
     Examples:
         >>> import tempfile
@@ -95,22 +95,22 @@ def run_grid(
     log=print,
     **run_options,
 ):
-    """Train each of ``runs`` (:class:`GridRun`) with seeds ``0 .. seeds - 1`` on ``splits``.
+    """Train each of ``runs`` (``GridRun``) with seeds ``0 .. seeds - 1`` on ``splits``.
 
     Args:
-        runs: the :class:`GridRun` rows, trained in this order, seed by seed.
-        splits: a :class:`keras_angular.data.DatasetSplits`.
+        runs: the ``GridRun`` rows, trained in this order, seed by seed.
+        splits: a [`keras_angular.data.DatasetSplits`][].
         seeds: the number of seeds per run.
         out_dir: each run and seed writes to ``out_dir/<run.folder>/seed_<k>``.
         read_back: read a folder that holds this run, finished, instead of training it
-            (:func:`finished_result`); False trains every run, overwriting a finished one.
+            (``finished_result``); False trains every run, overwriting a finished one.
         progress: ``(run, seed, count, total) -> str``: the line logged before each run;
             None logs ``[count/total] label, seed k``.
         on_result: optional ``(run, seed, result, seconds)``, called after each run with its
-            :class:`~keras_angular.training.RunResult` and its training seconds (None when
+            [`RunResult`][keras_angular.training.RunResult] and its training seconds (None when
             it was read back); may add keys to the result.
         log: where progress lines go.
-        **run_options: passed to :func:`~keras_angular.training.run_method`
+        **run_options: passed to [`run_method`][keras_angular.training.run_method]
             (``strategy``, ``distribution``, ``extra_callbacks``).
 
     Returns:

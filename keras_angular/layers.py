@@ -56,7 +56,8 @@ class _ClassWeightsHead(keras.layers.Layer):
     @property
     def class_kernel(self):
         """One weight per class, shape (in_dim, units): the kernel itself here; a
-        :class:`CosineDense` with sub-centres gives each class's dominant sub-centre."""
+        [`CosineDense`][keras_angular.layers.CosineDense] with sub-centres gives each class's
+        dominant sub-centre."""
         return self.kernel
 
     def _scores(self, features):
@@ -101,10 +102,12 @@ class CosineDense(_ClassWeightsHead):
     ``K = 1`` is the plain head, computed by the same code.
 
     The dominant sub-centre of each class - the one most of the class's samples pick
-    (Deng et al. Sec. 3.2) - is counted on data by :meth:`dominant_subcenters` and
-    kept by :meth:`set_dominant_subcenters` in the non-trainable ``dominant`` weight
-    (saved with the model; sub-centre 0 until first counted); :attr:`class_kernel`
-    returns those columns, the (in_dim, units) class weights the geometry metrics read.
+    (Deng et al. Sec. 3.2) - is counted on data by
+    [`dominant_subcenters`][keras_angular.layers.CosineDense.dominant_subcenters] and kept by
+    [`set_dominant_subcenters`][keras_angular.layers.CosineDense.set_dominant_subcenters] in the
+    non-trainable ``dominant`` weight (saved with the model; sub-centre 0 until first counted);
+    [`class_kernel`][keras_angular.layers.CosineDense.class_kernel] returns those columns, the
+    (in_dim, units) class weights the geometry metrics read.
 
     Args:
         units: number of classes C.
@@ -205,8 +208,10 @@ class CosineDense(_ClassWeightsHead):
         return np.where(counts.sum(axis=1) > 0, np.argmax(counts, axis=1), current)
 
     def set_dominant_subcenters(self, embeddings, labels):
-        """Count :meth:`dominant_subcenters` on ``embeddings`` / ``labels`` and keep them
-        (what :attr:`class_kernel` reads); returns them. No-op count for ``subcenters=1``."""
+        """Count [`dominant_subcenters`][keras_angular.layers.CosineDense.dominant_subcenters] on
+        ``embeddings`` / ``labels`` and keep them (what
+        [`class_kernel`][keras_angular.layers.CosineDense.class_kernel] reads); returns them. No-op
+        count for ``subcenters=1``."""
         dominant = self.dominant_subcenters(embeddings, labels)
         if self.subcenters > 1:
             self.dominant.assign(dominant.astype("int32"))
@@ -261,15 +266,16 @@ class HyperplaneProjection(keras.layers.Layer):
     per-sample confidence that needs no label. The column ``j = c`` (a zero normal)
     is 0.
 
-    The math is :func:`keras_angular.ops.hyperplane_projections` (``"closed"``, O(B*C)
-    memory, what :class:`~keras_angular.losses.HASeparatorLoss` trains with) or
-    :func:`keras_angular.ops.hyperplane_projections_einsum` (``"einsum"``, the paper's
+    The math is [`keras_angular.ops.hyperplane_projections`][] (``"closed"``, O(B*C)
+    memory, what [`HASeparatorLoss`][keras_angular.losses.HASeparatorLoss] trains with) or
+    [`keras_angular.ops.hyperplane_projections_einsum`][] (``"einsum"``, the paper's
     B x N x C form).
 
     Args:
-        head: the :class:`CosineDense` or :class:`WeightsBiasedDense` head whose class
-            weights define the hyperplanes (shared: the layer has no weights of its own;
-            saved with the model, it is restored as the loaded model's own head).
+        head: the [`CosineDense`][keras_angular.layers.CosineDense] or
+            [`WeightsBiasedDense`][keras_angular.layers.WeightsBiasedDense] head whose class weights
+            define the hyperplanes (shared: the layer has no weights of its own; saved with the
+            model, it is restored as the loaded model's own head).
         implementation: ``"closed"`` (default) or ``"einsum"``.
         output: ``"projections"`` (default; ``(B, C)``) or ``"margin"`` (``(B,)``, the
             minimum over ``j != c``).
@@ -372,14 +378,14 @@ class ClassCenters(keras.layers.Layer):
     """The class centres of the center loss as model state: an identity on the embedding.
 
     Holds ``centers`` (C x D, non-trainable, zeros at start) for
-    :class:`~keras_angular.losses.CenterLoss` (Wen et al. 2016, Eq. 2 and 4), which reads
+    [`CenterLoss`][keras_angular.losses.CenterLoss] (Wen et al. 2016, Eq. 2 and 4), which reads
     and updates them when given this layer as ``head=``. Placed on the embedding, it
     passes the embedding through unchanged and records whether the model ran in training
     mode (``last_call_training``): the loss moves the centres only after a call with
     ``training=True`` - the train step of ``model.fit``, never ``evaluate`` or
     ``predict``. The centres are weights of the model, so they are saved and loaded with
     it, and on JAX a training step returns them as its new state (what a loss's own
-    variable cannot be; see :class:`~keras_angular.losses.CenterLoss`).
+    variable cannot be; see [`CenterLoss`][keras_angular.losses.CenterLoss]).
 
     The centres are float32 whatever the dtype policy (the layer computes in float32:
     its output is the embedding cast to float32, the precision the loss reads).

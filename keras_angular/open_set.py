@@ -2,12 +2,12 @@
 
 Margin losses are used where the test classes are not the training classes, and
 there an embedding is judged by retrieval and verification on classes it never
-saw. :func:`open_set_splits` holds ``K`` classes out: it trains on the others and
-keeps the held-out classes' *test* images for scoring;
-:func:`unseen_class_scores` embeds those with a trained model and returns
-:func:`keras_angular.metrics.embedding_scores` (precision@1, R-precision, MAP@R,
+saw. [`open_set_splits`][keras_angular.open_set.open_set_splits] holds ``K`` classes out: it trains
+on the others and keeps the held-out classes' *test* images for scoring;
+[`unseen_class_scores`][keras_angular.open_set.unseen_class_scores] embeds those with a trained
+model and returns [`keras_angular.metrics.embedding_scores`][] (precision@1, R-precision, MAP@R,
 ROC AUC, TAR at FAR, best accuracy) under keys starting ``open_``.
-``keras-angular compare --open-set K`` (:func:`keras_angular.report.compare_methods`
+``keras-angular compare --open-set K`` ([`keras_angular.report.compare_methods`][]
 with ``open_set=K``) runs both for every method and seed.
 """
 
@@ -22,7 +22,7 @@ from keras_angular.run_config import RunSettingsError
 #: The prefix of the unseen-class scores' keys (``open_precision_at_1`` ...).
 PREFIX = "open_"
 
-#: The keys :func:`unseen_class_scores` returns, in order.
+#: The keys [`unseen_class_scores`][keras_angular.open_set.unseen_class_scores] returns, in order.
 OPEN_SET_KEYS = tuple(PREFIX + key for key in RETRIEVAL_KEYS)
 
 
@@ -31,7 +31,7 @@ class OpenSetSplits:
     """A dataset split by class: what to train on and what to score the embedding on.
 
     Attributes:
-        train: a :class:`keras_angular.data.DatasetSplits` of the kept classes only
+        train: a [`keras_angular.data.DatasetSplits`][] of the kept classes only
             (training and test images; labels renumbered ``0 .. C-K-1`` in the original
             order; the images keep the full dataset's standardization, whose per-channel
             statistics saw the held-out classes' training images - pixels, no labels).
@@ -71,14 +71,14 @@ def open_set_splits(splits, held_out, seed=0):
     """Hold ``held_out`` classes out of training (Musgrave et al.'s open-set protocol).
 
     Args:
-        splits: a :class:`keras_angular.data.DatasetSplits`.
+        splits: a [`keras_angular.data.DatasetSplits`][].
         held_out: K, the number of classes to hold out (chosen by
             ``numpy.random.default_rng(seed).choice(C, K, replace=False)``), or an
             explicit list of class indices.
         seed: the seed of that choice (one choice for every method and run seed).
 
     Returns:
-        An :class:`OpenSetSplits`.
+        An [`OpenSetSplits`][keras_angular.open_set.OpenSetSplits].
 
     Raises:
         RunSettingsError: (a ``ValueError``) K < 2 (verification needs two unseen
@@ -145,14 +145,16 @@ def unseen_class_scores(model, split, batch_size=256, seed=0):
 
     Args:
         model: a trained model with an ``"embedding"`` output (every model of
-            :func:`keras_angular.methods.build_method`).
-        split: the :class:`OpenSetSplits` it was trained on (``split.train``).
+            [`keras_angular.methods.build_method`][]).
+        split: the [`OpenSetSplits`][keras_angular.open_set.OpenSetSplits] it was trained on
+            (``split.train``).
         batch_size: of the embedding pass.
         seed: seed of the verification pair sampler (above its pair budget).
 
     Returns:
-        The :data:`OPEN_SET_KEYS`: :func:`keras_angular.metrics.embedding_scores` of the
-        unseen images, each key prefixed ``open_``.
+        The [`OPEN_SET_KEYS`][keras_angular.open_set.OPEN_SET_KEYS]:
+        [`keras_angular.metrics.embedding_scores`][] of the unseen images, each key prefixed
+        ``open_``.
 
     Examples:
         >>> import keras

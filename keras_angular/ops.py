@@ -2,42 +2,47 @@
 
 Everything here is label-free math on unit vectors:
 
-* :func:`as_tensor` - the one conversion of loss inputs (NumPy arrays, tensors,
-  ``tf.Variable``) to tensors;
-* :func:`l2_normalize` - unit rows (or columns) that never divide by zero;
-* :func:`checked_labels` / :func:`nan_where_invalid` - class indices checked
-  for shape and range (an assertion; under XLA, a NaN loss);
-* :func:`safe_acos` - an arccos whose value and gradient stay finite at exactly
-  +1 and -1, in float32, float16 and bfloat16;
-* :func:`gram_rows` - ``G[b, j] = w_{y_b} . w_j`` for unit class weights;
-* :func:`hyperplane_projections` - HASeparator's projections (Kansizoglou et al.,
-  Eq. 4-6) in closed form, ``(cos_y - cos_j) / sqrt(2 - 2 G_yj)``, O(B*C) memory;
-* :func:`hyperplane_projections_einsum` - the paper-literal B x N x C form,
-  kept as the reference the closed form is tested and benchmarked against;
-* :func:`half_pairs` / :func:`pair_values_to_samples` - the AMC paper's
-  "split the batch in halves B1, B2 and pair element-wise" (Choi et al. Sec. 3.1),
-  within each device's block of the batch under ``keras.distribution.DataParallel``.
+* [`as_tensor`][keras_angular.ops.as_tensor] - the one conversion of loss inputs (NumPy arrays,
+  tensors, ``tf.Variable``) to tensors;
+* [`l2_normalize`][keras_angular.ops.l2_normalize] - unit rows (or columns) that never divide by
+  zero;
+* [`checked_labels`][keras_angular.ops.checked_labels] /
+  [`nan_where_invalid`][keras_angular.ops.nan_where_invalid] - class indices checked for shape and
+  range (an assertion; under XLA, a NaN loss);
+* [`safe_acos`][keras_angular.ops.safe_acos] - an arccos whose value and gradient stay finite at
+  exactly +1 and -1, in float32, float16 and bfloat16;
+* [`gram_rows`][keras_angular.ops.gram_rows] - ``G[b, j] = w_{y_b} . w_j`` for unit class weights;
+* [`hyperplane_projections`][keras_angular.ops.hyperplane_projections] - HASeparator's projections
+  (Kansizoglou et al., Eq. 4-6) in closed form, ``(cos_y - cos_j) / sqrt(2 - 2 G_yj)``, O(B*C)
+  memory;
+* [`hyperplane_projections_einsum`][keras_angular.ops.hyperplane_projections_einsum] - the
+  paper-literal B x N x C form, kept as the reference the closed form is tested and benchmarked
+  against;
+* [`half_pairs`][keras_angular.ops.half_pairs] /
+  [`pair_values_to_samples`][keras_angular.ops.pair_values_to_samples] - the AMC paper's "split the
+  batch in halves B1, B2 and pair element-wise" (Choi et al. Sec. 3.1), within each device's block
+  of the batch under ``keras.distribution.DataParallel``.
 
 Labels come first in every function that takes them, as in the losses
 (``arcface_loss(y_true, y_pred, ...)``).
 
 **Label policy** (one rule for the ops, losses, metrics and callbacks; defined
-in :mod:`keras_angular.conventions`, whose NumPy-only code the metrics share):
+in [`keras_angular.conventions`][], whose NumPy-only code the metrics share):
 labels are sparse integer class indices of shape ``(batch,)`` or ``(batch, 1)``,
 in an integer dtype or as integer-valued floats (Keras casts ``y_true`` to
 float32); every label is ``>= 0`` and below the class count where one is known.
 One-hot labels are refused with a message that says to pass
 ``argmax(y, axis=-1)``; nothing converts them silently. Here
-:func:`checked_labels` enforces it on tensors (in graphs too);
-:func:`keras_angular.metrics.class_indices` on NumPy arrays.
+[`checked_labels`][keras_angular.ops.checked_labels] enforces it on tensors (in graphs too);
+[`keras_angular.metrics.class_indices`][] on NumPy arrays.
 
-**Unit vectors**: :func:`l2_normalize` is
-:func:`keras_angular.conventions.l2_normalize` on tensors: one formula and one
+**Unit vectors**: [`l2_normalize`][keras_angular.ops.l2_normalize] is
+[`keras_angular.conventions.l2_normalize`][] on tensors: one formula and one
 floor for the heads, losses and metrics.
 
 Nothing in this module imports the rest of the package but
-:mod:`keras_angular.conventions` (NumPy only), :mod:`keras_angular.backend` and
-:mod:`keras_angular.distribution` (which device blocks the batch pairs within).
+[`keras_angular.conventions`][] (NumPy only), [`keras_angular.backend`][] and
+[`keras_angular.distribution`][] (which device blocks the batch pairs within).
 """
 
 import keras
@@ -60,7 +65,7 @@ def as_tensor(x, dtype=None):
     """``x`` as a tensor: what every loss input (``y_true`` and ``y_pred``) goes through.
 
     ``keras.ops.convert_to_tensor``, except that a ``tf.Variable`` is read into a
-    plain tensor (:func:`keras_angular.backend.as_plain_tensor`): Keras' TensorFlow
+    plain tensor ([`keras_angular.backend.as_plain_tensor`][]): Keras' TensorFlow
     backend (and so ``keras.losses.Loss.__call__``) hands a ``tf.Variable`` on
     unchanged, and some ``keras.ops`` then fail on it
     (``take_along_axis`` reads ``.ndim``). The read is differentiable: under a
@@ -77,7 +82,7 @@ def as_tensor(x, dtype=None):
 def l2_normalize(x, axis=-1):
     """Scale ``x`` to unit L2 norm along ``axis``; a zero vector stays zero.
 
-    :func:`keras_angular.conventions.l2_normalize` (``x * rsqrt(max(sum(x**2),
+    [`keras_angular.conventions.l2_normalize`][] (``x * rsqrt(max(sum(x**2),
     1e-12))``, the floor of ``tf.math.l2_normalize``) applied with ``keras.ops``:
     the value and gradient are finite everywhere. NumPy input gives a tensor.
 
@@ -125,7 +130,8 @@ def sparse_labels(y_true):
 
 
 def checked_labels(y_true, num_classes=None, owner="loss"):
-    """:func:`sparse_labels` after checking that ``y_true`` holds class indices.
+    """[`sparse_labels`][keras_angular.ops.sparse_labels] after checking that ``y_true`` holds class
+    indices.
 
     The label policy (module docstring) on tensors; what the losses call on
     ``y_true`` (Keras hands every loss its ``y_true`` cast to float32, so
@@ -135,16 +141,16 @@ def checked_labels(y_true, num_classes=None, owner="loss"):
       with C > 1 and other ranks raise ``ValueError``;
     * when the step runs, on every backend: every label is an integer in
       ``[0, num_classes)`` (``[0, inf)`` when ``num_classes`` is None), else
-      :func:`keras_angular.backend.label_error` naming ``owner`` - raised at once
+      [`keras_angular.backend.label_error`][] naming ``owner`` - raised at once
       eagerly (PyTorch, eager TensorFlow or JAX), by an assertion in a
       ``tf.function`` (so in ``model.fit``), by a host callback under ``jax.jit``
-      (inside a ``JaxRuntimeError`` on CPU; :func:`keras_angular.backend.assert_in_step`);
+      (inside a ``JaxRuntimeError`` on CPU; [`keras_angular.backend.assert_in_step`][]);
     * where the assertion cannot raise (TensorFlow under XLA, ``jit_compile=True``,
       Keras' default on a GPU, which drops assertions; a JAX callback on a GPU that only
       logs) an invalid label is replaced by 0 and flagged in ``valid``;
-      :func:`nan_where_invalid` makes that sample's loss NaN and gives it no gradient -
-      never a silently wrong finite value (``keras.callbacks.TerminateOnNaN`` stops
-      such a run).
+      [`nan_where_invalid`][keras_angular.ops.nan_where_invalid] makes that sample's loss NaN and
+      gives it no gradient - never a silently wrong finite value (``keras.callbacks.TerminateOnNaN``
+      stops such a run).
 
     Returns:
         ``(labels, valid)``: (B,) int32 labels and a (B,) bool mask, all True
@@ -177,11 +183,12 @@ def checked_labels(y_true, num_classes=None, owner="loss"):
 
 
 def nan_where_invalid(values, valid):
-    """Per-sample ``values`` with NaN where ``valid`` (from :func:`checked_labels`) is False.
+    """Per-sample ``values`` with NaN where ``valid`` (from
+    [`checked_labels`][keras_angular.ops.checked_labels]) is False.
 
     Only under XLA can an invalid label get this far (elsewhere the assertion of
-    :func:`checked_labels` has raised): its sample's loss shows as NaN, with a
-    zero gradient, instead of a finite, wrong value.
+    [`checked_labels`][keras_angular.ops.checked_labels] has raised): its sample's loss shows as
+    NaN, with a zero gradient, instead of a finite, wrong value.
 
     Examples:
         >>> import numpy as np
@@ -209,7 +216,8 @@ def target_values(onehot, values):
 
 
 def inverse_column_norms(kernel):
-    """``1 / ||w_j||`` for the columns of an (N, C) kernel (0-safe, as :func:`l2_normalize`).
+    """``1 / ||w_j||`` for the columns of an (N, C) kernel (0-safe, as
+    [`l2_normalize`][keras_angular.ops.l2_normalize]).
 
     Scaling a product by these instead of normalising the kernel first gives the
     same numbers without an (N, C) normalised copy and its backward pass.
@@ -276,7 +284,7 @@ def hyperplane_projections(labels, cosines, kernel):
     Args:
         labels: (B,) integer classes.
         cosines: (B, C) cosines between unit embeddings and unit class weights
-            (the output of :class:`keras_angular.layers.CosineDense`).
+            (the output of [`keras_angular.layers.CosineDense`][]).
         kernel: (N, C) class weights (normalised here).
 
     Returns:
@@ -306,9 +314,9 @@ def hyperplane_projections_einsum(labels, embeddings, kernel):
     """The paper-literal HASeparator projections (Kansizoglou et al. Eq. 4-6).
 
     Builds the B x N x C tensor of normals ``H = T+ - W+`` (target minus other, as
-    :func:`hyperplane_projections`), normalises it over N and contracts it with the unit embeddings
-    by ``einsum``. O(B*N*C) memory: a reference for tests and benchmarks, not
-    for training.
+    [`hyperplane_projections`][keras_angular.ops.hyperplane_projections]), normalises it over N and
+    contracts it with the unit embeddings by ``einsum``. O(B*N*C) memory: a reference for tests and
+    benchmarks, not for training.
 
     Args:
         labels: (B,) integer classes.
@@ -366,7 +374,7 @@ def half_pairs(x, blocks=None):
         x: (B, ...) rows.
         blocks: None (default): the device count of the active
             ``keras.distribution.DataParallel``, 1 when none is active
-            (:func:`keras_angular.distribution.pair_blocks`); or an int ``K >= 1``
+            ([`keras_angular.distribution.pair_blocks`][]); or an int ``K >= 1``
             that divides ``B``.
 
     Returns:
@@ -407,16 +415,16 @@ def pair_values_to_samples(pair_values, batch_size, blocks=None):
     default reduction equals the mean over the P pairs exactly; with no pair
     at all (B = 1) every value is 0.
 
-    With ``blocks = K > 1`` (pairs from :func:`half_pairs` with the same ``K``) each
-    block of ``b = B / K`` rows does this with its own ``p = floor(b / 2)`` pairs (a
+    With ``blocks = K > 1`` (pairs from [`half_pairs`][keras_angular.ops.half_pairs] with the same
+    ``K``) each block of ``b = B / K`` rows does this with its own ``p = floor(b / 2)`` pairs (a
     paired row gets ``b / (2p)`` times its pair's value), so the batch mean is the mean
     over blocks of each block's pair mean: the loss ``MirroredStrategy`` reports, the
     mean of its replicas' losses.
 
     Args:
-        pair_values: (P,) values, one per pair from :func:`half_pairs`.
+        pair_values: (P,) values, one per pair from [`half_pairs`][keras_angular.ops.half_pairs].
         batch_size: B, the number of rows the pairs were drawn from.
-        blocks: as for :func:`half_pairs`.
+        blocks: as for [`half_pairs`][keras_angular.ops.half_pairs].
 
     Returns:
         (B,) per-sample values.

@@ -1,15 +1,16 @@
 """Compare methods over seeds: the AMC paper's Table 1 format plus the geometry figures.
 
-:func:`compare_methods` trains every method ``seeds`` times with
-:func:`keras_angular.training.run_method`; :func:`summarize` reduces the runs
-to one row per method - test accuracy mean +- SD and the two-sided Welch
+[`compare_methods`][keras_angular.report.compare_methods] trains every method ``seeds`` times with
+[`keras_angular.training.run_method`][]; [`summarize`][keras_angular.report.summarize] reduces the
+runs to one row per method - test accuracy mean +- SD and the two-sided Welch
 t-test p-value against the baseline method (``scipy.stats.ttest_ind`` with
 ``equal_var=False``), and the mean of each geometry figure under its
-``metrics.json`` key (:data:`keras_angular.metrics.GEOMETRY_KEYS`: angles in degrees,
+``metrics.json`` key ([`keras_angular.metrics.GEOMETRY_KEYS`][]: angles in degrees,
 keys ending ``_deg``), and of the test set's retrieval and verification scores
-(:data:`keras_angular.metrics.RETRIEVAL_KEYS`); with ``open_set=K`` also the scores of
-K classes held out of training (:mod:`keras_angular.open_set`, keys ``open_...``).
-:func:`write_report` writes ``report.md`` and ``report.json``, both in those units.
+([`keras_angular.metrics.RETRIEVAL_KEYS`][]); with ``open_set=K`` also the scores of
+K classes held out of training ([`keras_angular.open_set`][], keys ``open_...``).
+[`write_report`][keras_angular.report.write_report] writes ``report.md`` and ``report.json``, both
+in those units.
 """
 
 import dataclasses
@@ -45,10 +46,10 @@ def compare_methods(
 
     Args:
         methods: method names; the first is the default baseline.
-        splits: a :class:`keras_angular.data.DatasetSplits`.
+        splits: a [`keras_angular.data.DatasetSplits`][].
         seeds: number of seeds (0, 1, ..., seeds - 1) per method; they replace
             ``config.seed``.
-        config: the :class:`keras_angular.run_config.RunConfig` of every run.
+        config: the [`keras_angular.run_config.RunConfig`][] of every run.
         out_dir: each run writes to ``out_dir/<method>/seed_<k>``, the report
             to ``out_dir/report.md`` and ``out_dir/report.json``.
         baseline: the method the p-values compare against.
@@ -56,18 +57,18 @@ def compare_methods(
         open_set: None, or K: hold K classes (chosen by ``open_set_seed``, the same for
             every method and seed) out of training, train and report accuracy on the
             others, and score retrieval and verification on the K classes' test images
-            only (:func:`keras_angular.open_set.open_set_splits`; report keys ``open_...``).
+            only ([`keras_angular.open_set.open_set_splits`][]; report keys ``open_...``).
         open_set_seed: the seed of the held-out classes' choice.
-        **run_options: passed to :func:`run_method` (``strategy``, ``distribution``,
-            ``extra_callbacks``). Under a ``distribution`` of several processes every
-            process runs ``compare_methods``; only process 0 writes the report and files.
+        **run_options: passed to [`run_method`][keras_angular.training.run_method] (``strategy``,
+            ``distribution``, ``extra_callbacks``). Under a ``distribution`` of several processes
+            every process runs ``compare_methods``; only process 0 writes the report and files.
 
     Returns:
         The report dict written to ``report.json``.
 
     Raises:
         ValueError: no methods, ``seeds < 1`` or an unknown baseline;
-            :class:`keras_angular.run_config.RunSettingsError` when any run's arguments are
+            [`keras_angular.run_config.RunSettingsError`][] when any run's arguments are
             bad or its folder holds an interrupted run of other data or settings - all
             checked before the first run trains.
 

@@ -3,20 +3,20 @@
 What users of margin losses judge an embedding by when the test classes are not
 the training classes (faces, products, landmarks):
 
-* :func:`retrieval_scores` - precision@1, R-precision and MAP@R of leave-one-out
-  retrieval on cosine similarity, as Musgrave, Belongie & Lim define them ("A
+* [`retrieval_scores`][keras_angular.retrieval.retrieval_scores] - precision@1, R-precision and
+  MAP@R of leave-one-out retrieval on cosine similarity, as Musgrave, Belongie & Lim define them ("A
   Metric Learning Reality Check", ECCV 2020, Sec. 3.2), the figures of
   pytorch-metric-learning's ``AccuracyCalculator``;
-* :func:`verification_scores` - ROC AUC, TAR at FAR 1e-3 / 1e-4 and the best
-  threshold's accuracy over positive / negative pairs, as LFW-style face
+* [`verification_scores`][keras_angular.retrieval.verification_scores] - ROC AUC, TAR at FAR 1e-3 /
+  1e-4 and the best threshold's accuracy over positive / negative pairs, as LFW-style face
   verification benchmarks report them.
 
 Both are exposed as ``keras_angular.metrics.retrieval_scores`` /
 ``keras_angular.metrics.verification_scores`` and take what every metric of the
 package takes: (N, D) embeddings and integer labels of shape (N,) or (N, 1) (the
-package's label policy, :mod:`keras_angular.conventions`). Similarity is the
+package's label policy, [`keras_angular.conventions`][]). Similarity is the
 cosine of the embeddings, unit vectors by
-:func:`keras_angular.conventions.l2_normalize` (a zero embedding has cosine 0
+[`keras_angular.conventions.l2_normalize`][] (a zero embedding has cosine 0
 with everything). Nothing here imports TensorFlow or Keras.
 """
 
@@ -32,11 +32,12 @@ from keras_angular.features import (
     pair_cosines,
 )
 
-#: The false-accept rates :func:`verification_scores` reports the true-accept rate at.
+#: The false-accept rates [`verification_scores`][keras_angular.retrieval.verification_scores]
+#: reports the true-accept rate at.
 FAR_TARGETS = (1e-3, 1e-4)
 
-#: The keys of :func:`embedding_scores`, in order: the retrieval scores, then the
-#: verification scores (without the threshold and the pair counts).
+#: The keys of [`embedding_scores`][keras_angular.retrieval.embedding_scores], in order: the
+#: retrieval scores, then the verification scores (without the threshold and the pair counts).
 RETRIEVAL_KEYS = (
     "precision_at_1",
     "r_precision",
@@ -111,8 +112,9 @@ def retrieval_scores(embeddings, labels, k=None):
       pytorch-metric-learning's ``AccuracyCalculator`` leaves out "lone" query labels.
       It still stands as a reference (a wrong neighbour for the other queries).
       With no query left the scores are NaN.
-    * **Ties** are broken by index (:func:`ranked_neighbours`): among equal cosines
-      the reference with the lower index ranks first.
+    * **Ties** are broken by index
+      ([`ranked_neighbours`][keras_angular.retrieval.ranked_neighbours]): among equal cosines the
+      reference with the lower index ranks first.
     * ``k``: retrieve at most this many neighbours per query (``None``: as many as
       the largest class needs, ``max R``, which makes all three exact). A query with
       ``R > k`` counts its ranks beyond k as misses, so r_precision and map_at_r
@@ -219,7 +221,7 @@ def verification_scores(embeddings, labels, pairs=None, max_pairs=DEFAULT_MAX_PA
     the two embeddings; "accept" means score > threshold. The pairs are ``pairs``
     when given, else every i<j pair when there are at most ``max_pairs`` of them,
     else ``max_pairs`` pairs drawn uniformly with replacement by
-    ``numpy.random.default_rng(seed)`` (:func:`keras_angular.features.pair_cosines`).
+    ``numpy.random.default_rng(seed)`` ([`keras_angular.features.pair_cosines`][]).
 
     * ``roc_auc``: the area under the ROC curve, ``sklearn.metrics.roc_auc_score`` (the
       trapezoid rule: a tie between a positive and a negative score counts one half);
@@ -284,10 +286,11 @@ def verification_scores(embeddings, labels, pairs=None, max_pairs=DEFAULT_MAX_PA
 
 
 def embedding_scores(embeddings, labels, *, max_samples=None, max_pairs=DEFAULT_MAX_PAIRS, seed=0):
-    """:func:`retrieval_scores` and :func:`verification_scores` as one flat dict.
+    """[`retrieval_scores`][keras_angular.retrieval.retrieval_scores] and
+    [`verification_scores`][keras_angular.retrieval.verification_scores] as one flat dict.
 
-    The :data:`RETRIEVAL_KEYS`, what the compare report and
-    :class:`keras_angular.callbacks.GeometryMetrics` record. ``max_samples`` bounds
+    The [`RETRIEVAL_KEYS`][keras_angular.retrieval.RETRIEVAL_KEYS], what the compare report and
+    [`keras_angular.callbacks.GeometryMetrics`][] record. ``max_samples`` bounds
     the cost: above it, a subset of that many embeddings drawn without replacement by
     ``numpy.random.default_rng(seed)`` is scored (retrieval is O(N^2 D)); the
     verification pairs are those of the (sub)set, at most ``max_pairs`` of them.

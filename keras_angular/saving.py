@@ -1,15 +1,15 @@
 """Load a saved model whose compiled losses read its layers, ready to train on.
 
 ``keras.saving.load_model`` restores a model compiled with any loss of
-:mod:`keras_angular.losses`, with bit-identical predictions and, for
-:class:`~keras_angular.losses.CenterLoss`, the saved class centres. A loss that
-reads a layer of the model (``head=``: :class:`~keras_angular.losses.HASeparatorLoss`,
-:class:`~keras_angular.losses.WSoftmaxLoss`, :class:`~keras_angular.losses.AMCLoss`
-and :class:`~keras_angular.losses.EuclideanContrastiveLoss` with a head,
-:class:`~keras_angular.losses.CenterLoss` with its ``ClassCenters`` layer) is rebuilt
+``keras_angular.losses``, with bit-identical predictions and, for
+[`CenterLoss`][keras_angular.losses.CenterLoss], the saved class centres. A loss that
+reads a layer of the model (``head=``: [`HASeparatorLoss`][keras_angular.losses.HASeparatorLoss],
+[`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss], [`AMCLoss`][keras_angular.losses.AMCLoss]
+and [`EuclideanContrastiveLoss`][keras_angular.losses.EuclideanContrastiveLoss] with a head,
+[`CenterLoss`][keras_angular.losses.CenterLoss] with its ``ClassCenters`` layer) is rebuilt
 by Keras from its config before Keras can hand it the model, so it knows that layer
-only by name. :func:`load_model` is ``keras.saving.load_model`` plus that one step:
-it binds every such loss to the loaded model's own layer before any train step is
+only by name. [`load_model`][keras_angular.saving.load_model] is ``keras.saving.load_model`` plus
+that one step: it binds every such loss to the loaded model's own layer before any train step is
 traced, so ``fit`` continues training with no other call.
 """
 

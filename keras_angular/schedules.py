@@ -9,25 +9,29 @@ same shape), so a schedule can be plotted with ``np.arange(total)``.
 =========================  ===============================================  =========
 function                   paper, section                                   shape
 =========================  ===============================================  =========
-:func:`gaussian_ramp_up`   AMC-Loss Sec. 3.2 (after Laine & Aila 2017)      0 -> 1
-:func:`gaussian_ramp_down` AMC-Loss Sec. 3.2 (after Laine & Aila 2017)      1 -> 0
-:func:`one_cycle`          Angular loss Sec. 4.1 (Smith 2018's 1cycle)      /\\_
-:func:`step_decay`         HASeparator Sec. IV-A (/10 at fixed steps)       staircase
-:func:`exponential_decay`  W-Softmax Sec. 4.1 (rate 0.9 every 6000 steps)   exp
-=========================  ===============================================  =========
+[`gaussian_ramp_up`][keras_angular.schedules.gaussian_ramp_up]   AMC-Loss Sec. 3.2 (after Laine &
+Aila 2017)      0 -> 1 [`gaussian_ramp_down`][keras_angular.schedules.gaussian_ramp_down] AMC-Loss
+Sec. 3.2 (after Laine & Aila 2017)      1 -> 0 [`one_cycle`][keras_angular.schedules.one_cycle]
+Angular loss Sec. 4.1 (Smith 2018's 1cycle)      /\\_
+[`step_decay`][keras_angular.schedules.step_decay]         HASeparator Sec. IV-A (/10 at fixed
+steps)       staircase [`exponential_decay`][keras_angular.schedules.exponential_decay]  W-Softmax
+Sec. 4.1 (rate 0.9 every 6000 steps)   exp =========================
+===============================================  =========
 
 Epochs are counted from 0, as Keras passes them to callbacks. To drive a
 Keras learning rate with one of them, wrap it in
-``keras.callbacks.LearningRateScheduler``::
+``keras.callbacks.LearningRateScheduler``:
 
-    import functools, keras
-    from keras_angular.schedules import step_decay
-    lr = functools.partial(step_decay, initial=0.1, boundaries=(20, 30))
-    callback = keras.callbacks.LearningRateScheduler(lambda epoch: lr(epoch))
+```python
+import functools, keras
+from keras_angular.schedules import step_decay
+lr = functools.partial(step_decay, initial=0.1, boundaries=(20, 30))
+callback = keras.callbacks.LearningRateScheduler(lambda epoch: lr(epoch))
+```
 
 The AMC recipe (ramps of the loss weight, the learning rate and Adam's
-``beta_1``) has ready callbacks in :mod:`keras_angular.callbacks.ramps`, and all
-of it in one in :mod:`keras_angular.callbacks.recipe`.
+``beta_1``) has ready callbacks in [`keras_angular.callbacks.ramps`][], and all
+of it in one in [`keras_angular.callbacks.recipe`][].
 """
 
 import math
@@ -165,12 +169,14 @@ def one_cycle(
     little less than the total number of iterations" (``cycle_fraction``); in
     the remaining iterations the rate falls linearly, "several orders of
     magnitude less than the initial", to ``max_lr / final_div_factor``.
-    With ``C = cycle_fraction * T`` and ``h = C / 2``::
+    With ``C = cycle_fraction * T`` and ``h = C / 2``:
 
-        t in [0, h]:   low + (max_lr - low) * t / h
-        t in [h, C]:   max_lr - (max_lr - low) * (t - h) / h
-        t in [C, T]:   low + (final - low) * (t - C) / (T - C)
-        t >= T:        final
+    ```text
+    t in [0, h]:   low + (max_lr - low) * t / h
+    t in [h, C]:   max_lr - (max_lr - low) * (t - h) / h
+    t in [C, T]:   low + (final - low) * (t - C) / (T - C)
+    t >= T:        final
+    ```
 
     (This is not fastai's cosine ``fit_one_cycle``; ``cycle_fraction=1`` gives
     the plain triangle ending at ``low``.)
