@@ -384,3 +384,39 @@ def test_plot_kl_emd_scatter_ungrouped_and_bad_input():
         plots.plot_kl_emd_scatter([])
     with pytest.raises(ValueError, match="emd"):
         plots.plot_kl_emd_scatter([{"kl": 1.0}])
+
+
+def test_plot_kl_emd_scatter_labels_cover_no_marker_no_label_and_stay_inside_the_axes():
+    # the README's digits comparison: haseparator and wsoftmax nearly on one spot, and
+    # wsoftmax's label once sat under haseparator's marker and past the right axis
+    points = {
+        "softmax": (5.802, 46.45),
+        "amc": (5.759, 44.44),
+        "arc": (12.328, 61.82),
+        "haseparator": (12.352, 69.45),
+        "wsoftmax": (12.113, 68.69),
+    }
+    fig = plots.plot_kl_emd_scatter(
+        [{"kl": kl, "emd": emd, "label": name} for name, (kl, emd) in points.items()]
+    )
+    ax = _only_axes(fig)
+    fig.canvas.draw()
+    # each marker's box in display space, from its data point and size (s = area in pt^2)
+    size = float(ax.collections[0].get_sizes()[0])
+    radius = 0.5 * np.sqrt(size) * fig.dpi / 72.0
+    centres = ax.transData.transform(np.array(list(points.values())))
+    frame = ax.get_window_extent()
+    boxes = {text.get_text(): text.get_window_extent() for text in ax.texts}
+    assert sorted(boxes) == sorted(points)
+
+    def apart(box, x0, y0, x1, y1):
+        return box.x1 <= x0 or box.x0 >= x1 or box.y1 <= y0 or box.y0 >= y1
+
+    for name, box in boxes.items():
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, name
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1, name
+        for x, y in centres:
+            assert apart(box, x - radius, y - radius, x + radius, y + radius), name
+        for other, other_box in boxes.items():
+            if other != name:
+                assert apart(box, other_box.x0, other_box.y0, other_box.x1, other_box.y1)
