@@ -225,7 +225,7 @@ def analyze(context):
 
 def one_cycle_callbacks(run, settings):
     """Angular paper Sec. 4.1: Adam with Smith's one-cycle learning rate, peak = the run's
-    ``learning_rate`` (:func:`keras_angular.schedules.one_cycle`, set per epoch)."""
+    ``learning_rate`` ([`keras_angular.schedules.one_cycle`][], set per epoch)."""
     total, peak = int(settings["epochs"]), float(settings["learning_rate"])
     return [keras.callbacks.LearningRateScheduler(lambda epoch, lr: one_cycle(epoch, total, peak))]
 
