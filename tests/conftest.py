@@ -96,3 +96,25 @@ def digits():
     x = (data.data / 16.0).astype(np.float32)
     y = data.target.astype(np.int32)
     return x, y
+
+
+@pytest.fixture(scope="session")
+def docs_site(tmp_path_factory):
+    """The documentation site, built once per test session with ``mkdocs build --strict``
+    (a broken cross-reference fails it); the folder of the built HTML."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    import subprocess
+    from pathlib import Path
+
+    out = tmp_path_factory.mktemp("docs_site")
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(out)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    return out
