@@ -6,42 +6,39 @@ saved ``.keras`` model loads after it (``keras_angular.saving.load_model`` also
 binds the losses that read a layer, ready to train on); the others (``data``, ``plots``,
 ``methods``, ``run_config``, ``training``, ``distribution``, ``report``, ``retrieval``,
 ``open_set``, ``features``, ``explain``, ``reproduce``, ``cli``) are imported on first
-attribute access::
+attribute access. TensorFlow's start-up lines are hidden while it imports
+(:mod:`keras_angular._startup`; set ``TF_CPP_MIN_LOG_LEVEL``, e.g. to 0, to see them)::
 
     import keras_angular as ka
     head = ka.layers.CosineDense(10)
     loss = ka.losses.AngularLoss(scale=4.0)
+
+The ``keras-angular`` command imports none of them (nor Keras) while it reads its
+options: ``--help`` and a bad option answer at once; it imports them
+(:func:`_import_registered`) once the options are checked.
 """
 
 import importlib
 
 from keras_angular import _startup
 
-# The keras-angular command imports this package, hence TensorFlow, before its main()
-# runs: its quiet start (TensorFlow's C++ start-up lines hidden unless --verbose) happens
-# here. Nothing changes for library users (keras_angular/_startup.py says why and how).
-# Its --backend option sets KERAS_BACKEND here too, before Keras is imported.
-_startup.select_backend()
-with _startup.quiet_import():
-    if _startup.is_command():
-        # the command's data pipelines are tf.data on every backend: on JAX and PyTorch
-        # Keras does not import TensorFlow itself, so import it here, inside the quiet start
-        importlib.import_module("tensorflow")
-    from keras_angular import (
-        backend,
-        callbacks,
-        checks,
-        conventions,
-        layers,
-        losses,
-        metrics,
-        models,
-        ops,
-        saving,
-        schedules,
-    )
-
 __version__ = "0.2.0"
+
+#: Imported with the package: the modules whose classes are registered for Keras
+#: serialization, and the small ones they rest on.
+_REGISTERED = (
+    "backend",
+    "callbacks",
+    "checks",
+    "conventions",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "ops",
+    "saving",
+    "schedules",
+)
 
 _LAZY_MODULES = (
     "cli",
@@ -60,24 +57,27 @@ _LAZY_MODULES = (
 )
 
 
+def _import_registered():
+    """Import :data:`_REGISTERED` (hence Keras and its backend) inside the quiet start;
+    the command's data pipelines are tf.data on every backend, so for the command
+    TensorFlow first (on JAX and PyTorch Keras does not import it itself)."""
+    with _startup.quiet_import():
+        if _startup.is_command():
+            importlib.import_module("tensorflow")
+        for name in _REGISTERED:
+            importlib.import_module(f"keras_angular.{name}")
+
+
+# The command's --backend option sets KERAS_BACKEND here, before anything imports Keras.
+_startup.select_backend()
+if not _startup.is_command():
+    _import_registered()
+
+
 def __getattr__(name):
-    if name in _LAZY_MODULES:
+    if name in _LAZY_MODULES or name in _REGISTERED:
         return importlib.import_module(f"keras_angular.{name}")
     raise AttributeError(f"module 'keras_angular' has no attribute {name!r}")
 
 
-__all__ = [
-    "__version__",
-    "backend",
-    "callbacks",
-    "checks",
-    "conventions",
-    "layers",
-    "losses",
-    "metrics",
-    "models",
-    "ops",
-    "saving",
-    "schedules",
-    *_LAZY_MODULES,
-]
+__all__ = ["__version__", *_REGISTERED, *_LAZY_MODULES]

@@ -1,8 +1,9 @@
-"""A quiet start for the ``keras-angular`` command. Imports nothing heavy: it runs
-before TensorFlow is imported.
+"""A quiet start for ``import keras_angular`` and the ``keras-angular`` command. Imports
+nothing heavy: it runs before TensorFlow is imported.
 
-TensorFlow writes lines from C++ to stderr while it is imported, before anything of ours
-runs (``tests/test_cli_bad_input.py`` checks that the command hides them)::
+TensorFlow writes lines from C++ to stderr while it is imported, and when it first looks
+for devices, before anything of ours runs (``tests/test_cli_start.py`` checks that the
+package and the command hide them)::
 
     WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
     I0000 00:00:... port.cc:153] oneDNN custom operations are on. ...
@@ -13,23 +14,26 @@ runs (``tests/test_cli_bad_input.py`` checks that the command hides them)::
 ``TF_CPP_MIN_LOG_LEVEL`` (read once, when TensorFlow loads) silences only the last two:
 the others are logged through absl before ``absl::InitializeLog()``, which ignores every
 threshold, twice (two shared libraries each log them). ``TF_ENABLE_ONEDNN_OPTS=0`` would
-silence the oneDNN line only by turning oneDNN off, which we do not do. So the command,
-unless ``--verbose`` is given:
+silence the oneDNN line only by turning oneDNN off, which we do not do. So while the
+package imports TensorFlow (:func:`quiet_import`) it:
 
-* sets ``TF_CPP_MIN_LOG_LEVEL=3`` when the user has not set it;
-* sends file descriptor 2 to a temporary file while the package imports TensorFlow, then
-  writes back every line that is not an absl INFO / WARNING line or its preamble
-  (errors, Python warnings and tracebacks come through);
-* sets TensorFlow's and absl's Python loggers to ERROR (:func:`quiet_python_logging`).
+* sets ``TF_CPP_MIN_LOG_LEVEL=3`` (:func:`quiet_environment`);
+* sends file descriptor 2 to a temporary file, then writes back every line that is not
+  an absl INFO / WARNING line or its preamble (errors, Python warnings and tracebacks come
+  through; :func:`filtered_stderr`);
 
-It also reads ``--backend NAME`` (:func:`select_backend`): Keras picks its backend from
-``KERAS_BACKEND`` once, when it is imported, so the option must act here, before the
-package imports Keras.
+unless the user asked to see them: the command's ``--verbose``; for ``import
+keras_angular``, a ``TF_CPP_MIN_LOG_LEVEL`` of the user's own (``0`` shows everything).
+The command also sets TensorFlow's and absl's Python loggers to ERROR
+(:func:`quiet_python_logging`) unless ``--verbose``.
 
-``import keras_angular`` imports TensorFlow (it registers the serializable classes), and
-the console script imports ``keras_angular.cli`` - so the package's ``__init__`` asks
-:func:`quiet_import` whether this process is the command, from ``sys.argv``. Library users
-who ``import keras_angular`` get TensorFlow's output untouched.
+It also reads the command's ``--backend NAME`` (:func:`select_backend`): Keras picks its
+backend from ``KERAS_BACKEND`` once, when it is imported, so the option must act before
+the package imports Keras.
+
+``import keras_angular`` imports Keras and TensorFlow (it registers the serializable
+classes); for the command (:func:`is_command`, from ``sys.argv``) it imports neither:
+the command imports them once its options are checked.
 """
 
 import contextlib
@@ -149,9 +153,12 @@ def filtered_stderr():
 
 def quiet_import():
     """The context the package imports TensorFlow in: :func:`filtered_stderr` after
-    :func:`quiet_environment` when this process is the command without ``--verbose``;
-    nothing otherwise."""
-    if not is_command() or verbose_requested(_argv()[1:]):
+    :func:`quiet_environment`, except for the command with ``--verbose`` and for a library
+    process whose user set ``TF_CPP_MIN_LOG_LEVEL``."""
+    if is_command():
+        if verbose_requested(_argv()[1:]):
+            return contextlib.nullcontext()
+    elif "TF_CPP_MIN_LOG_LEVEL" in os.environ:
         return contextlib.nullcontext()
     quiet_environment()
     return filtered_stderr()

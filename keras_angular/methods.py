@@ -18,21 +18,45 @@ Adding a method is adding one :class:`Method` entry to :data:`METHODS`::
     )
 """
 
+from __future__ import annotations
+
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-import keras
+from keras_angular.checks import check_int
 
-from keras_angular import losses
-from keras_angular.callbacks import LossWeightRamp
-from keras_angular.layers import ClassCenters, CosineDense, WeightsBiasedDense
+if TYPE_CHECKING:
+    import keras
+
+# The registry itself (names, summaries, defaults) imports no Keras: the command line reads
+# it before it imports Keras. The layers and losses are imported when a method is built.
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def _layers():
+    from keras_angular import layers
+
+    return layers
+
+
+def _losses():
+    from keras_angular import losses
+
+    return losses
+
 
 #: The head layers a method can ask for, by the name it uses.
 HEADS = {
-    "dense": lambda units: keras.layers.Dense(units, name="head"),
-    "cosine": lambda units: CosineDense(units, name="head"),
-    "weights_biased": lambda units: WeightsBiasedDense(units, name="head"),
+    "dense": lambda units: _keras().layers.Dense(units, name="head"),
+    "cosine": lambda units: _layers().CosineDense(units, name="head"),
+    "weights_biased": lambda units: _layers().WeightsBiasedDense(units, name="head"),
 }
 
 #: AMC paper Sec. 3.2: the feature-loss weight ramps up over the first 80 of 300 epochs.
@@ -40,11 +64,17 @@ RAMP_UP_FRACTION = 80 / 300
 
 
 def _cross_entropy(head, num_classes, params):
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, name="cross_entropy")
+    return _keras().losses.SparseCategoricalCrossentropy(from_logits=True, name="cross_entropy")
+
+
+def _whole(value):
+    """An integral float (``--set margin=2.0``) as an int; any other value as it is, for
+    the loss to check."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _wsoftmax(head, params, alpha):
-    return losses.WSoftmaxLoss(
+    return _losses().WSoftmaxLoss(
         alpha, bool(params["easy_margin"]), params["form"], params["scale"], head=head
     )
 
@@ -95,6 +125,7 @@ class MethodSetup:
     """A built method: the model and what to compile and fit it with.
 
     Examples:
+        >>> import keras
         >>> from keras_angular.models import mlp
         >>> setup = build_method("amc", mlp((8, 8, 1)), num_classes=10, epochs=3)
         >>> setup.compile(keras.optimizers.Adam(1e-3))
@@ -112,6 +143,7 @@ class MethodSetup:
 
     def compile(self, optimizer, loss=None, **kwargs):
         """Compile :attr:`model` with ``loss`` (default :attr:`loss`) and accuracy on the logits."""
+        keras = _keras()
         self.model.compile(
             optimizer=optimizer,
             loss=loss or self.loss,
@@ -197,45 +229,47 @@ METHODS = {
             "normface",
             "NormFace: CE over s cos(theta)",
             head="cosine",
-            logits_loss=lambda head, c, p: losses.NormFaceLoss(scale=p["scale"]),
+            logits_loss=lambda head, c, p: _losses().NormFaceLoss(scale=p["scale"]),
             defaults={"scale": 16.0},
         ),
         Method(
             "cosface",
             "CosFace: CE over s (cos(theta) - m) on the target",
             head="cosine",
-            logits_loss=lambda head, c, p: losses.CosFaceLoss(p["scale"], p["margin"]),
+            logits_loss=lambda head, c, p: _losses().CosFaceLoss(p["scale"], p["margin"]),
             defaults={"scale": 16.0, "margin": 0.2},
         ),
         Method(
             "arcface",
             "ArcFace: target logit s cos(theta + m)",
             head="cosine",
-            logits_loss=lambda head, c, p: losses.ArcFaceLoss(p["scale"], p["margin"]),
+            logits_loss=lambda head, c, p: _losses().ArcFaceLoss(p["scale"], p["margin"]),
             defaults={"scale": 16.0, "margin": 0.3},
         ),
         Method(
             "sphereface",
             "SphereFace (A-Softmax) on unit features: target s psi(theta), integer m",
             head="cosine",
-            logits_loss=lambda head, c, p: losses.SphereFaceLoss(p["scale"], int(p["margin"])),
+            logits_loss=lambda head, c, p: _losses().SphereFaceLoss(
+                p["scale"], _whole(p["margin"])
+            ),
             defaults={"scale": 16.0, "margin": 2},
         ),
         Method(
             "center",
             "CE + center loss on the embedding (Wen et al.)",
             head="dense",
-            embedding_loss=lambda centers, c, p: losses.CenterLoss(
+            embedding_loss=lambda centers, c, p: _losses().CenterLoss(
                 c, p["alpha"], p["weight"], head=centers
             ),
-            embedding_layer=lambda c, p: ClassCenters(c, name="centers"),
+            embedding_layer=lambda c, p: _layers().ClassCenters(c, name="centers"),
             defaults={"alpha": 0.5, "weight": 0.003},
         ),
         Method(
             "euclid",
             "CE + Euclidean contrastive loss on in-batch pairs (AMC paper Eq. 1)",
             head="dense",
-            embedding_loss=lambda head, c, p: losses.EuclideanContrastiveLoss(
+            embedding_loss=lambda head, c, p: _losses().EuclideanContrastiveLoss(
                 p["margin"], p["weight"], head=head
             ),
             defaults={"margin": 1.0, "weight": 0.1},
@@ -245,7 +279,9 @@ METHODS = {
             "amc",
             "CE + AMC-Loss: geodesic contrastive on in-batch pairs, Gaussian ramp-up",
             head="dense",
-            embedding_loss=lambda head, c, p: losses.AMCLoss(p["margin"], p["weight"], head=head),
+            embedding_loss=lambda head, c, p: _losses().AMCLoss(
+                p["margin"], p["weight"], head=head
+            ),
             defaults={"margin": 0.5, "weight": 0.1},
             ramp_embedding_loss=True,
         ),
@@ -253,14 +289,14 @@ METHODS = {
             "arc",
             "Angular 'Arc' loss: CE over s (pi - theta)",
             head="cosine",
-            logits_loss=lambda head, c, p: losses.AngularLoss(scale=p["scale"]),
+            logits_loss=lambda head, c, p: _losses().AngularLoss(scale=p["scale"]),
             defaults={"scale": 4.0},
         ),
         Method(
             "haseparator",
             "HASeparator: CE over s cos + hinge on hyperplane projections",
             head="cosine",
-            logits_loss=lambda head, c, p: losses.HASeparatorLoss(
+            logits_loss=lambda head, c, p: _losses().HASeparatorLoss(
                 p["scale"], p["margin"], head=head
             ),
             defaults={"scale": 3.0, "margin": 0.9},
@@ -339,6 +375,12 @@ def _head_layers_and_losses(name, num_classes, overrides):
     """:func:`build_head_and_losses` plus the method's embedding layer (or None)."""
     method = get_method(name)
     params = method_params(method, overrides)
+    head, layer, loss = _parts(method, params, num_classes)
+    return method, params, head, layer, loss
+
+
+def _parts(method, params, num_classes):
+    """``(head, embedding layer or None, {output: Loss})`` of ``method`` with ``params``."""
     head = HEADS[method.head(params) if callable(method.head) else method.head](num_classes)
     loss = {"logits": method.logits_loss(head, num_classes, params)}
     layer = None
@@ -347,7 +389,26 @@ def _head_layers_and_losses(name, num_classes, overrides):
     if method.embedding_loss is not None:
         reads = head if layer is None else layer
         loss["embedding"] = method.embedding_loss(reads, num_classes, params)
-    return method, params, head, layer, loss
+    return head, layer, loss
+
+
+def check_params(method, params):
+    """Raise the ``ValueError`` (or ``TypeError``) that building ``method`` with ``params``
+    (:func:`method_params`) would raise, without building a model: build its head, losses
+    and embedding layer for two classes - the loss classes check their settings - and
+    ``pretrain_epochs``, then drop them. Imports Keras.
+
+    Examples:
+        >>> check_params(get_method("arc"), {"scale": 8.0})
+        >>> check_params(get_method("arc"), {"scale": "big"})
+        Traceback (most recent call last):
+        ...
+        ValueError: AngularLoss: `scale` must be a finite number > 0, got 'big'.
+    """
+    head, _, _ = _parts(method, params, 2)
+    if method.pretrain_loss is not None:
+        check_int(f"Method {method.name!r}", "pretrain_epochs", params["pretrain_epochs"], 0)
+        method.pretrain_loss(head, 2, params)
 
 
 def build_method(name, backbone, num_classes, epochs, **overrides):
@@ -373,6 +434,9 @@ def build_method(name, backbone, num_classes, epochs, **overrides):
         >>> center.loss["embedding"].head is center.model.get_layer("centers")   # the centres
         True
     """
+    from keras_angular.callbacks import LossWeightRamp
+
+    keras = _keras()
     method, params, head, layer, loss = _head_layers_and_losses(name, num_classes, overrides)
     embedding = backbone.output
     model = keras.Model(
@@ -409,6 +473,7 @@ __all__ = [
     "Override",
     "build_head_and_losses",
     "build_method",
+    "check_params",
     "get_method",
     "method_params",
     "overrides_table",

@@ -28,11 +28,10 @@ import json
 import numbers
 import os
 
-import keras
 import numpy as np
 
 from keras_angular.checks import check_positive
-from keras_angular.models import BACKBONES, default_backbone
+from keras_angular.registry_names import BACKBONE_NAMES, RECIPE_NAMES
 
 LR_SCHEDULES = ("cosine", "constant")
 """The ``lr_schedule`` values :class:`RunConfig` accepts."""
@@ -153,7 +152,6 @@ class RunConfig:
     verbose: int = 1
 
     def __post_init__(self):
-        from keras_angular.callbacks.recipe import RECIPES
         from keras_angular.data import AUGMENTATIONS
 
         def fail(field, message, named=None):
@@ -184,15 +182,15 @@ class RunConfig:
                 "lr_schedule",
                 f"`lr_schedule` must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}.",
             )
-        if self.recipe is not None and self.recipe not in RECIPES:
+        if self.recipe is not None and self.recipe not in RECIPE_NAMES:
             fail(
                 "recipe",
-                f"`recipe` must be None or one of {sorted(RECIPES)}, got {self.recipe!r}.",
+                f"`recipe` must be None or one of {sorted(RECIPE_NAMES)}, got {self.recipe!r}.",
             )
         if self.augment not in (None, False, "none", *AUGMENTATIONS):
             fail("augment", f"`augment` must be one of {AUGMENTATIONS}, got {self.augment!r}.")
-        if self.backbone is not None and str(self.backbone).lower() not in BACKBONES:
-            valid = ", ".join(BACKBONES)
+        if self.backbone is not None and str(self.backbone).lower() not in BACKBONE_NAMES:
+            valid = ", ".join(BACKBONE_NAMES)
             fail(
                 "backbone",
                 f"unknown backbone {self.backbone!r}; valid names: {valid}.",
@@ -216,6 +214,8 @@ class RunConfig:
             >>> config.backbone_for((8, 8, 1)), config.backbone_for((28, 28, 1))
             ('mlp', 'small_cnn')
         """
+        from keras_angular.models import default_backbone
+
         return self.backbone or default_backbone(input_shape)
 
     def replace(self, **changes):
@@ -223,23 +223,31 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
-def check_run(method, config):
+def check_run(method, config, *, values=True):
     """Raise :class:`RunSettingsError` with one sentence if ``method`` cannot train with
-    ``config``: an unknown method, or overrides that name no parameter of it or have a bad
-    value. The config's own fields were checked when it was built.
+    ``config``: an unknown method, overrides that name no parameter of it, or (``values``)
+    overrides with a bad value: the method's head and losses are built with them
+    (:func:`keras_angular.methods.check_params`), which imports Keras. The config's own
+    fields were checked when it was built. ``values=False`` checks the names only, without
+    Keras (the command line, before it imports Keras).
 
     Examples:
         >>> check_run("arcface", RunConfig(epochs=1, overrides={"margin": 0.3}))
-        >>> try:
-        ...     check_run("arcface", RunConfig(epochs=1, overrides={"m": 0.3}))
-        ... except RunSettingsError as error:
-        ...     print(error)
+        >>> for overrides in ({"m": 0.3}, {"scale": "big"}):
+        ...     try:
+        ...         check_run("arcface", RunConfig(epochs=1, overrides=overrides))
+        ...     except RunSettingsError as error:
+        ...         print(error)
         run_method: Method 'arcface' has no parameter m; its parameters are: margin, scale.
+        run_method: ArcFaceLoss: `scale` must be a finite number > 0, got 'big'.
     """
-    from keras_angular.methods import get_method, method_params
+    from keras_angular.methods import check_params, get_method, method_params
 
     try:
-        method_params(get_method(method), dict(config.overrides or {}))
+        spec = get_method(method)
+        params = method_params(spec, dict(config.overrides or {}))
+        if values:
+            check_params(spec, params)
     except (ValueError, TypeError) as error:
         raise RunSettingsError(f"run_method: {error}", named=str(error)) from None
 
@@ -285,6 +293,8 @@ def run_record(method, splits, config, distribution=None):
         >>> record["method"], record["backbone"], record["epochs"], record["data"]["name"]
         ('softmax', 'mlp', 2, 'digits')
     """
+    import keras
+
     record = {
         "format": _RECORD_FORMAT,
         "method": method,
@@ -344,6 +354,8 @@ def check_distribution(config, distribution, *, strategy=None, train_images=None
     """
     if distribution is None:
         return None
+    import keras
+
     from keras_angular import distribution as distribution_lib
 
     if strategy is not None:

@@ -15,12 +15,15 @@ cifar100, svhn_cropped), ``digits`` (scikit-learn's bundled digits, the offline
 default), a folder with one sub-folder of images per class, or an ``.npz``
 file with ``x_train, y_train, x_test, y_test`` (or ``x, y``).
 
+The command imports no TensorFlow, Keras or JAX while it reads and checks its options:
+``--help`` and a bad option answer at once; Keras starts once the options are checked.
 TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU instructions) and its Python
 warnings are hidden unless ``--verbose`` is given (before or after the subcommand; see
-:mod:`keras_angular._startup`). A user error - a bad option, unreadable or bad data (NaN
-or Inf images, one class), an unknown name, an ``--out`` that holds an interrupted run of
-other settings - stops before anything is written, with one sentence on stderr and exit
-status 2; any other error keeps its traceback.
+:mod:`keras_angular._startup`). A user error - a bad or unknown option, a bad ``--set``
+value, unreadable or bad data (NaN or Inf images, one class), an unknown name, an
+``--out`` that holds an interrupted run of other settings - stops before anything is
+written, with one sentence on stderr and exit status 2; any other error keeps its
+traceback.
 
 One module per subcommand: :mod:`~keras_angular.cli.parser` (the options),
 :mod:`~keras_angular.cli.train` (``train``, ``compare``), :mod:`~keras_angular.cli.explain`,
@@ -31,7 +34,7 @@ import sys
 
 from keras_angular import _startup
 from keras_angular.cli.bench import BENCH_SCRIPT, run_bench
-from keras_angular.cli.common import keras_backend
+from keras_angular.cli.common import keras_backend, user_error
 from keras_angular.cli.parser import build_parser
 
 
@@ -42,18 +45,14 @@ def main(argv=None):
     if args.command != "bench" and bench_argv:
         parser.error(f"unrecognized arguments: {' '.join(bench_argv)}")
     if not getattr(args, "verbose", False):
-        _startup.quiet_environment()  # for what reads it later (TensorFlow read it already)
-        _startup.quiet_python_logging()
-    if args.backend is not None and args.backend != keras_backend():
-        print(
-            f"keras-angular: error: --backend {args.backend}: Keras was imported on "
-            f"{keras_backend()!r} before the option was read (set KERAS_BACKEND="
-            f"{args.backend} instead).",
-            file=sys.stderr,
+        _startup.quiet_environment()  # before TensorFlow is imported, which reads it once
+    if args.backend is not None and "keras" in sys.modules and args.backend != keras_backend():
+        return user_error(
+            f"--backend {args.backend}: Keras was imported on {keras_backend()!r} before the "
+            f"option was read (set KERAS_BACKEND={args.backend} instead)."
         )
-        return 2
     if args.command == "bench":
-        return run_bench(bench_argv)
+        return run_bench(bench_argv, args)
     if args.command == "reproduce":
         from keras_angular.cli.reproduce import run_reproduce
 

@@ -2,7 +2,7 @@
 
 import os
 
-from keras_angular.cli.common import user_error
+from keras_angular.cli.common import start_keras, user_error
 
 #: What ``keras-angular bench`` runs: the benchmark script of the repository checkout
 #: this package sits in (an editable install); it is not installed with the package.
@@ -13,8 +13,9 @@ BENCH_SCRIPT = os.path.join(
 )
 
 
-def run_bench(argv):
-    """``keras-angular bench ARGS``: ``python benchmarks/heads_and_losses.py ARGS``."""
+def run_bench(argv, args):
+    """``keras-angular bench ARGS``: ``python benchmarks/heads_and_losses.py ARGS``
+    (``args``: the command's own options, ``--verbose``)."""
     if not os.path.isfile(BENCH_SCRIPT):
         return user_error(
             f"bench runs benchmarks/heads_and_losses.py of a repository checkout (it is not "
@@ -22,6 +23,8 @@ def run_bench(argv):
             "run `pip install -e .` and `python benchmarks/heads_and_losses.py`."
         )
     import importlib.util
+
+    start_keras(args)
 
     spec = importlib.util.spec_from_file_location("heads_and_losses", BENCH_SCRIPT)
     module = importlib.util.module_from_spec(spec)

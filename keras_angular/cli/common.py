@@ -1,13 +1,28 @@
-"""What every ``keras-angular`` subcommand shares: the one-sentence user error, the data
-options' loading, the Keras backend's name."""
+"""What every ``keras-angular`` subcommand shares: the one-sentence user error, the start
+of Keras once the options are checked, the data options' loading, the Keras backend's name.
+"""
 
 import sys
+
+from keras_angular import _startup
 
 
 def user_error(error):
     """Print ``keras-angular: ERROR`` on stderr; returns the exit status 2."""
     print(f"keras-angular: {error}", file=sys.stderr)
     return 2
+
+
+def start_keras(args):
+    """Import TensorFlow, Keras and the package's registered modules, TensorFlow's start-up
+    lines and Python warnings hidden unless ``--verbose``: what a subcommand does once the
+    options it can check without Keras are checked (so that ``--help`` and those errors
+    answer at once)."""
+    import keras_angular
+
+    keras_angular._import_registered()
+    if not getattr(args, "verbose", False):
+        _startup.quiet_python_logging()
 
 
 def keras_backend():

@@ -8,6 +8,7 @@ from keras_angular.cli.common import (
     check_test_fraction,
     keras_backend,
     load_data,
+    start_keras,
     user_error,
 )
 
@@ -27,11 +28,6 @@ def run_explain(args):
     import numpy as np
 
     try:
-        if keras_backend() != "tensorflow":
-            raise ValueError(
-                "explain uses tf-keras-vis, for the TensorFlow backend only (this run is on "
-                f"{keras_backend()!r}); models trained on any backend load there."
-            )
         for flag, value in (
             ("--n", args.n),
             ("--n-score", args.n_score),
@@ -54,6 +50,12 @@ def run_explain(args):
                 raise FileNotFoundError(f"no model.keras in {folder} (a folder written by train).")
             paths.append(path)
         names = _model_names(folders)
+        start_keras(args)
+        if keras_backend() != "tensorflow":
+            raise ValueError(
+                "explain uses tf-keras-vis, for the TensorFlow backend only (this run is on "
+                f"{keras_backend()!r}); models trained on any backend load there."
+            )
         splits = load_data(args)
     except (ValueError, FileNotFoundError) as error:
         return user_error(error)

@@ -1,11 +1,18 @@
 """The argument parser of ``keras-angular``. The training options' defaults and choices
 are :class:`~keras_angular.run_config.RunConfig`'s (its fields and constants): the parser
-adds the flags' names and help, never a second copy of a default."""
+adds the flags' names and help, never a second copy of a default.
+
+Building it imports no Keras, TensorFlow or JAX (the run settings, the method registry,
+[`keras_angular.registry_names`][] and the data package's names are light): ``--help``
+and a bad option answer at once."""
 
 import argparse
 import dataclasses
+import sys
 
 from keras_angular import _startup
+from keras_angular.cli.common import user_error
+from keras_angular.registry_names import EXPERIMENT_NAMES, RECIPE_NAMES
 from keras_angular.run_config import DEFAULT_EPOCHS, LR_SCHEDULES, RunConfig
 
 _VERBOSE_HELP = "show TensorFlow's start-up lines and log messages (hidden by default)"
@@ -27,6 +34,16 @@ FLAGS = {
     "figures": "--no-figures",
     "jit_compile": "--jit",
 }
+
+
+class CommandParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose refusal of the command line is a user error like
+    every other ([`user_error`][keras_angular.cli.common.user_error]): one sentence on
+    stderr, exit status 2 (argparse would print its usage lines first)."""
+
+    def error(self, message):
+        """Refuse the command line: one sentence naming the help to read; exit status 2."""
+        sys.exit(user_error(f"{message} (see {self.prog} --help)."))
 
 
 def run_defaults():
@@ -59,7 +76,6 @@ def _add_data(parser):
 
 def _add_common(parser):
     """The options of a training run (``train``, ``compare``): RunConfig's fields."""
-    from keras_angular.callbacks.recipe import RECIPES
     from keras_angular.data import AUGMENTATIONS
 
     defaults = run_defaults()
@@ -121,7 +137,7 @@ def _add_common(parser):
     parser.add_argument(
         "--recipe",
         default=defaults["recipe"],
-        choices=list(RECIPES),
+        choices=list(RECIPE_NAMES),
         help="the AMC paper's whole schedule (ramped lr, beta_1 and loss weight; 'official' "
         "adds the authors' code's EMA weights and 10x weight) instead of --lr",
     )
@@ -189,7 +205,7 @@ def build_parser():
     from keras_angular.methods import METHODS, overrides_table
 
     methods_help = "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values())
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="keras-angular",
         description="Angular and margin-based discriminative feature learning for Keras.",
     )
@@ -248,18 +264,18 @@ def build_parser():
 
     _add_explain_parser(sub)
 
-    from keras_angular.reproduce import EXPERIMENTS
-
     reproduce = sub.add_parser(
         "reproduce",
         help="run a paper experiment; report each claim beside the paper's figures",
         description="Run a paper experiment (keras_angular.reproduce) and write report.md / "
         "report.json: the paper's figures beside ours, each claim held / did not hold / "
         "inconclusive against the seed-to-seed spread. Experiments: "
-        + ", ".join(sorted(EXPERIMENTS))
+        + ", ".join(EXPERIMENT_NAMES)
         + ".",
     )
-    reproduce.add_argument("experiment", help="experiment name (see above)")
+    reproduce.add_argument(
+        "experiment", choices=EXPERIMENT_NAMES, metavar="EXPERIMENT", help="(see above)"
+    )
     reproduce.add_argument(
         "--scale",
         default="small",

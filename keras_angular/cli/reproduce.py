@@ -2,20 +2,22 @@
 
 import os
 
-from keras_angular.cli.common import check_out, user_error
+from keras_angular.cli.common import check_out, start_keras, user_error
 
 
 def run_reproduce(args):
     """``keras-angular reproduce EXPERIMENT``: :func:`keras_angular.reproduce.run_experiment`."""
     from keras_angular.data import DatasetUnavailableError
-    from keras_angular.reproduce import get_experiment, run_experiment
-    from keras_angular.reproduce.scales import check_plan, resolve_scale
     from keras_angular.run_config import RunSettingsError
 
     try:
         if args.seeds is not None and args.seeds < 1:
             raise ValueError(f"--seeds must be an integer >= 1, got {args.seeds}.")
         check_out(args.out)
+        start_keras(args)
+        from keras_angular.reproduce import get_experiment, run_experiment
+        from keras_angular.reproduce.scales import check_plan, resolve_scale
+
         experiment = get_experiment(args.experiment)
         runs = None if args.runs is None else [r.strip() for r in args.runs.split(",") if r.strip()]
         scale = resolve_scale(experiment, args.scale, args.dataset, args.seeds, runs)

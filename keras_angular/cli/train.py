@@ -16,6 +16,7 @@ from keras_angular.cli.common import (
     check_test_fraction,
     keras_backend,
     load_data,
+    start_keras,
     user_error,
 )
 from keras_angular.cli.parser import FLAGS
@@ -27,7 +28,7 @@ def run_training(args):
 
     names = [args.method] if args.command == "train" else args.methods.split(",")
     # bad options, unknown names, bad overrides, missing or bad data: one clear sentence,
-    # exit status 2, nothing written
+    # exit status 2, nothing written; what needs no Keras is checked before it starts
     try:
         try:
             config = _run_config(args)
@@ -36,9 +37,12 @@ def run_training(args):
             if not methods:
                 raise ValueError("--methods names no method.")
             for method in methods:
-                check_run(method, config)
+                check_run(method, config, values=False)
             if args.command == "compare" and args.baseline not in (None, *methods):
                 raise ValueError(f"--baseline {args.baseline!r} is not among --methods {methods}.")
+            start_keras(args)
+            for method in methods:
+                check_run(method, config)  # the --set values: the method's losses check them
             splits = load_data(args)
             strategy = _strategy(args.strategy)
             distribution = _distribution(args)  # last: it waits for the other processes
@@ -61,7 +65,7 @@ def _parse_overrides(pairs):
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"keras-angular: --set expects KEY=VALUE, got {pair!r}.")
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}.")
         try:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
