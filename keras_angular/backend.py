@@ -43,11 +43,11 @@ are TensorFlow's on every backend, and [`keras_angular.data`][] imports it itsel
 import keras
 import numpy as np
 
-#: The Keras backends this package is tested on.
 SUPPORTED = ("tensorflow", "jax", "torch")
+"""The Keras backends this package is tested on."""
 
-#: The Keras release whose source the private-attribute accessors below were read from.
 PRIVATE_API_KERAS_VERSION = "3.15.1"
+"""The Keras release whose source the private-attribute accessors below were read from."""
 
 
 def name():

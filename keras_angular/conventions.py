@@ -19,15 +19,15 @@ rule and the same formula:
 
 import numpy as np
 
-#: Floor under squared norms, as ``tf.math.l2_normalize`` uses: a zero vector
-#: normalises to zero instead of NaN.
 NORM_EPSILON = 1e-12
+"""Floor under squared norms, as ``tf.math.l2_normalize`` uses: a zero vector
+normalises to zero instead of NaN."""
 
-#: What a label array must be, for every message that refuses one.
 LABELS_EXPECTED = "integer class indices of shape (batch,) or (batch, 1)"
+"""What a label array must be, for every message that refuses one."""
 
-#: The start of the message that refuses label values (negative, fractional, too large).
 LABEL_VALUES_MESSAGE = "every label must be an integer class index, 0 <= label"
+"""The start of the message that refuses label values (negative, fractional, too large)."""
 
 
 def label_shape_error(owner, shape, name="y_true"):

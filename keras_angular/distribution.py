@@ -45,8 +45,8 @@ import keras
 
 from keras_angular import backend
 
-#: The ``--distribution`` values of ``keras-angular`` (one for now).
 KINDS = ("data-parallel",)
+"""The ``--distribution`` values of ``keras-angular`` (one for now)."""
 
 _ADDRESS = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
 

@@ -33,14 +33,14 @@ __all__ = [
     "pair_cosines",
 ]
 
-#: The pair budget of [`pair_cosines`][keras_angular.features.pair_cosines]: up to this many i<j
-#: pairs (N <= 1414 samples) every pair is enumerated; above it, this many pairs are sampled
-#: (seeded).
 DEFAULT_MAX_PAIRS = 1_000_000
+"""The pair budget of [`pair_cosines`][keras_angular.features.pair_cosines]: up to this many i<j
+pairs (N <= 1414 samples) every pair is enumerated; above it, this many pairs are sampled
+(seeded)."""
 
-#: Roughly how many float64 numbers one working block may hold (32 MiB): the pair and
-#: retrieval loops process their rows in blocks of this size, never an N x N matrix.
 BLOCK_ELEMENTS = 1 << 22
+"""Roughly how many float64 numbers one working block may hold (32 MiB): the pair and
+retrieval loops process their rows in blocks of this size, never an N x N matrix."""
 
 
 def checked_features(features, name="features"):

@@ -19,11 +19,12 @@ from keras_angular.data import DatasetSplits
 from keras_angular.metrics import RETRIEVAL_KEYS, embedding_scores
 from keras_angular.run_config import RunSettingsError
 
-#: The prefix of the unseen-class scores' keys (``open_precision_at_1`` ...).
 PREFIX = "open_"
+"""The prefix of the unseen-class scores' keys (``open_precision_at_1`` ...)."""
 
-#: The keys [`unseen_class_scores`][keras_angular.open_set.unseen_class_scores] returns, in order.
 OPEN_SET_KEYS = tuple(PREFIX + key for key in RETRIEVAL_KEYS)
+"""The keys [`unseen_class_scores`][keras_angular.open_set.unseen_class_scores] returns, in
+order."""
 
 
 @dataclasses.dataclass

@@ -52,13 +52,13 @@ from keras_angular import backend, conventions
 from keras_angular.conventions import LABEL_VALUES_MESSAGE, NORM_EPSILON, label_shape_error
 from keras_angular.distribution import pair_blocks
 
-#: ``||w_y - w_j||^2`` below this (class weights less than 1e-3 rad apart) counts as a
-#: zero hyperplane normal: float32 rounding alone leaves ~1e-7 for identical weights.
 ZERO_NORMAL_SQ = 1e-6
+"""``||w_y - w_j||^2`` below this (class weights less than 1e-3 rad apart) counts as a
+zero hyperplane normal: float32 rounding alone leaves ~1e-7 for identical weights."""
 
-#: arccos inputs are clipped to [-1 + ACOS_EPSILON, 1 - ACOS_EPSILON] in
-#: float32, as the official AMC and Angular codes do (1 - 1e-7).
 ACOS_EPSILON = 1e-7
+"""arccos inputs are clipped to [-1 + ACOS_EPSILON, 1 - ACOS_EPSILON] in
+float32, as the official AMC and Angular codes do (1 - 1e-7)."""
 
 
 def as_tensor(x, dtype=None):

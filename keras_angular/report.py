@@ -246,7 +246,6 @@ def markdown_table(report):
     return "\n".join(lines)
 
 
-#: The retrieval table's columns: (key without prefix, header, digits).
 _RETRIEVAL_COLUMNS = (
     ("precision_at_1", "P@1", 3),
     ("r_precision", "R-precision", 3),
@@ -256,6 +255,7 @@ _RETRIEVAL_COLUMNS = (
     ("tar_at_far_1e-4", "TAR@FAR=1e-4", 3),
     ("best_accuracy", "best verif. acc.", 3),
 )
+"""The retrieval table's columns: (key without prefix, header, digits)."""
 
 
 def retrieval_table(report, prefix=""):

@@ -32,12 +32,10 @@ from keras_angular.features import (
     pair_cosines,
 )
 
-#: The false-accept rates [`verification_scores`][keras_angular.retrieval.verification_scores]
-#: reports the true-accept rate at.
 FAR_TARGETS = (1e-3, 1e-4)
+"""The false-accept rates [`verification_scores`][keras_angular.retrieval.verification_scores]
+reports the true-accept rate at."""
 
-#: The keys of [`embedding_scores`][keras_angular.retrieval.embedding_scores], in order: the
-#: retrieval scores, then the verification scores (without the threshold and the pair counts).
 RETRIEVAL_KEYS = (
     "precision_at_1",
     "r_precision",
@@ -47,6 +45,8 @@ RETRIEVAL_KEYS = (
     "tar_at_far_1e-4",
     "best_accuracy",
 )
+"""The keys of [`embedding_scores`][keras_angular.retrieval.embedding_scores], in order: the
+retrieval scores, then the verification scores (without the threshold and the pair counts)."""
 
 
 def _checked(embeddings, labels):

@@ -31,10 +31,6 @@ from keras_angular.checks import check_non_negative, check_positive
 
 __all__ = ["TemporalEnsemblingSchedule", "ema_optimizer", "RECIPES"]
 
-#: The AMC training recipes, for ``epochs`` epochs;
-#: [`TemporalEnsemblingSchedule`][keras_angular.callbacks.TemporalEnsemblingSchedule] scales the
-#: ramp lengths to the number of epochs it is given. ``weight_scale`` multiplies the loss's own
-#: ``weight`` (its ``lambda``, 0.1).
 RECIPES = {
     # AMC-Loss Sec. 3.2: 300 epochs, Adam, max lr 0.003, weight and lr ramped up over 80,
     # lr and beta_1 (0.9 -> 0.5) ramped down over the last 50, lambda = 0.1.
@@ -61,6 +57,10 @@ RECIPES = {
         "ema_momentum": 0.999,
     },
 }
+"""The AMC training recipes, for ``epochs`` epochs;
+[`TemporalEnsemblingSchedule`][keras_angular.callbacks.TemporalEnsemblingSchedule] scales the
+ramp lengths to the number of epochs it is given. ``weight_scale`` multiplies the loss's own
+``weight`` (its ``lambda``, 0.1)."""
 
 
 def _round_half_up(value):

@@ -24,7 +24,6 @@ from keras import ops
 
 from keras_angular import backend
 
-#: What a compiled JAX step says about a loss that owns its centres.
 JAX_NEEDS_LAYER = (
     "CenterLoss(num_classes) keeps its class centres inside the loss, and on the JAX "
     "backend a training step keeps only the model's variables and a gradient cannot "
@@ -34,6 +33,7 @@ JAX_NEEDS_LAYER = (
     "`CenterLoss(head=centers)` (the registry's `center` method does this). "
     "Or run on TensorFlow or PyTorch (KERAS_BACKEND=tensorflow|torch)."
 )
+"""What a compiled JAX step says about a loss that owns its centres."""
 
 
 def sum_over_replicas(*tensors):

@@ -53,13 +53,13 @@ from keras_angular.ops import (
     nan_where_invalid,
 )
 
-#: Why a compiled JAX step refuses a PartialFCLoss that samples (module docstring).
 JAX_NEEDS_TRACKED_SEED = (
     "PartialFCLoss draws each step's negative classes from its own seed generator, and a "
     "compiled JAX step keeps only the model's, the optimizer's and the metrics' variables: "
     "it would draw the same classes at every step. On JAX use sample_fraction=1.0 (every "
     "class, no sampling), or train on TensorFlow or PyTorch (KERAS_BACKEND=tensorflow|torch)."
 )
+"""Why a compiled JAX step refuses a PartialFCLoss that samples (module docstring)."""
 
 
 def num_sampled_classes(num_classes, sample_fraction):

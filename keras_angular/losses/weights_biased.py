@@ -31,11 +31,11 @@ from keras_angular.ops import (
     target_values,
 )
 
-#: The forms [`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss] computes, and the head each one
-#: reads.
 FORMS = {"paper": WeightsBiasedDense, "cosine": CosineDense, "angular": CosineDense}
-#: ``s`` of the unit-feature forms when none is given (NormFace's registry scale).
+"""The forms [`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss] computes, and the head each one
+reads."""
 DEFAULT_SCALE = 16.0
+"""``s`` of the unit-feature forms when none is given (NormFace's registry scale)."""
 
 
 def weights_biased_logits(labels, head_outputs, kernel, alpha, easy_margin=False):

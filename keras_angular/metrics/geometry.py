@@ -11,9 +11,6 @@ from keras_angular.retrieval import embedding_scores
 
 __all__ = ["GEOMETRY_KEYS", "feature_geometry"]
 
-#: The scalar keys of [`feature_geometry`][keras_angular.metrics.feature_geometry], in order: angles
-#: in degrees (``_deg``), ``kl`` in nats, the clustering scores in [0, 1] (the last four, only with
-#: ``clustering=True``; the ``prediction_*`` two only with predictions).
 GEOMETRY_KEYS = (
     "w_inter_deg",
     "c_inter_deg",
@@ -26,6 +23,9 @@ GEOMETRY_KEYS = (
     "prediction_homogeneity",
     "prediction_completeness",
 )
+"""The scalar keys of [`feature_geometry`][keras_angular.metrics.feature_geometry], in order: angles
+in degrees (``_deg``), ``kl`` in nats, the clustering scores in [0, 1] (the last four, only with
+``clustering=True``; the ``prediction_*`` two only with predictions)."""
 
 
 def feature_geometry(

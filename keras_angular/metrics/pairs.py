@@ -15,10 +15,10 @@ __all__ = [
     "pair_angles",
 ]
 
-#: Added to every bin of both normalised histograms before the KL divergence
-#: (then renormalised), so an empty negative bin under a non-empty positive
-#: one costs ``log(p / 1e-10)`` (at most ~23 nats) instead of infinity.
 KL_EPSILON = 1e-10
+"""Added to every bin of both normalised histograms before the KL divergence
+(then renormalised), so an empty negative bin under a non-empty positive
+one costs ``log(p / 1e-10)`` (at most ~23 nats) instead of infinity."""
 
 
 def pair_angles(features, labels, max_pairs=DEFAULT_MAX_PAIRS, seed=0):

@@ -12,8 +12,8 @@ __all__ = [
     "l2_regularizer",
 ]
 
-#: The name of every backbone's output layer, the embedding the heads read.
 EMBEDDING = "embedding"
+"""The name of every backbone's output layer, the embedding the heads read."""
 
 BN_MOMENTUM = 0.9
 """Momentum of every batch norm in these backbones (PyTorch's default, ``momentum=0.1``
