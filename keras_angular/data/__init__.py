@@ -1,8 +1,7 @@
 """Datasets and input pipelines: TFDS loaders, an offline default, and the papers' preprocessing.
 
 ``load_dataset(name)`` returns a [`DatasetSplits`][keras_angular.data.DatasetSplits] of float32 NHWC
-images and int32
-labels from:
+images and int32 labels from:
 
 - a TensorFlow Datasets name: ``mnist``, ``fashion_mnist``, ``cifar10``, ``cifar100``
   (fine labels; ``coarse_labels=True`` gives the 20 superclasses AMC-Loss Sec. 4.2

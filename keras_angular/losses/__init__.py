@@ -1,26 +1,23 @@
 """The losses of the four papers and their baselines, as ``keras.losses.Loss`` subclasses.
 
-| loss | ``y_pred`` | module |
-|---|---|---|
-| [`NormFaceLoss`][keras_angular.losses.NormFaceLoss],
-[`CosFaceLoss`][keras_angular.losses.CosFaceLoss],
-[`ArcFaceLoss`][keras_angular.losses.ArcFaceLoss],
+By module, with the ``y_pred`` each reads:
+
+- ``margin``: [`NormFaceLoss`][keras_angular.losses.NormFaceLoss],
+  [`CosFaceLoss`][keras_angular.losses.CosFaceLoss],
+  [`ArcFaceLoss`][keras_angular.losses.ArcFaceLoss],
   [`SphereFaceLoss`][keras_angular.losses.SphereFaceLoss],
-  [`AngularLoss`][keras_angular.losses.AngularLoss] | ``CosineDense`` cosines | ``margin`` |
-| [`HASeparatorLoss`][keras_angular.losses.HASeparatorLoss] (``head=``) | ``CosineDense`` cosines |
-``hyperplane`` | | [`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss] (``head=``) |
-``WeightsBiasedDense`` outputs (``form="paper"``) or
-  ``CosineDense`` cosines | ``weights_biased`` |
-| [`AMCLoss`][keras_angular.losses.AMCLoss],
-[`EuclideanContrastiveLoss`][keras_angular.losses.EuclideanContrastiveLoss] (optional ``head=``) |
-the embedding |
-  ``contrastive`` |
-| [`CenterLoss`][keras_angular.losses.CenterLoss] (``head=`` a ``ClassCenters`` layer, or
-``num_classes``) | the
-  embedding | ``center`` |
-| [`PartialFCLoss`][keras_angular.losses.PartialFCLoss] (``head=``): any cosine-head loss over a
-sampled share of the
-  classes (Partial FC) | the embedding | ``partial_fc`` |
+  [`AngularLoss`][keras_angular.losses.AngularLoss] - ``CosineDense`` cosines;
+- ``hyperplane``: [`HASeparatorLoss`][keras_angular.losses.HASeparatorLoss] (``head=``) -
+  ``CosineDense`` cosines;
+- ``weights_biased``: [`WSoftmaxLoss`][keras_angular.losses.WSoftmaxLoss] (``head=``) -
+  ``WeightsBiasedDense`` outputs (``form="paper"``) or ``CosineDense`` cosines;
+- ``contrastive``: [`AMCLoss`][keras_angular.losses.AMCLoss],
+  [`EuclideanContrastiveLoss`][keras_angular.losses.EuclideanContrastiveLoss] (optional
+  ``head=``) - the embedding;
+- ``center``: [`CenterLoss`][keras_angular.losses.CenterLoss] (``head=`` a ``ClassCenters``
+  layer, or ``num_classes``) - the embedding;
+- ``partial_fc``: [`PartialFCLoss`][keras_angular.losses.PartialFCLoss] (``head=``): any
+  cosine-head loss over a sampled share of the classes (Partial FC) - the embedding.
 
 Each module also exposes the plain function that returns per-sample values
 (labels first); every class is that function and its settings over one base,
