@@ -11,9 +11,8 @@ The heads, losses, metrics and callbacks are ``keras.ops``; what they cannot say
   (TensorFlow's ``InvalidArgumentError``, which its in-graph assertion raises too; ``ValueError``
   elsewhere);
 * [`assert_in_step`][keras_angular.backend.assert_in_step] - an assertion compiled into the step
-  where the backend has
-  one: ``tf.debugging.Assert`` (dropped by XLA), a JAX host callback that raises
-  (``JaxRuntimeError`` carrying the message on CPU; a GPU may only log it). Where it
+  where the backend has one: ``tf.debugging.Assert`` (dropped by XLA), a JAX host callback that
+  raises (``JaxRuntimeError`` carrying the message on CPU; a GPU may only log it). Where it
   cannot raise, the caller's NaN marks the bad sample
   ([`keras_angular.ops.nan_where_invalid`][]);
 * [`as_plain_tensor`][keras_angular.backend.as_plain_tensor] - a ``tf.Variable`` read into a tensor
