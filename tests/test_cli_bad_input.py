@@ -244,3 +244,72 @@ def test_console_script_starts_quietly_on_other_backends(backend):
     )
     assert done.returncode == 0 and "--method" in done.stdout, done.stderr[-3000:]
     assert not done.stderr, done.stderr
+
+
+# ------------------------------------------------------- one path for every input error
+
+
+def _npz_with_wrong_keys(tmp_path):
+    path = tmp_path / "wrong_keys.npz"
+    np.savez(path, images=_images(), labels=np.arange(100) % 10)
+    return path
+
+
+ONE_SENTENCE = [
+    (["--method", "arc", "--set", "scale=big"], "AngularLoss: `scale` must be a finite number"),
+    (["--method", "arcface", "--set", "margin=abc"], "ArcFaceLoss: `margin` must lie in"),
+    (["--method", "arc", "--set", "scale"], "--set expects KEY=VALUE, got 'scale'."),
+    (["--method", "arc", "--set", "nope=1"], "Method 'arc' has no parameter nope"),
+    (["--method", "arc", "--epochs", "-3"], "--epochs must be an integer >= 1, got -3."),
+    (["--method", "nope"], "Unknown method 'nope'; choose one of: amc, arc,"),
+    (["--method", "sphereface", "--set", "margin=2.5"], "`margin` must be an int in [1, 8]"),
+    (["--method", "wsoftmax", "--set", "pretrain_epochs=x"], "`pretrain_epochs` must be an int"),
+    (["--method", "arc", "--dataset", "MISSING"], "No such .npz file"),
+    (["--method", "arc", "--dataset", "WRONG_KEYS"], "wrong_keys.npz"),
+]
+
+
+@pytest.mark.parametrize(("options", "expected"), ONE_SENTENCE, ids=lambda v: " ".join(v))
+def test_every_input_error_is_one_sentence_and_writes_nothing(options, expected, tmp_path, capsys):
+    """The settings, --set values included, are checked before any folder or record is
+    written (`--set scale=big` used to leave run.json behind and end in a traceback)."""
+    data = {
+        "MISSING": str(tmp_path / "missing.npz"),
+        "WRONG_KEYS": str(_npz_with_wrong_keys(tmp_path)),
+    }
+    options = [data.get(option, option) for option in options]
+    out = tmp_path / "out"
+    argv = ["train", "--epochs", "1", *options, "--no-figures", "--out", str(out)]  # last wins
+    try:
+        code = main(argv)
+    except SystemExit as error:  # argparse's path would exit here
+        code = error.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("keras-angular: "), err
+    assert expected in err, err
+    assert not out.exists()
+
+
+def test_compare_checks_every_methods_values_before_writing(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["compare", "--methods", "arcface,cosface", "--set", "margin=abc", "--seeds", "1"]
+    assert main([*argv, "--epochs", "1", "--no-figures", "--out", str(out)]) == 2
+    assert "ArcFaceLoss: `margin` must lie in" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "overrides", "expected"),
+    [
+        ("arc", {"scale": "big"}, "AngularLoss: `scale` must be a finite number > 0, got 'big'."),
+        ("center", {"alpha": -1}, "CenterLoss: `alpha` must lie in [0.0, 1.0], got -1."),
+        ("wsoftmax", {"form": "nope"}, "WSoftmaxLoss: `form` must be one of"),
+    ],
+)
+def test_run_method_checks_override_values_before_writing(method, overrides, expected, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(RunSettingsError) as info:
+        run_method(method, load_dataset("digits"), epochs=1, overrides=overrides, out_dir=str(out))
+    assert str(info.value).startswith("run_method: ") and expected in str(info.value)
+    assert not out.exists()
