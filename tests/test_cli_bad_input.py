@@ -269,7 +269,9 @@ ONE_SENTENCE = [
 ]
 
 
-@pytest.mark.parametrize(("options", "expected"), ONE_SENTENCE, ids=lambda v: " ".join(v))
+@pytest.mark.parametrize(
+    ("options", "expected"), ONE_SENTENCE, ids=[" ".join(o) for o, _ in ONE_SENTENCE]
+)
 def test_every_input_error_is_one_sentence_and_writes_nothing(options, expected, tmp_path, capsys):
     """The settings, --set values included, are checked before any folder or record is
     written (`--set scale=big` used to leave run.json behind and end in a traceback)."""
