@@ -7,15 +7,17 @@ binds the losses that read a layer, ready to train on); the others (``data``, ``
 ``methods``, ``run_config``, ``training``, ``distribution``, ``report``, ``retrieval``,
 ``open_set``, ``features``, ``explain``, ``reproduce``, ``cli``) are imported on first
 attribute access. TensorFlow's start-up lines are hidden while it imports
-(:mod:`keras_angular._startup`; set ``TF_CPP_MIN_LOG_LEVEL``, e.g. to 0, to see them)::
+(``keras_angular._startup``; set ``TF_CPP_MIN_LOG_LEVEL``, e.g. to 0, to see them):
 
-    import keras_angular as ka
-    head = ka.layers.CosineDense(10)
-    loss = ka.losses.AngularLoss(scale=4.0)
+```python
+import keras_angular as ka
+head = ka.layers.CosineDense(10)
+loss = ka.losses.AngularLoss(scale=4.0)
+```
 
 The ``keras-angular`` command imports none of them (nor Keras) while it reads its
 options: ``--help`` and a bad option answer at once; it imports them
-(:func:`_import_registered`) once the options are checked.
+(``_import_registered``) once the options are checked.
 """
 
 import importlib
@@ -24,8 +26,6 @@ from keras_angular import _startup
 
 __version__ = "0.2.0"
 
-#: Imported with the package: the modules whose classes are registered for Keras
-#: serialization, and the small ones they rest on.
 _REGISTERED = (
     "backend",
     "callbacks",
@@ -39,6 +39,8 @@ _REGISTERED = (
     "saving",
     "schedules",
 )
+"""Imported with the package: the modules whose classes are registered for Keras
+serialization, and the small ones they rest on."""
 
 _LAZY_MODULES = (
     "cli",
@@ -58,7 +60,7 @@ _LAZY_MODULES = (
 
 
 def _import_registered():
-    """Import :data:`_REGISTERED` (hence Keras and its backend) inside the quiet start;
+    """Import ``_REGISTERED`` (hence Keras and its backend) inside the quiet start;
     the command's data pipelines are tf.data on every backend, so for the command
     TensorFlow first (on JAX and PyTorch Keras does not import it itself)."""
     with _startup.quiet_import():

@@ -1,6 +1,6 @@
 """Labels beside scatter points that cover no marker, no other label and no axis line.
 
-Used by :func:`keras_angular.plots.plot_kl_emd_scatter`; Matplotlib only.
+Used by [`keras_angular.plots.plot_kl_emd_scatter`][]; Matplotlib only.
 """
 
 import numpy as np

@@ -3,36 +3,38 @@ nothing heavy: it runs before TensorFlow is imported.
 
 TensorFlow writes lines from C++ to stderr while it is imported, and when it first looks
 for devices, before anything of ours runs (``tests/test_cli_start.py`` checks that the
-package and the command hide them)::
+package and the command hide them):
 
-    WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
-    I0000 00:00:... port.cc:153] oneDNN custom operations are on. ...
-    I0000 00:00:... cudart_stub.cc:31] Could not find cuda drivers on your machine, ...
-    I0000 00:00:... cpu_feature_guard.cc:227] This TensorFlow binary is optimized ...
-    E0000 00:00:... cuda_platform.cc:52] failed call to cuInit: ...
+```text
+WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:... port.cc:153] oneDNN custom operations are on. ...
+I0000 00:00:... cudart_stub.cc:31] Could not find cuda drivers on your machine, ...
+I0000 00:00:... cpu_feature_guard.cc:227] This TensorFlow binary is optimized ...
+E0000 00:00:... cuda_platform.cc:52] failed call to cuInit: ...
+```
 
 ``TF_CPP_MIN_LOG_LEVEL`` (read once, when TensorFlow loads) silences only the last two:
 the others are logged through absl before ``absl::InitializeLog()``, which ignores every
 threshold, twice (two shared libraries each log them). ``TF_ENABLE_ONEDNN_OPTS=0`` would
 silence the oneDNN line only by turning oneDNN off, which we do not do. So while the
-package imports TensorFlow (:func:`quiet_import`) it:
+package imports TensorFlow (``quiet_import``) it:
 
-* sets ``TF_CPP_MIN_LOG_LEVEL=3`` (:func:`quiet_environment`);
+* sets ``TF_CPP_MIN_LOG_LEVEL=3`` (``quiet_environment``);
 * sends file descriptor 2 to a temporary file, then writes back every line that is not
   an absl INFO / WARNING line or its preamble (errors, Python warnings and tracebacks come
-  through; :func:`filtered_stderr`);
+  through; ``filtered_stderr``);
 
 unless the user asked to see them: the command's ``--verbose``; for ``import
 keras_angular``, a ``TF_CPP_MIN_LOG_LEVEL`` of the user's own (``0`` shows everything).
 The command also sets TensorFlow's and absl's Python loggers to ERROR
-(:func:`quiet_python_logging`) unless ``--verbose``.
+(``quiet_python_logging``) unless ``--verbose``.
 
-It also reads the command's ``--backend NAME`` (:func:`select_backend`): Keras picks its
+It also reads the command's ``--backend NAME`` (``select_backend``): Keras picks its
 backend from ``KERAS_BACKEND`` once, when it is imported, so the option must act before
 the package imports Keras.
 
 ``import keras_angular`` imports Keras and TensorFlow (it registers the serializable
-classes); for the command (:func:`is_command`, from ``sys.argv``) it imports neither:
+classes); for the command (``is_command``, from ``sys.argv``) it imports neither:
 the command imports them once its options are checked.
 """
 
@@ -124,7 +126,7 @@ def quiet_python_logging():
 @contextlib.contextmanager
 def filtered_stderr():
     """Send file descriptor 2 to a temporary file inside the block; afterwards write back
-    to stderr every line but TensorFlow's start-up notices (:data:`_NOISE`)."""
+    to stderr every line but TensorFlow's start-up notices (``_NOISE``)."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -152,8 +154,8 @@ def filtered_stderr():
 
 
 def quiet_import():
-    """The context the package imports TensorFlow in: :func:`filtered_stderr` after
-    :func:`quiet_environment`, except for the command with ``--verbose`` and for a library
+    """The context the package imports TensorFlow in: ``filtered_stderr`` after
+    ``quiet_environment``, except for the command with ``--verbose`` and for a library
     process whose user set ``TF_CPP_MIN_LOG_LEVEL``."""
     if is_command():
         if verbose_requested(_argv()[1:]):

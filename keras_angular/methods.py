@@ -5,17 +5,20 @@ embedding): a head layer named ``"head"`` and two outputs,
 ``{"logits": head(embedding), "embedding": embedding}``. The logits carry the
 classification loss, the embedding an optional feature loss (AMC, Euclidean,
 center). A method whose embedding loss keeps state in the model (center: the class
-centres, a :class:`~keras_angular.layers.ClassCenters` layer named ``"centers"``)
+centres, a [`ClassCenters`][keras_angular.layers.ClassCenters] layer named ``"centers"``)
 passes the embedding output through that layer. Labels are given to both:
-``{"logits": y, "embedding": y}`` (:func:`targets`).
+``{"logits": y, "embedding": y}`` ([`targets`][keras_angular.methods.targets]).
 
-Adding a method is adding one :class:`Method` entry to :data:`METHODS`::
+Adding a method is adding one [`Method`][keras_angular.methods.Method] entry to
+[`METHODS`][keras_angular.methods.METHODS]:
 
-    METHODS["myloss"] = Method(
-        "myloss", "my loss on cosine logits", head="cosine",
-        logits_loss=lambda head, num_classes, p: MyLoss(scale=p["scale"]),
-        defaults={"scale": 10.0},
-    )
+```python
+METHODS["myloss"] = Method(
+    "myloss", "my loss on cosine logits", head="cosine",
+    logits_loss=lambda head, num_classes, p: MyLoss(scale=p["scale"]),
+    defaults={"scale": 10.0},
+)
+```
 """
 
 from __future__ import annotations
@@ -52,15 +55,15 @@ def _losses():
     return losses
 
 
-#: The head layers a method can ask for, by the name it uses.
 HEADS = {
     "dense": lambda units: _keras().layers.Dense(units, name="head"),
     "cosine": lambda units: _layers().CosineDense(units, name="head"),
     "weights_biased": lambda units: _layers().WeightsBiasedDense(units, name="head"),
 }
+"""The head layers a method can ask for, by the name it uses."""
 
-#: AMC paper Sec. 3.2: the feature-loss weight ramps up over the first 80 of 300 epochs.
 RAMP_UP_FRACTION = 80 / 300
+"""AMC paper Sec. 3.2: the feature-loss weight ramps up over the first 80 of 300 epochs."""
 
 
 def _cross_entropy(head, num_classes, params):
@@ -86,18 +89,18 @@ class Method:
     Attributes:
         name: registry key, used on the command line.
         summary: one line for ``--help`` and reports.
-        head: a key of :data:`HEADS`, or ``params -> key`` for a method whose forms
-            read different heads.
+        head: a key of [`HEADS`][keras_angular.methods.HEADS], or ``params -> key`` for a method
+            whose forms read different heads.
         logits_loss: ``(head, num_classes, params) -> Loss`` on the head's output.
         embedding_loss: ``(head, num_classes, params) -> Loss`` on the
             embedding, or None. With an ``embedding_layer`` it receives that layer
             in place of the head.
         embedding_layer: ``(num_classes, params) -> Layer``, an identity on the
             embedding that holds state the embedding loss updates (the center
-            loss's :class:`~keras_angular.layers.ClassCenters`), or None.
+            loss's [`ClassCenters`][keras_angular.layers.ClassCenters]), or None.
         defaults: hyper-parameters and the registry's defaults - the papers'
-            except the rows of :data:`REGISTRY_OVERRIDES`; ``params`` is
-            ``defaults`` updated with the user's overrides.
+            except the rows of [`REGISTRY_OVERRIDES`][keras_angular.methods.REGISTRY_OVERRIDES];
+            ``params`` is ``defaults`` updated with the user's overrides.
         ramp_embedding_loss: ramp the embedding loss's ``weight`` up with the
             AMC paper's Gaussian curve over the first 80/300 of the epochs.
         pretrain_loss: for a two-phase method, the loss of the first
@@ -142,7 +145,8 @@ class MethodSetup:
     pretrain_loss: dict | None = None
 
     def compile(self, optimizer, loss=None, **kwargs):
-        """Compile :attr:`model` with ``loss`` (default :attr:`loss`) and accuracy on the logits."""
+        """Compile [`model`][keras_angular.methods.MethodSetup.model] with ``loss`` (default
+        [`loss`][keras_angular.methods.MethodSetup.loss]) and accuracy on the logits."""
         keras = _keras()
         self.model.compile(
             optimizer=optimizer,
@@ -154,7 +158,8 @@ class MethodSetup:
 
 @dataclasses.dataclass(frozen=True)
 class Override:
-    """One row of :data:`REGISTRY_OVERRIDES`: a registry default that is not the paper's.
+    """One row of [`REGISTRY_OVERRIDES`][keras_angular.methods.REGISTRY_OVERRIDES]: a registry
+    default that is not the paper's.
 
     Examples:
         >>> row = REGISTRY_OVERRIDES[0]
@@ -169,12 +174,12 @@ class Override:
     why: str
 
 
-#: Where a method's registry default differs from its loss class's default (the paper's
-#: value, see each loss's docstring), and why. The registry trains small class counts
-#: (10 classes) with short runs; the face-recognition papers tuned s and m for
-#: thousands of identities. ``--set NAME=VALUE`` restores a paper value.
-#: ``keras-angular train --help``, docs/recipes.md and the compare report print it.
 _SMALL_SCALE = "the paper's s = 64 is set for thousands of identities; 16 for 10-100 classes"
+"""Where a method's registry default differs from its loss class's default (the paper's
+value, see each loss's docstring), and why. The registry trains small class counts
+(10 classes) with short runs; the face-recognition papers tuned s and m for
+thousands of identities. ``--set NAME=VALUE`` restores a paper value.
+``keras-angular train --help``, docs/recipes.md and the compare report print it."""
 _SMALL_MARGIN = "a smaller margin to go with the smaller scale (not tuned here)"
 
 REGISTRY_OVERRIDES = (
@@ -201,7 +206,8 @@ REGISTRY_OVERRIDES = (
 
 
 def overrides_table(methods=None):
-    """:data:`REGISTRY_OVERRIDES` as Markdown table rows, for ``methods`` (all when None).
+    """[`REGISTRY_OVERRIDES`][keras_angular.methods.REGISTRY_OVERRIDES] as Markdown table rows, for
+    ``methods`` (all when None).
 
     Examples:
         >>> print(overrides_table(["arcface"]).splitlines()[2])
@@ -321,7 +327,8 @@ METHODS = {
 
 
 def get_method(name):
-    """The :class:`Method` registered as ``name``; a ``ValueError`` lists the valid names.
+    """The [`Method`][keras_angular.methods.Method] registered as ``name``; a ``ValueError`` lists
+    the valid names.
 
     Examples:
         >>> method = get_method("arcface")
@@ -359,8 +366,8 @@ def build_head_and_losses(name, num_classes, **overrides):
     Returns:
         ``(method, params, head, loss)``: ``loss`` is ``{"logits": Loss}``, plus
         ``"embedding"`` for the methods with a feature loss (for ``center``, its
-        ``head`` is the :class:`~keras_angular.layers.ClassCenters` layer that
-        :func:`build_method` places on the embedding).
+        ``head`` is the [`ClassCenters`][keras_angular.layers.ClassCenters] layer that
+        [`build_method`][keras_angular.methods.build_method] places on the embedding).
 
     Examples:
         >>> method, params, head, loss = build_head_and_losses("cosface", 10, margin=0.35)
@@ -372,7 +379,8 @@ def build_head_and_losses(name, num_classes, **overrides):
 
 
 def _head_layers_and_losses(name, num_classes, overrides):
-    """:func:`build_head_and_losses` plus the method's embedding layer (or None)."""
+    """[`build_head_and_losses`][keras_angular.methods.build_head_and_losses] plus the method's
+    embedding layer (or None)."""
     method = get_method(name)
     params = method_params(method, overrides)
     head, layer, loss = _parts(method, params, num_classes)
@@ -394,9 +402,9 @@ def _parts(method, params, num_classes):
 
 def check_params(method, params):
     """Raise the ``ValueError`` (or ``TypeError``) that building ``method`` with ``params``
-    (:func:`method_params`) would raise, without building a model: build its head, losses
-    and embedding layer for two classes - the loss classes check their settings - and
-    ``pretrain_epochs``, then drop them. Imports Keras.
+    ([`method_params`][keras_angular.methods.method_params]) would raise, without building a model:
+    build its head, losses and embedding layer for two classes - the loss classes check their
+    settings - and ``pretrain_epochs``, then drop them. Imports Keras.
 
     Examples:
         >>> check_params(get_method("arc"), {"scale": 8.0})
@@ -415,15 +423,15 @@ def build_method(name, backbone, num_classes, epochs, **overrides):
     """Attach ``name``'s head to ``backbone`` and build its losses and callbacks.
 
     Args:
-        name: a key of :data:`METHODS`.
+        name: a key of [`METHODS`][keras_angular.methods.METHODS].
         backbone: a ``keras.Model`` from inputs to the embedding.
         num_classes: C.
         epochs: the total number of epochs (ramps are scaled to it).
         **overrides: hyper-parameters that replace the method's defaults.
 
     Returns:
-        A :class:`MethodSetup`; call ``setup.compile(optimizer)`` and fit
-        ``setup.model`` on ``targets(y)``.
+        A [`MethodSetup`][keras_angular.methods.MethodSetup]; call ``setup.compile(optimizer)`` and
+        fit ``setup.model`` on ``targets(y)``.
 
     Examples:
         >>> from keras_angular.models import mlp

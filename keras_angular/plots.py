@@ -3,26 +3,28 @@
 Each function draws one figure with Matplotlib's object-oriented API
 (``matplotlib.figure.Figure``; ``pyplot`` and the global backend are never
 touched, so it is safe in notebooks, servers and tests) and returns the
-``Figure``: show it, change it, or write it with :func:`save_figure`. Pass
-``ax=`` (an Axes of a figure of your own, 3-d for :func:`plot_embedding_3d`)
-to draw into it instead, e.g. to put several of them side by side; the
-function then returns that Axes' figure. All the numbers come from
-:mod:`keras_angular.metrics`; nothing here recomputes them.
+``Figure``: show it, change it, or write it with [`save_figure`][keras_angular.plots.save_figure].
+Pass ``ax=`` (an Axes of a figure of your own, 3-d for
+[`plot_embedding_3d`][keras_angular.plots.plot_embedding_3d]) to draw into it instead, e.g. to put
+several of them side by side; the function then returns that Axes' figure. All the numbers come from
+[`keras_angular.metrics`][]; nothing here recomputes them.
 
-* :func:`plot_embedding` - 2-d or 3-d features, dispatching on the dimension
-  to :func:`plot_embedding_2d` (raw features in the plane with the class
-  directions, AMC-Loss Fig. 1) or :func:`plot_embedding_3d` (unit features on
-  the sphere, AMC-Loss Fig. 4);
-* :func:`plot_tsne` - a t-SNE map of high-dimensional features (AMC Fig. 5);
-* :func:`plot_pair_angle_histograms` - positive / negative pair angle
-  histograms with D_KL and D_EM in the title (HASeparator Fig. 4);
-* :func:`plot_class_mean_angles` - per-class mean angle to the class weight
-  (W-Softmax Fig. 5);
-* :func:`plot_cosine_similarity` - the class-sorted cosine-similarity matrix
-  (Angular paper Fig. 8, Eq. 15);
-* :func:`plot_kl_emd_scatter` - D_KL against D_EM over a hyper-parameter sweep
-  (HASeparator Fig. 6);
-* :func:`save_figure` - write a figure to a file (its folder created).
+* [`plot_embedding`][keras_angular.plots.plot_embedding] - 2-d or 3-d features, dispatching on the
+  dimension to [`plot_embedding_2d`][keras_angular.plots.plot_embedding_2d] (raw features in the
+  plane with the class directions, AMC-Loss Fig. 1) or
+  [`plot_embedding_3d`][keras_angular.plots.plot_embedding_3d] (unit features on the sphere,
+  AMC-Loss Fig. 4);
+* [`plot_tsne`][keras_angular.plots.plot_tsne] - a t-SNE map of high-dimensional features (AMC Fig.
+  5);
+* [`plot_pair_angle_histograms`][keras_angular.plots.plot_pair_angle_histograms] - positive /
+  negative pair angle histograms with D_KL and D_EM in the title (HASeparator Fig. 4);
+* [`plot_class_mean_angles`][keras_angular.plots.plot_class_mean_angles] - per-class mean angle to
+  the class weight (W-Softmax Fig. 5);
+* [`plot_cosine_similarity`][keras_angular.plots.plot_cosine_similarity] - the class-sorted
+  cosine-similarity matrix (Angular paper Fig. 8, Eq. 15);
+* [`plot_kl_emd_scatter`][keras_angular.plots.plot_kl_emd_scatter] - D_KL against D_EM over a
+  hyper-parameter sweep (HASeparator Fig. 6);
+* [`save_figure`][keras_angular.plots.save_figure] - write a figure to a file (its folder created).
 """
 
 import os
@@ -145,10 +147,11 @@ def _weight_directions(kernel, length):
 def plot_embedding(features, labels, kernel=None, normalize=None, **kwargs):
     """2-d features in the plane or 3-d features on the unit sphere.
 
-    Dispatches on the feature dimension: D = 2 to :func:`plot_embedding_2d`,
-    D = 3 to :func:`plot_embedding_3d` (``normalize`` must not be False for
-    them); ``kwargs`` go to that function. Higher dimensions: use
-    :func:`plot_tsne`. Returns the ``Figure``.
+    Dispatches on the feature dimension: D = 2 to
+    [`plot_embedding_2d`][keras_angular.plots.plot_embedding_2d], D = 3 to
+    [`plot_embedding_3d`][keras_angular.plots.plot_embedding_3d] (``normalize`` must not be False
+    for them); ``kwargs`` go to that function. Higher dimensions: use
+    [`plot_tsne`][keras_angular.plots.plot_tsne]. Returns the ``Figure``.
 
     Examples:
         >>> rng = np.random.default_rng(0)
@@ -190,7 +193,7 @@ def plot_embedding_2d(
     The raw features (or, with ``normalize=True``, their projections on the
     dashed unit circle), each class in its colour, with a ray from the origin
     along each class's mean direction
-    (:func:`keras_angular.metrics.class_centers` of the raw features) - the
+    ([`keras_angular.metrics.class_centers`][] of the raw features) - the
     "angular" distribution of softmax features. With ``kernel`` (2, C) the
     class weight directions are drawn as black arrows labelled ``w_c``. At
     most ``max_points`` points are drawn (a seeded random subset).
@@ -380,10 +383,10 @@ def plot_pair_angle_histograms(
     """Histograms of positive and negative pair angles, D_KL and D_EM in the title.
 
     HASeparator Fig. 4: the angles (degrees) of same-class and different-class
-    pairs (:func:`keras_angular.metrics.pair_angles`), each histogram
+    pairs ([`keras_angular.metrics.pair_angles`][]), each histogram
     normalised to sum 1 over ``bins`` bins on [0, 180]
-    (:func:`~keras_angular.metrics.pair_angle_histograms`), with
-    :func:`~keras_angular.metrics.angle_histogram_divergence`'s KL and EMD.
+    ([`pair_angle_histograms`][keras_angular.metrics.pair_angle_histograms]), with
+    [`angle_histogram_divergence`][keras_angular.metrics.angle_histogram_divergence]'s KL and EMD.
     The first ``bins`` bars (``ax.patches``) are the positive pairs, the next
     ``bins`` the negative ones. Returns the ``Figure``.
 
@@ -429,7 +432,7 @@ def plot_pair_angle_histograms(
 def plot_class_mean_angles(features, labels, kernel, class_names=None, title=None, ax=None):
     """Bars of each class's mean angle (degrees) to its class weight (W-Softmax Fig. 5).
 
-    :func:`keras_angular.metrics.class_mean_angles` (Eq. 14), one bar per
+    [`keras_angular.metrics.class_mean_angles`][] (Eq. 14), one bar per
     class, its value written above it; classes without samples get an empty
     (zero-height) bar and no value. Returns the ``Figure``.
 
@@ -470,7 +473,7 @@ def plot_cosine_similarity(
     """The class-sorted cosine-similarity matrix of unit features (Angular paper Fig. 8).
 
     ``CM_ij = x_i^T x_j`` (Eq. 15) over ``samples_per_class`` random samples
-    of each class (:func:`keras_angular.metrics.cosine_similarity_matrix`);
+    of each class ([`keras_angular.metrics.cosine_similarity_matrix`][]);
     blocks on the diagonal are the classes, the colour scale is fixed to
     [-1, 1]; row i of the matrix is drawn at height i, counted from the top.
     Returns the ``Figure``.
@@ -509,7 +512,7 @@ def plot_kl_emd_scatter(results, title=None, annotate=True, ax=None):
     """D_KL (x) against D_EM (y) over a hyper-parameter sweep (HASeparator Fig. 6).
 
     ``results`` is a list of dicts with ``"kl"``, ``"emd"`` (e.g. from
-    :func:`keras_angular.metrics.pair_angle_divergence`) and ``"label"`` (the
+    [`keras_angular.metrics.pair_angle_divergence`][]) and ``"label"`` (the
     configuration, e.g. ``"s=3, m=0.9"``), and optionally ``"group"`` (the
     method, e.g. ``"ArcFace"``, one colour and marker each). The upper right
     is better on both axes. Returns the ``Figure``.

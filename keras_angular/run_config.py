@@ -1,14 +1,16 @@
 """The settings of one training run, their checks, and the record that makes resuming safe.
 
-:class:`RunConfig` is what :func:`keras_angular.training.run_method` trains with and what
-``keras-angular train`` / ``compare`` fill from their options: one frozen dataclass whose
-field defaults are the package's defaults (there is no second copy of them). A bad value
-raises :class:`RunSettingsError` when the config is built; :func:`check_run` adds the
-check that needs the method (its hyper-parameter overrides).
+[`RunConfig`][keras_angular.run_config.RunConfig] is what [`keras_angular.training.run_method`][]
+trains with and what ``keras-angular train`` / ``compare`` fill from their options: one frozen
+dataclass whose field defaults are the package's defaults (there is no second copy of them). A bad
+value raises [`RunSettingsError`][keras_angular.run_config.RunSettingsError] when the config is
+built; [`check_run`][keras_angular.run_config.check_run] adds the check that needs the method (its
+hyper-parameter overrides).
 
-:func:`run_record` is what ``run_method`` writes to ``out_dir/run.json`` before training,
-and :func:`check_resume` compares it with an interrupted run's, so that
-``keras.callbacks.BackupAndRestore`` never resumes a run of other data or settings.
+[`run_record`][keras_angular.run_config.run_record] is what ``run_method`` writes to
+``out_dir/run.json`` before training, and [`check_resume`][keras_angular.run_config.check_resume]
+compares it with an interrupted run's, so that ``keras.callbacks.BackupAndRestore`` never resumes a
+run of other data or settings.
 
 Examples:
 
@@ -34,14 +36,15 @@ from keras_angular.checks import check_positive
 from keras_angular.registry_names import BACKBONE_NAMES, RECIPE_NAMES
 
 LR_SCHEDULES = ("cosine", "constant")
-"""The ``lr_schedule`` values :class:`RunConfig` accepts."""
+"""The ``lr_schedule`` values [`RunConfig`][keras_angular.run_config.RunConfig] accepts."""
 
 DEFAULT_EPOCHS = 30
 """The epochs of ``keras-angular train`` / ``compare`` without ``--epochs`` (a
-:class:`RunConfig` itself requires them)."""
+[`RunConfig`][keras_angular.run_config.RunConfig] itself requires them)."""
 
 RUN_RECORD = "run.json"
-"""The file in ``out_dir`` that says which run the folder holds (:func:`run_record`)."""
+"""The file in ``out_dir`` that says which run the folder holds
+([`run_record`][keras_angular.run_config.run_record])."""
 
 _RECORD_FORMAT = 1
 _SAMPLED_IMAGES = 64  # images per split that the data fingerprint hashes
@@ -52,10 +55,12 @@ class RunSettingsError(ValueError):
     written; the message says what to change.
 
     Attributes:
-        field: the :class:`RunConfig` field that was refused, or None.
+        field: the [`RunConfig`][keras_angular.run_config.RunConfig] field that was refused, or
+            None.
 
     A front end that names the setting otherwise (the command line's ``--batch-size``)
-    words the same refusal with :meth:`message_for`.
+    words the same refusal with
+    [`message_for`][keras_angular.run_config.RunSettingsError.message_for].
 
     Examples:
         >>> try:
@@ -87,7 +92,7 @@ def _is_int(value):
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """How :func:`keras_angular.training.run_method` trains one method.
+    """How [`keras_angular.training.run_method`][] trains one method.
 
     Attributes:
         epochs: number of epochs (required).
@@ -99,32 +104,33 @@ class RunConfig:
             without restarts); ``"constant"``: keep it (docs/performance.md compares
             them). Two-phase methods (``pretrain_epochs``) keep one optimizer, so the schedule
             runs on across the phases.
-        backbone: a name for :func:`keras_angular.models.build_backbone`; None picks
-            :func:`keras_angular.models.default_backbone` for the data
-            (:meth:`backbone_for`).
+        backbone: a name for [`keras_angular.models.build_backbone`][]; None picks
+            [`keras_angular.models.default_backbone`][] for the data
+            ([`backbone_for`][keras_angular.run_config.RunConfig.backbone_for]).
         backbone_kwargs: extra arguments for the backbone builder (``{"embedding_dim": 3}``).
         overrides: the method's hyper-parameters to change (``{"margin": 0.3}``).
-        augment: None, or a name in :data:`keras_angular.data.AUGMENTATIONS`
+        augment: None, or a name in [`keras_angular.data.AUGMENTATIONS`][]
             (``False`` and ``"none"`` mean None).
         recipe: None, or ``"paper"`` / ``"official"``: train with the AMC paper's whole
-            temporal-ensembling recipe (:class:`keras_angular.callbacks.TemporalEnsemblingSchedule`:
+            temporal-ensembling recipe ([`keras_angular.callbacks.TemporalEnsemblingSchedule`][]:
             ramped learning rate, Adam beta_1 and feature-loss weight, EMA weights for the
             official code's variant) in place of ``learning_rate`` and the method's own ramp.
         precise_bn: before every evaluation and at the end of training, set the batch
             norms' statistics to the population statistics of the current weights over
             (up to 4,096 of) the training images
-            (:class:`keras_angular.callbacks.PreciseBatchNorm`); without it, inference
+            ([`keras_angular.callbacks.PreciseBatchNorm`][]); without it, inference
             reads Keras' moving averages, which lag far behind the weights in short runs.
             No effect on a backbone without batch norm.
         geometry_every: also log the test set's feature geometry every this many epochs
-            (:class:`keras_angular.callbacks.GeometryMetrics`, keys ``val_w_inter_deg``
+            ([`keras_angular.callbacks.GeometryMetrics`][], keys ``val_w_inter_deg``
             ...) into the history; None does not.
         figures: draw the geometry figures when the run writes to a folder.
         jit_compile: passed to ``model.compile``.
         verbose: Keras' progress-bar verbosity.
 
     The fields from ``seed`` to ``precise_bn`` decide the trained weights and go into
-    :func:`run_record`; the last four change what is logged, drawn or how fast it runs.
+    [`run_record`][keras_angular.run_config.run_record]; the last four change what is logged, drawn
+    or how fast it runs.
 
     Raises:
         RunSettingsError: (a ``ValueError``) a field has a bad type or value.
@@ -207,7 +213,7 @@ class RunConfig:
 
     def backbone_for(self, input_shape):
         """The backbone this run builds for images of ``input_shape``: ``backbone``, or
-        :func:`keras_angular.models.default_backbone` when it is None.
+        [`keras_angular.models.default_backbone`][] when it is None.
 
         Examples:
             >>> config = RunConfig(epochs=1)
@@ -224,10 +230,10 @@ class RunConfig:
 
 
 def check_run(method, config, *, values=True):
-    """Raise :class:`RunSettingsError` with one sentence if ``method`` cannot train with
-    ``config``: an unknown method, overrides that name no parameter of it, or (``values``)
-    overrides with a bad value: the method's head and losses are built with them
-    (:func:`keras_angular.methods.check_params`), which imports Keras. The config's own
+    """Raise [`RunSettingsError`][keras_angular.run_config.RunSettingsError] with one sentence if
+    ``method`` cannot train with ``config``: an unknown method, overrides that name no parameter of
+    it, or (``values``) overrides with a bad value: the method's head and losses are built with them
+    ([`keras_angular.methods.check_params`][]), which imports Keras. The config's own
     fields were checked when it was built. ``values=False`` checks the names only, without
     Keras (the command line, before it imports Keras).
 
@@ -253,7 +259,7 @@ def check_run(method, config, *, values=True):
 
 
 def data_fingerprint(splits):
-    """A cheap fingerprint of a :class:`~keras_angular.data.DatasetSplits`: its name,
+    """A cheap fingerprint of a [`DatasetSplits`][keras_angular.data.DatasetSplits]: its name,
     shapes, classes, preprocessing and a SHA-256 of every label plus up to 64 evenly
     strided images per split (kilobytes hashed, never a copy of the whole set).
 
@@ -282,10 +288,11 @@ def data_fingerprint(splits):
 def run_record(method, splits, config, distribution=None):
     """What ``run_method`` writes to ``out_dir/run.json``: the method, the fields of
     ``config`` that decide the trained weights (``seed`` to ``precise_bn``, with the
-    backbone that None resolves to) and :func:`data_fingerprint`, as plain JSON values;
-    and, for a run under a ``keras.distribution``, ``distribution``: the dict of
-    :func:`keras_angular.distribution.describe` (its device count decides the pair
-    losses' blocks, hence the weights).
+    backbone that None resolves to) and
+    [`data_fingerprint`][keras_angular.run_config.data_fingerprint], as plain JSON values; and, for
+    a run under a ``keras.distribution``, ``distribution``: the dict of
+    [`keras_angular.distribution.describe`][] (its device count decides the pair losses' blocks,
+    hence the weights).
 
     Examples:
         >>> from keras_angular.data import load_dataset
@@ -342,11 +349,11 @@ def json_values(value):
 
 
 def check_distribution(config, distribution, *, strategy=None, train_images=None):
-    """:func:`keras_angular.distribution.describe` of ``distribution`` (None without one),
+    """[`keras_angular.distribution.describe`][] of ``distribution`` (None without one),
     after refusing what cannot train under it: ``strategy`` too, a global batch that does
     not split evenly over its devices or (given ``train_images``) exceeds the training
-    set, ``geometry_every``. Raises :class:`RunSettingsError` before anything is built or
-    written; a ``RuntimeError`` on a backend other than JAX.
+    set, ``geometry_every``. Raises [`RunSettingsError`][keras_angular.run_config.RunSettingsError]
+    before anything is built or written; a ``RuntimeError`` on a backend other than JAX.
 
     Examples:
         >>> check_distribution(RunConfig(epochs=1), None) is None   # no distribution
@@ -415,9 +422,10 @@ def read_record(out_dir):
 
 
 def record_differences(old, new, prefix=""):
-    """How two :func:`run_record` dicts differ, the one rule that says whether a folder
-    holds this run: ``(old_parts, new_parts)``, ``"key=value"`` for each key whose value
-    differs (``data.`` keys for the data fingerprint's); two empty lists when they agree.
+    """How two [`run_record`][keras_angular.run_config.run_record] dicts differ, the one rule that
+    says whether a folder holds this run: ``(old_parts, new_parts)``, ``"key=value"`` for each key
+    whose value differs (``data.`` keys for the data fingerprint's); two empty lists when they
+    agree.
 
     Examples:
         >>> record_differences({"seed": 0, "epochs": 2}, {"seed": 0, "epochs": 3})
@@ -440,10 +448,11 @@ def record_differences(old, new, prefix=""):
 
 def check_resume(out_dir, record):
     """Refuse to resume someone else's run: when ``out_dir/backup/`` holds an interrupted
-    run, raise :class:`RunSettingsError` unless ``out_dir/run.json`` says it had the data
-    and settings of ``record`` (:func:`run_record`); the message names each setting that
-    differs. Without ``backup/`` (a new folder, or a finished run that will be
-    overwritten) there is nothing to resume and nothing to refuse. Reads only.
+    run, raise [`RunSettingsError`][keras_angular.run_config.RunSettingsError] unless
+    ``out_dir/run.json`` says it had the data and settings of ``record``
+    ([`run_record`][keras_angular.run_config.run_record]); the message names each setting that
+    differs. Without ``backup/`` (a new folder, or a finished run that will be overwritten) there is
+    nothing to resume and nothing to refuse. Reads only.
 
     Examples:
         >>> import tempfile

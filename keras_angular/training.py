@@ -1,23 +1,24 @@
 """Train one method on one dataset and write everything it did to a folder.
 
-:func:`run_method` is what ``keras-angular train`` runs and what
+[`run_method`][keras_angular.training.run_method] is what ``keras-angular train`` runs and what
 ``keras-angular compare`` runs once per method and seed, with the settings of a
-:class:`keras_angular.run_config.RunConfig`. It writes to ``out_dir``:
+[`keras_angular.run_config.RunConfig`][]. It writes to ``out_dir``:
 
 * ``model.keras`` - the trained model (outputs ``logits`` and ``embedding``);
 * ``saved_model/`` - a SavedModel export serving both outputs, no label input (on the
-  TensorFlow and JAX backends: :func:`keras_angular.backend.exports_saved_model`);
+  TensorFlow and JAX backends: [`keras_angular.backend.exports_saved_model`][]);
 * ``history.json`` - the Keras history (losses, accuracy, ramped values);
 * ``metrics.json`` - test accuracy and the feature geometry of the test set
-  (:func:`geometry_metrics`);
-* ``figures/*.png`` - the geometry figures (:func:`geometry_figures`);
+  ([`geometry_metrics`][keras_angular.training.geometry_metrics]);
+* ``figures/*.png`` - the geometry figures
+  ([`geometry_figures`][keras_angular.training.geometry_figures]);
 * ``backup/`` - a ``keras.callbacks.BackupAndRestore`` checkpoint while
   training runs: the same command resumes an interrupted run;
 * ``run.json`` - the run's settings and a fingerprint of its data
-  (:func:`keras_angular.run_config.run_record`), written before training starts. When
-  ``backup/`` exists, :func:`keras_angular.run_config.check_resume` compares it with the
+  ([`keras_angular.run_config.run_record`][]), written before training starts. When
+  ``backup/`` exists, [`keras_angular.run_config.check_resume`][] compares it with the
   new run's and refuses to resume a run with other data or settings
-  (:class:`keras_angular.run_config.RunSettingsError`, naming what differs).
+  ([`keras_angular.run_config.RunSettingsError`][], naming what differs).
 
 A folder that holds a finished run (``model.keras``, no ``backup/``) is
 overwritten by a new run, whatever its settings: every file listed above is
@@ -25,7 +26,7 @@ written again; files the new run does not write (``figures/`` with
 ``figures=False``) are left as the earlier run wrote them.
 
 With ``distribution=`` (a ``keras.distribution.DataParallel`` from
-:func:`keras_angular.distribution.data_parallel`, JAX backend) the model is built,
+[`keras_angular.distribution.data_parallel`][], JAX backend) the model is built,
 compiled and trained under it, on one process or on several: every process calls
 ``run_method`` with the same arguments, each feeds its share of every global batch
 (Keras shards the ``tf.data`` input per process), and the weights after each step are
@@ -34,9 +35,9 @@ global batch (the last, partial one of an epoch is dropped, as it could not be s
 over the devices); there is no per-epoch validation pass and no ``backup/``
 (``BackupAndRestore`` cannot restore a run of several processes). After training each
 process evaluates a local copy of the trained model (saved and reloaded, the
-:mod:`keras_angular.saving` round trip) on the whole test set; only process 0 writes
+[`keras_angular.saving`][] round trip) on the whole test set; only process 0 writes
 ``out_dir``. ``run.json`` and ``metrics.json`` record the distribution
-(:func:`keras_angular.distribution.describe`).
+([`keras_angular.distribution.describe`][]).
 """
 
 import contextlib
@@ -94,9 +95,9 @@ def embed(model, dataset):
 
 
 def geometry_metrics(embeddings, labels, kernel, predictions, seed=0):
-    """:func:`keras_angular.metrics.feature_geometry` with the per-class mean target
+    """[`keras_angular.metrics.feature_geometry`][] with the per-class mean target
     angles (W-Softmax Eq. 14) as the list ``class_mean_angles_deg`` and the retrieval and
-    verification scores of the test set (:data:`keras_angular.metrics.RETRIEVAL_KEYS`):
+    verification scores of the test set ([`keras_angular.metrics.RETRIEVAL_KEYS`][]):
     every angle in degrees, under a key ending ``_deg``.
 
     Examples:
@@ -140,8 +141,8 @@ def geometry_figures(embeddings, labels, kernel, folder, class_names=None, seed=
 
 
 class RunResult(dict):
-    """What :func:`run_method` returns: a dict of the run's numbers, as written to
-    ``metrics.json`` plus ``history`` (``result["test_accuracy"]`` reads as it always
+    """What [`run_method`][keras_angular.training.run_method] returns: a dict of the run's numbers,
+    as written to ``metrics.json`` plus ``history`` (``result["test_accuracy"]`` reads as it always
     did), that also holds the trained model and where the run's files are.
 
     Attributes:
@@ -213,32 +214,32 @@ def run_method(
     """Train ``method`` on ``splits`` with ``config`` and evaluate it on the test split.
 
     Args:
-        method: a name in :data:`keras_angular.methods.METHODS`.
-        splits: a :class:`keras_angular.data.DatasetSplits`.
-        config: a :class:`keras_angular.run_config.RunConfig`.
+        method: a name in [`keras_angular.methods.METHODS`][].
+        splits: a [`keras_angular.data.DatasetSplits`][].
+        config: a [`keras_angular.run_config.RunConfig`][].
         out_dir: where to write the files listed in the module docstring;
             None writes nothing.
         strategy: a ``tf.distribute.Strategy`` to build and train under (TensorFlow).
         distribution: a ``keras.distribution.DataParallel`` to build and train under
             (JAX; one or several processes, see the module docstring and
-            :func:`keras_angular.distribution.data_parallel`); not with ``strategy``.
+            [`keras_angular.distribution.data_parallel`][]); not with ``strategy``.
         extra_callbacks: more Keras callbacks. With ``distribution`` their ``model``
             is the local copy of the trained model once training has ended.
-        **settings: :class:`~keras_angular.run_config.RunConfig` fields: without
+        **settings: [`RunConfig`][keras_angular.run_config.RunConfig] fields: without
             ``config``, the run's config is ``RunConfig(**settings)``
             (``run_method("amc", splits, epochs=3)``); with it, they replace its fields.
 
     Returns:
-        A :class:`RunResult`: a dict (``method``, ``seed``, ``backbone``, ``params``,
-        ``test_accuracy``, the :func:`geometry_metrics`, ``train_seconds`` and
-        ``history``, as before) that also holds the trained ``model`` and the run's
-        ``out_dir``.
+        A [`RunResult`][keras_angular.training.RunResult]: a dict (``method``, ``seed``,
+        ``backbone``, ``params``, ``test_accuracy``, the
+        [`geometry_metrics`][keras_angular.training.geometry_metrics], ``train_seconds`` and
+        ``history``, as before) that also holds the trained ``model`` and the run's ``out_dir``.
 
     Raises:
         RunSettingsError: (a ``ValueError``) before anything is built or written: a bad
             setting (``epochs < 1``, ``batch_size < 1``, ``learning_rate <= 0``, an unknown
             method, parameter or backbone...), or ``out_dir`` holds an interrupted run
-            with other data or settings (:func:`keras_angular.run_config.check_resume`);
+            with other data or settings ([`keras_angular.run_config.check_resume`][]);
             with ``distribution``: ``strategy`` too, a global batch that does not split
             evenly over the devices or exceeds the training set, ``geometry_every``.
         RuntimeError: ``distribution`` on a backend other than JAX.
@@ -446,8 +447,8 @@ def _write_outputs(model, result, out_dir):
 
 
 def learning_rate_schedule(kind, learning_rate, total_steps):
-    """Adam's learning rate for :func:`run_method`: ``kind`` is one of
-    :data:`keras_angular.run_config.LR_SCHEDULES`.
+    """Adam's learning rate for [`run_method`][keras_angular.training.run_method]: ``kind`` is one
+    of [`keras_angular.run_config.LR_SCHEDULES`][].
 
     Examples:
         >>> cosine = learning_rate_schedule("cosine", 2e-3, total_steps=100)

@@ -3,10 +3,7 @@ public name, and the command-line page names every option of every subcommand.""
 
 import argparse
 import importlib
-import os
 import re
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -36,19 +33,10 @@ def _public_modules():
     return [name for name in keras_angular.__all__ if not name.startswith("_") and name != "cli"]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        timeout=600,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
-    return out
+@pytest.fixture
+def site(docs_site):
+    """The strict build of the site, shared with the other docs tests (tests/conftest.py)."""
+    return docs_site
 
 
 def test_every_public_name_is_in_the_api_reference(site):

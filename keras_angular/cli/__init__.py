@@ -1,14 +1,16 @@
 """The ``keras-angular`` command line: ``train``, ``compare``, ``explain``, ``reproduce``,
 ``bench``.
 
-Examples::
+Examples:
 
-    keras-angular train --method amc --dataset digits --epochs 30 --out runs/amc
-    keras-angular compare --methods softmax,amc,arc,haseparator,wsoftmax --seeds 2 --out runs/cmp
-    keras-angular reproduce arc-angles --scale small --dataset fashion_mnist.npz \
-        --out runs/arc-angles
-    keras-angular bench --quick
-    keras-angular explain --models runs/softmax,runs/amc --dataset digits --n 16 --out runs/explain
+```bash
+keras-angular train --method amc --dataset digits --epochs 30 --out runs/amc
+keras-angular compare --methods softmax,amc,arc,haseparator,wsoftmax --seeds 2 --out runs/cmp
+keras-angular reproduce arc-angles --scale small --dataset fashion_mnist.npz \
+    --out runs/arc-angles
+keras-angular bench --quick
+keras-angular explain --models runs/softmax,runs/amc --dataset digits --n 16 --out runs/explain
+```
 
 ``--dataset`` takes a tensorflow-datasets name (mnist, fashion_mnist, cifar10,
 cifar100, svhn_cropped), ``digits`` (scikit-learn's bundled digits, the offline
@@ -19,15 +21,15 @@ The command imports no TensorFlow, Keras or JAX while it reads and checks its op
 ``--help`` and a bad option answer at once; Keras starts once the options are checked.
 TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU instructions) and its Python
 warnings are hidden unless ``--verbose`` is given (before or after the subcommand; see
-:mod:`keras_angular._startup`). A user error - a bad or unknown option, a bad ``--set``
+``keras_angular._startup``). A user error - a bad or unknown option, a bad ``--set``
 value, unreadable or bad data (NaN or Inf images, one class), an unknown name, an
 ``--out`` that holds an interrupted run of other settings - stops before anything is
 written, with one sentence on stderr and exit status 2; any other error keeps its
 traceback.
 
-One module per subcommand: :mod:`~keras_angular.cli.parser` (the options),
-:mod:`~keras_angular.cli.train` (``train``, ``compare``), :mod:`~keras_angular.cli.explain`,
-:mod:`~keras_angular.cli.reproduce`, :mod:`~keras_angular.cli.bench`.
+One module per subcommand: ``parser`` (the options),
+``train`` (``train``, ``compare``), ``explain``,
+``reproduce``, ``bench``.
 """
 
 import sys

@@ -4,13 +4,13 @@ import os
 
 from keras_angular.cli.common import start_keras, user_error
 
-#: What ``keras-angular bench`` runs: the benchmark script of the repository checkout
-#: this package sits in (an editable install); it is not installed with the package.
 BENCH_SCRIPT = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     "benchmarks",
     "heads_and_losses.py",
 )
+"""What ``keras-angular bench`` runs: the benchmark script of the repository checkout
+this package sits in (an editable install); it is not installed with the package."""
 
 
 def run_bench(argv, args):

@@ -33,7 +33,7 @@ def keras_backend():
 
 
 def load_data(args):
-    """:func:`keras_angular.data.load_dataset` of the data options (``--dataset`` ...)."""
+    """[`keras_angular.data.load_dataset`][] of the data options (``--dataset`` ...)."""
     from keras_angular.data import load_dataset
 
     return load_dataset(

@@ -24,7 +24,7 @@ def _model_names(folders):
 
 
 def run_explain(args):
-    """``keras-angular explain``: :func:`keras_angular.explain.explain_report` on run folders."""
+    """``keras-angular explain``: [`keras_angular.explain.explain_report`][] on run folders."""
     import numpy as np
 
     try:

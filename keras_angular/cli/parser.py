@@ -1,5 +1,5 @@
 """The argument parser of ``keras-angular``. The training options' defaults and choices
-are :class:`~keras_angular.run_config.RunConfig`'s (its fields and constants): the parser
+are [`RunConfig`][keras_angular.run_config.RunConfig]'s (its fields and constants): the parser
 adds the flags' names and help, never a second copy of a default.
 
 Building it imports no Keras, TensorFlow or JAX (the run settings, the method registry,
@@ -17,7 +17,6 @@ from keras_angular.run_config import DEFAULT_EPOCHS, LR_SCHEDULES, RunConfig
 
 _VERBOSE_HELP = "show TensorFlow's start-up lines and log messages (hidden by default)"
 
-#: The flag of each RunConfig field the training options set (messages name it).
 FLAGS = {
     "epochs": "--epochs",
     "seed": "--seed",
@@ -34,6 +33,7 @@ FLAGS = {
     "figures": "--no-figures",
     "jit_compile": "--jit",
 }
+"""The flag of each RunConfig field the training options set (messages name it)."""
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -47,9 +47,9 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def run_defaults():
-    """``{field: default}`` of :class:`~keras_angular.run_config.RunConfig`, read when the
+    """``{field: default}`` of [`RunConfig`][keras_angular.run_config.RunConfig], read when the
     parser is built; ``epochs`` (which a ``RunConfig`` requires) is
-    :data:`~keras_angular.run_config.DEFAULT_EPOCHS`."""
+    [`DEFAULT_EPOCHS`][keras_angular.run_config.DEFAULT_EPOCHS]."""
     defaults = {"epochs": DEFAULT_EPOCHS}
     for field in dataclasses.fields(RunConfig):
         if field.default is not dataclasses.MISSING:

@@ -6,7 +6,7 @@ from keras_angular.cli.common import check_out, start_keras, user_error
 
 
 def run_reproduce(args):
-    """``keras-angular reproduce EXPERIMENT``: :func:`keras_angular.reproduce.run_experiment`."""
+    """``keras-angular reproduce EXPERIMENT``: [`keras_angular.reproduce.run_experiment`][]."""
     from keras_angular.data import DatasetUnavailableError
     from keras_angular.run_config import RunSettingsError
 

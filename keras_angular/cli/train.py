@@ -1,9 +1,9 @@
 """``keras-angular train`` and ``compare``: the options to a
-:class:`~keras_angular.run_config.RunConfig`, then :func:`keras_angular.training.run_method`
-or :func:`keras_angular.report.compare_methods`.
+[`RunConfig`][keras_angular.run_config.RunConfig], then [`keras_angular.training.run_method`][]
+or [`keras_angular.report.compare_methods`][].
 
 The options that are RunConfig fields are checked by building the RunConfig (its refusal
-reworded to name the flag, :data:`~keras_angular.cli.parser.FLAGS`); this module checks
+reworded to name the flag, ``FLAGS``); this module checks
 only the options that are not.
 """
 
@@ -132,7 +132,7 @@ def _distribution(args):
 
 def _describe(args, record):
     """Say on stderr how ``--distribution`` splits the work (``record``: what
-    :func:`keras_angular.run_config.check_distribution` returns)."""
+    [`keras_angular.run_config.check_distribution`][] returns)."""
     from keras_angular.distribution import process_index
 
     print(
@@ -145,7 +145,7 @@ def _describe(args, record):
 
 
 def _run_config(args):
-    """The :class:`~keras_angular.run_config.RunConfig` the options ask for."""
+    """The [`RunConfig`][keras_angular.run_config.RunConfig] the options ask for."""
     from keras_angular.run_config import RunConfig
 
     return RunConfig(

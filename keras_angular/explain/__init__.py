@@ -1,28 +1,32 @@
 """Grad-CAM maps, overlays, comparison grids and faithfulness scores.
 
-The one package that uses ``tf-keras-vis`` (in :mod:`~keras_angular.explain.grad_cam`:
+The one package that uses ``tf-keras-vis`` (in ``grad_cam``:
 replacing that dependency is one file), so the one that needs the TensorFlow backend
-(:func:`gradcam` says so on another):
+([`gradcam`][keras_angular.explain.gradcam] says so on another):
 
-* :func:`gradcam` - Grad-CAM (Selvaraju et al., ICCV 2017, Eq. 1-2) or Grad-CAM++
-  (Chattopadhay et al., WACV 2018) heatmaps, ``(B, H, W)`` in [0, 1] at the input
+* [`gradcam`][keras_angular.explain.gradcam] - Grad-CAM (Selvaraju et al., ICCV 2017, Eq. 1-2) or
+  Grad-CAM++ (Chattopadhay et al., WACV 2018) heatmaps, ``(B, H, W)`` in [0, 1] at the input
   size, batched, with a progress bar; any Keras classifier whose class scores are its
   single output or the ``"logits"`` entry of a dict output (the registry's
-  ``{"logits", "embedding"}`` models), with a :class:`~keras_angular.layers.CosineDense`,
-  :class:`~keras_angular.layers.WeightsBiasedDense` or ``Dense`` head, built in memory
+  ``{"logits", "embedding"}`` models), with a [`CosineDense`][keras_angular.layers.CosineDense],
+  [`WeightsBiasedDense`][keras_angular.layers.WeightsBiasedDense] or ``Dense`` head, built in memory
   or loaded from a ``.keras`` file; nested backbones (a ``keras.Model`` used as a layer)
   are searched too;
-* :func:`class_scores` / :func:`class_probabilities` - the head's output and the
+* [`class_scores`][keras_angular.explain.class_scores] /
+  [`class_probabilities`][keras_angular.explain.class_probabilities] - the head's output and the
   softmax of the logits the model was trained with;
-* :func:`overlay` and :func:`save_grid` - heatmaps over images (jet colour map) and
-  the AMC-Loss paper's Fig. 2 / Fig. 6 layout: one row per image, the image, then for
-  each model its map and its overlay, titled with the predicted class and its score;
-* :func:`deletion_auc` / :func:`insertion_auc` - the causal faithfulness metrics of
+* [`overlay`][keras_angular.explain.overlay] and [`save_grid`][keras_angular.explain.save_grid] -
+  heatmaps over images (jet colour map) and the AMC-Loss paper's Fig. 2 / Fig. 6 layout: one row per
+  image, the image, then for each model its map and its overlay, titled with the predicted class and
+  its score;
+* [`deletion_auc`][keras_angular.explain.deletion_auc] /
+  [`insertion_auc`][keras_angular.explain.insertion_auc] - the causal faithfulness metrics of
   Petsiuk et al. (RISE, BMVC 2018, Sec. 4.1), batched and seeded, with
-  :func:`random_heatmaps` as the baseline a map must beat;
-* :func:`pointing_game` / :func:`mass_in_mask` - localisation against known masks;
-* :func:`explain_report` - all of it for several models on the same images (what
-  ``keras-angular explain`` writes).
+  [`random_heatmaps`][keras_angular.explain.random_heatmaps] as the baseline a map must beat;
+* [`pointing_game`][keras_angular.explain.pointing_game] /
+  [`mass_in_mask`][keras_angular.explain.mass_in_mask] - localisation against known masks;
+* [`explain_report`][keras_angular.explain.explain_report] - all of it for several models on the
+  same images (what ``keras-angular explain`` writes).
 
 Every name is importable from ``keras_angular.explain``; the modules behind them are
 ``input_checks`` (what the functions take), ``model_surgery`` (the class-score model,
@@ -35,7 +39,7 @@ use the pre-softmax score). Here ``y^c`` is the head's output for class ``c``:
 
 * a ``Dense`` head: its logit ``w_c . x + b_c`` (a softmax activation on the head is
   replaced by the identity, tf-keras-vis' ``ReplaceToLinear``, on a copy);
-* a :class:`~keras_angular.layers.CosineDense` head: ``cos(theta_c)``. The training
+* a [`CosineDense`][keras_angular.layers.CosineDense] head: ``cos(theta_c)``. The training
   logit of every cosine loss at inference is ``s * cos(theta_c)`` (NormFace, CosFace,
   ArcFace, HASeparator: margins exist only in training, where the label is known), a
   positive multiple of the cosine, so it has the same gradient direction and, after
@@ -46,7 +50,7 @@ use the pre-softmax score). Here ``y^c`` is the head's output for class ``c``:
   shows what separates c from its rivals, not what makes c), and with the large
   scales of these losses (``s = 64``) ``p_c`` saturates at 1 and the gradient
   vanishes;
-* a :class:`~keras_angular.layers.WeightsBiasedDense` head: ``||x|| cos(theta_c)``,
+* a [`WeightsBiasedDense`][keras_angular.layers.WeightsBiasedDense] head: ``||x|| cos(theta_c)``,
   W-Softmax's logit itself.
 
 **The layer.** By default the last layer with a spatial output ``(B, h, w, k)``

@@ -1,7 +1,8 @@
 """Causal faithfulness of heatmaps: RISE's deletion and insertion curves and their AUCs.
 
 Petsiuk, Das and Saenko, "RISE: Randomized Input Sampling for Explanation of Black-box
-Models", BMVC 2018, Sec. 4.1; :func:`random_heatmaps` is the baseline a map must beat.
+Models", BMVC 2018, Sec. 4.1; [`random_heatmaps`][keras_angular.explain.random_heatmaps] is the
+baseline a map must beat.
 """
 
 import math
@@ -27,8 +28,9 @@ __all__ = [
     "random_heatmaps",
 ]
 
-#: Canvases of :func:`deletion_auc` / :func:`insertion_auc`.
 CANVASES = ("blur", "grey")
+"""Canvases of [`deletion_auc`][keras_angular.explain.deletion_auc] /
+[`insertion_auc`][keras_angular.explain.insertion_auc]."""
 
 
 def _canvas(images, canvas, blur_sigma):
@@ -71,12 +73,13 @@ def perturbation_curves(
     them by the canvas; insertion starts from the canvas and puts back the image's
     pixels in the same order. At each of the ``steps + 1`` fractions
     ``0, 1/steps, ..., 1`` the model gives the probability of the class (softmax of
-    the logits, :func:`class_probabilities`).
+    the logits, [`class_probabilities`][keras_angular.explain.class_probabilities]).
 
     Args:
-        model: the classifier (as for :func:`gradcam`).
+        model: the classifier (as for [`gradcam`][keras_angular.explain.gradcam]).
         images: ``(B, H, W, C)``.
-        heatmaps: ``(B, H, W)``, higher = more important (e.g. from :func:`gradcam`).
+        heatmaps: ``(B, H, W)``, higher = more important (e.g. from
+            [`gradcam`][keras_angular.explain.gradcam]).
         mode: ``"deletion"`` or ``"insertion"``.
         class_index: None (the class predicted on the intact image), an int, or B ints.
         steps: number of equal pixel fractions (>= 1).
@@ -86,7 +89,7 @@ def perturbation_curves(
             insertion, as in RISE.
         batch_size: images per forward pass.
         seed: seed of the tie-breaking order.
-        logit_scale: see :func:`class_probabilities`.
+        logit_scale: see [`class_probabilities`][keras_angular.explain.class_probabilities].
         progress: show a progress bar.
 
     Returns:
@@ -160,11 +163,12 @@ def deletion_auc(model, images, heatmaps, **kwargs):
     The area under the class probability as the most salient pixels (by ``heatmaps``)
     are replaced by a canvas, over the fraction removed in [0, 1] (trapezoid rule).
     A faithful map removes the evidence first, so the probability drops early. Compare
-    with the same images under :func:`random_heatmaps`.
+    with the same images under [`random_heatmaps`][keras_angular.explain.random_heatmaps].
 
     Args:
-        model, images, heatmaps: as for :func:`perturbation_curves`.
-        **kwargs: ``class_index``, ``steps`` (28), ``canvas`` (``"grey"``),
+        model, images, heatmaps: as for
+        [`perturbation_curves`][keras_angular.explain.perturbation_curves]. **kwargs:
+        ``class_index``, ``steps`` (28), ``canvas`` (``"grey"``),
             ``blur_sigma``, ``batch_size``, ``seed``, ``logit_scale``, ``progress``.
 
     Returns:
@@ -188,8 +192,9 @@ def insertion_auc(model, images, heatmaps, **kwargs):
     are put back on a blurred (default) or grey canvas, over the fraction inserted.
 
     Args:
-        model, images, heatmaps: as for :func:`perturbation_curves`.
-        **kwargs: ``class_index``, ``steps`` (28), ``canvas`` (``"blur"``),
+        model, images, heatmaps: as for
+        [`perturbation_curves`][keras_angular.explain.perturbation_curves]. **kwargs:
+        ``class_index``, ``steps`` (28), ``canvas`` (``"blur"``),
             ``blur_sigma``, ``batch_size``, ``seed``, ``logit_scale``, ``progress``.
 
     Returns:
@@ -207,7 +212,8 @@ def insertion_auc(model, images, heatmaps, **kwargs):
 
 
 def random_heatmaps(batch, height, width, seed=0, cell=1):
-    """Random heatmaps, the baseline of :func:`deletion_auc` / :func:`insertion_auc`.
+    """Random heatmaps, the baseline of [`deletion_auc`][keras_angular.explain.deletion_auc] /
+    [`insertion_auc`][keras_angular.explain.insertion_auc].
 
     Uniform values on a grid of ``cell x cell`` pixel blocks (``cell=1``: one value per
     pixel, a random pixel order), ``(batch, height, width)`` float32 in [0, 1).

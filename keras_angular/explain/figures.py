@@ -77,14 +77,15 @@ def save_grid(
 
     Each row shows the image (titled with its label when ``labels`` is given), then
     for each model its heatmap (jet) and the heatmap over the image
-    (:func:`overlay`), the overlay titled ``"<model>: <class> p=<score>"`` when
-    ``predictions_by_model`` gives that model's predicted classes and scores: by default
-    the predicted class's softmax probability (:func:`keras_angular.explain.class_probabilities`),
-    ``p``; another score (a logit, a cosine) is named by ``score_name``.
+    ([`overlay`][keras_angular.explain.overlay]), the overlay titled
+    ``"<model>: <class> p=<score>"`` when ``predictions_by_model`` gives that model's predicted
+    classes and scores: by default the predicted class's softmax probability
+    ([`keras_angular.explain.class_probabilities`][]), ``p``; another score (a logit, a cosine) is
+    named by ``score_name``.
 
     Args:
         path: file to write (format from the extension; see
-            :func:`keras_angular.plots.save_figure`), or None to only return the figure.
+            [`keras_angular.plots.save_figure`][]), or None to only return the figure.
         images: ``(B, H, W, C)``.
         heatmaps_by_model: ``{model name: (B, H, W) heatmaps}`` (insertion order =
             column order).

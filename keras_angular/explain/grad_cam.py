@@ -17,8 +17,8 @@ from keras_angular.explain.model_surgery import (
 
 __all__ = ["METHODS", "gradcam"]
 
-#: Grad-CAM variants of :func:`gradcam`.
 METHODS = ("gradcam", "gradcam++")
+"""Grad-CAM variants of [`gradcam`][keras_angular.explain.gradcam]."""
 
 
 class _PredictedClassScore:
@@ -40,7 +40,7 @@ def gradcam(
     """Grad-CAM heatmaps of ``images`` for one class each, ``(B, H, W)`` in [0, 1].
 
     Grad-CAM (Selvaraju et al., Eq. 1-2): with ``A^k`` the feature maps of ``layer``
-    and ``y^c`` the class score (:mod:`keras_angular.explain`: the head's output),
+    and ``y^c`` the class score ([`keras_angular.explain`][]: the head's output),
     ``alpha_k = mean_{ij} d y^c / d A^k_ij`` and ``L = ReLU(sum_k alpha_k A^k)``;
     Grad-CAM++ (Chattopadhay et al., Eq. 19) weighs the positive gradients per
     location instead. Computed by tf-keras-vis' ``Gradcam`` / ``GradcamPlusPlus`` in
@@ -49,13 +49,13 @@ def gradcam(
     zeros).
 
     Args:
-        model: a built classifier (see :mod:`keras_angular.explain` for the outputs
-            and heads it takes); also a model from :func:`keras_angular.saving.load_model`.
+        model: a built classifier (see [`keras_angular.explain`][] for the outputs
+            and heads it takes); also a model from [`keras_angular.saving.load_model`][].
         images: ``(B, H, W, C)`` images as the model takes them.
         class_index: None (each image's predicted class, the argmax of the scores),
             an int for every image, or B ints.
         layer: the layer to explain (None: the last spatial feature map; a name or a
-            layer; see :func:`feature_map_layer`).
+            layer; see [`feature_map_layer`][keras_angular.explain.feature_map_layer]).
         method: ``"gradcam"`` or ``"gradcam++"``.
         batch_size: images per call (a few large calls; on a GPU where there is one).
         progress: show a progress bar (``keras.utils.Progbar``).

@@ -1,10 +1,11 @@
 """Views of a classifier that Grad-CAM and the class scores need.
 
-* :func:`functional_view` - a Functional model of a built Sequential one;
-* :func:`score_model` - the model from the inputs to the class scores (the single
-  output or the ``"logits"`` entry of a dict output);
-* :func:`feature_map_layer` - the layer whose feature maps Grad-CAM weighs;
-* :func:`gradcam_model` - the class scores with an identity layer marking that
+* ``functional_view`` - a Functional model of a built Sequential one;
+* [`score_model`][keras_angular.explain.score_model] - the model from the inputs to the class scores
+  (the single output or the ``"logits"`` entry of a dict output);
+* [`feature_map_layer`][keras_angular.explain.feature_map_layer] - the layer whose feature maps
+  Grad-CAM weighs;
+* ``gradcam_model`` - the class scores with an identity layer marking that
   layer's output, in one graph from the model's inputs (nested models inlined).
 
 All of them share the model's layers and weights.
@@ -23,8 +24,8 @@ __all__ = [
     "score_model",
 ]
 
-#: Name of the identity layer that :func:`gradcam_model` puts after the explained layer.
 FEATURE_MAP_MARKER = "keras_angular_gradcam_feature_map"
+"""Name of the identity layer that ``gradcam_model`` puts after the explained layer."""
 
 
 def functional_view(model):
@@ -107,7 +108,7 @@ def _output_rank(layer):
 
 
 def feature_map_layer(model, layer=None):
-    """The layer whose output Grad-CAM weighs (see :mod:`keras_angular.explain`).
+    """The layer whose output Grad-CAM weighs (see [`keras_angular.explain`][]).
 
     Args:
         model: a built Keras model.
@@ -158,7 +159,7 @@ def _contains(model, target):
 
 
 def gradcam_model(model, target):
-    """``model``'s class scores with an identity layer named :data:`FEATURE_MAP_MARKER`
+    """``model``'s class scores with an identity layer named ``FEATURE_MAP_MARKER``
     after ``target``.
 
     The graph is rebuilt with the same layers (shared weights); nested models that hold

@@ -27,7 +27,7 @@ def _mean_sd(values):
 
 def _margins(model, images, batch_size):
     """``(margins, None)``: each image's hyperplane margin
-    (:class:`~keras_angular.layers.HyperplaneProjection`), or ``(None, reason)``."""
+    ([`HyperplaneProjection`][keras_angular.layers.HyperplaneProjection]), or ``(None, reason)``."""
     try:
         head = model.get_layer("head")
     except ValueError:
@@ -61,17 +61,18 @@ def explain_report(
 ):
     """Grad-CAM of several models on the same images: the grid and the faithfulness scores.
 
-    For each model: Grad-CAM maps of every image's predicted class (:func:`gradcam`),
-    their deletion and insertion AUCs (:func:`deletion_auc` on a grey canvas,
-    :func:`insertion_auc` on a blurred one; mean and SD over the images), the same for
-    :func:`random_heatmaps` (the baseline), the accuracy on these images when
-    ``labels`` are given, the mean hyperplane margin
-    (:class:`~keras_angular.layers.HyperplaneProjection`, for a ``CosineDense`` /
-    ``WeightsBiasedDense`` head with an ``"embedding"`` output; None otherwise, with the
-    reason) and the seconds Grad-CAM took.
+    For each model: Grad-CAM maps of every image's predicted class
+    ([`gradcam`][keras_angular.explain.gradcam]), their deletion and insertion AUCs
+    ([`deletion_auc`][keras_angular.explain.deletion_auc] on a grey canvas,
+    [`insertion_auc`][keras_angular.explain.insertion_auc] on a blurred one; mean and SD over the
+    images), the same for [`random_heatmaps`][keras_angular.explain.random_heatmaps] (the baseline),
+    the accuracy on these images when ``labels`` are given, the mean hyperplane margin
+    ([`HyperplaneProjection`][keras_angular.layers.HyperplaneProjection], for a ``CosineDense`` /
+    ``WeightsBiasedDense`` head with an ``"embedding"`` output; None otherwise, with the reason) and
+    the seconds Grad-CAM took.
 
     Args:
-        models: ``{name: model}`` (e.g. loaded with :func:`keras_angular.saving.load_model`).
+        models: ``{name: model}`` (e.g. loaded with [`keras_angular.saving.load_model`][]).
         images: ``(N, H, W, C)``: all are scored; the first ``n_grid`` go in the grid.
         labels: optional N true classes.
         class_names: optional class names for the grid.

@@ -36,7 +36,8 @@ def training_logit_scale(model, scale=None):
     """The factor that turns the head's output into the softmax logits of training.
 
     ``scale`` when given (checked > 0), else the ``scale`` of the loss ``model`` was
-    compiled with on its class scores, else 1 (see :func:`class_probabilities`).
+    compiled with on its class scores, else 1 (see
+    [`class_probabilities`][keras_angular.explain.class_probabilities]).
 
     Examples:
         >>> import keras
