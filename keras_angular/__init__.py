@@ -5,7 +5,8 @@ Keras serialization (``layers``, ``losses``, ``callbacks``, ``models``), so a
 saved ``.keras`` model loads after it (``keras_angular.saving.load_model`` also
 binds the losses that read a layer, ready to train on); the others (``data``, ``plots``,
 ``methods``, ``run_config``, ``training``, ``distribution``, ``report``, ``retrieval``,
-``open_set``, ``features``, ``explain``, ``reproduce``, ``cli``) are imported on first
+``open_set``, ``features``, ``grid``, ``registry_names``, ``explain``, ``reproduce``,
+``cli``) are imported on first
 attribute access. TensorFlow's start-up lines are hidden while it imports
 (``keras_angular._startup``; set ``TF_CPP_MIN_LOG_LEVEL``, e.g. to 0, to see them):
 
@@ -48,9 +49,11 @@ _LAZY_MODULES = (
     "distribution",
     "explain",
     "features",
+    "grid",
     "methods",
     "open_set",
     "plots",
+    "registry_names",
     "report",
     "reproduce",
     "retrieval",
