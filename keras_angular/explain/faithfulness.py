@@ -18,7 +18,11 @@ from keras_angular.explain.input_checks import (
     check_images,
 )
 from keras_angular.explain.model_surgery import functional_view, score_model
-from keras_angular.explain.scoring import class_scores, training_logit_scale
+from keras_angular.explain.scoring import (
+    class_scores,
+    predict_in_chunks,
+    training_logit_scale,
+)
 
 __all__ = [
     "CANVASES",
@@ -138,12 +142,7 @@ def perturbation_curves(
         changed = ranks[b0:b1, None] < counts[None, :, None, None]  # (b, steps+1, H, W)
         block = np.where(changed[..., None], end[b0:b1, None], start[b0:b1, None])
         block = block.reshape(-1, *images.shape[1:]).astype(np.float32)
-        logits = np.concatenate(
-            [
-                np.asarray(scorer.predict_on_batch(block[i : i + batch_size]), np.float64)
-                for i in range(0, len(block), batch_size)
-            ]
-        )
+        logits = predict_in_chunks(scorer, block, batch_size).astype(np.float64)
         probs = softmax(scale * logits, axis=-1).reshape(b1 - b0, steps + 1, num_classes)
         probabilities[b0:b1] = np.take_along_axis(
             probs, indices[b0:b1, None, None].repeat(steps + 1, axis=1), axis=-1

@@ -13,7 +13,7 @@ from keras_angular.explain.faithfulness import deletion_auc, insertion_auc, rand
 from keras_angular.explain.figures import save_grid
 from keras_angular.explain.grad_cam import gradcam
 from keras_angular.explain.input_checks import check_images
-from keras_angular.explain.scoring import class_probabilities
+from keras_angular.explain.scoring import class_probabilities, predict_in_chunks
 from keras_angular.layers import CosineDense, HyperplaneProjection, WeightsBiasedDense
 
 __all__ = ["explain_report"]
@@ -39,11 +39,8 @@ def _margins(model, images, batch_size):
         return None, "the model has no 'embedding' output"
     embedder = keras.Model(model.inputs, output["embedding"])
     layer = HyperplaneProjection(head, output="margin")
-    margins = [
-        np.asarray(layer(embedder.predict_on_batch(images[i : i + batch_size])))
-        for i in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(margins), None
+    embeddings = predict_in_chunks(embedder, np.asarray(images, np.float32), batch_size)
+    return np.asarray(layer(embeddings)), None
 
 
 def explain_report(

@@ -2,6 +2,7 @@
 
 import numbers
 
+import keras
 import numpy as np
 from scipy.special import softmax
 
@@ -9,6 +10,32 @@ from keras_angular.checks import check_int, check_positive
 from keras_angular.explain.model_surgery import score_model
 
 __all__ = ["class_probabilities", "class_scores", "training_logit_scale"]
+
+
+def predict_in_chunks(model, images, batch_size):
+    """A functional ``model``'s output on ``images``, ``batch_size`` rows at a time, in NumPy.
+
+    The model is called directly (inference mode), not through ``predict_on_batch``, which
+    traces a new ``tf.function`` for every chunk shape it meets (a last, partial chunk; the
+    perturbation blocks of [`deletion_auc`][keras_angular.explain.deletion_auc]) and has
+    TensorFlow warn of retracing.
+
+    Examples:
+        >>> import keras, numpy as np
+        >>> inputs = keras.Input((2,))
+        >>> model = keras.Model(inputs, keras.layers.Dense(1, use_bias=False,
+        ...     kernel_initializer="ones")(inputs))
+        >>> predict_in_chunks(model, np.arange(6.0).reshape(3, 2), batch_size=2).ravel().tolist()
+        [1.0, 5.0, 9.0]
+    """
+
+    def call(chunk):  # in the structure the model was built with (a tensor, or a list of one)
+        inputs = keras.tree.pack_sequence_as(model.input, [chunk])
+        return keras.ops.convert_to_numpy(model(inputs, training=False))
+
+    return np.concatenate(
+        [call(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    )
 
 
 def class_scores(model, images, batch_size=256):
@@ -25,11 +52,7 @@ def class_scores(model, images, batch_size=256):
     batch_size = check_int("class_scores", "batch_size", batch_size, 1)
     scorer = score_model(model)
     images = np.asarray(images, dtype=np.float32)
-    out = [
-        np.asarray(scorer.predict_on_batch(images[i : i + batch_size]), dtype=np.float32)
-        for i in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(out)
+    return predict_in_chunks(scorer, images, batch_size).astype(np.float32)
 
 
 def training_logit_scale(model, scale=None):
