@@ -292,4 +292,9 @@ def test_one_l2_normalize_for_tensors_and_arrays(rng):
     angles = metrics.angle_between(x, x)
     np.testing.assert_allclose(angles[3, 3], np.arccos(np.clip(np.sum(array[3] ** 2), -1, 1)))
     assert ops.l2_normalize is not conventions.l2_normalize  # tensors in, tensors out
-    assert metrics.l2_normalize is conventions.l2_normalize
+    # the NumPy side (the metrics, their features and retrieval) reads the one function
+    from keras_angular import features, retrieval
+    from keras_angular.metrics import angles, clustering
+
+    for module in (angles, clustering, features, retrieval):
+        assert module.l2_normalize is conventions.l2_normalize, module.__name__
