@@ -1,4 +1,4 @@
-"""Faithfulness scores against NumPy references (issue 26, gaps 5-7).
+"""Faithfulness scores against NumPy references.
 
 * ``class_probabilities`` of a ``CosineDense`` model compiled with ``NormFaceLoss(scale=16)``
   is ``softmax(16 cos)``, and a deletion AUC equals one computed here step by step.

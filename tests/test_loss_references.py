@@ -1,4 +1,5 @@
-"""The W-Softmax angular form's margin and scale (issue 26, gaps 13-14).
+"""Losses against NumPy references where a bug hid: the W-Softmax angular form's margin
+and scale, and the Euclidean contrastive loss of close and equal pairs.
 
 * ``delta_j`` is held constant: with the cosines fixed the loss does not depend on the
   kernel (zero or no gradient), while its gradient with respect to the cosines is the

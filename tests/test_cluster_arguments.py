@@ -1,6 +1,6 @@
-"""``data_parallel``'s cluster arguments are checked before anything connects (issue 26,
-gap 15): a coordinator without a port, or not HOST:PORT, fails with a ``ValueError``
-naming HOST:PORT on any backend (the check runs before the JAX requirement)."""
+"""``data_parallel``'s cluster arguments are checked before anything connects: a
+coordinator without a port, or not HOST:PORT, fails with a ``ValueError`` naming HOST:PORT
+on any backend (the check runs before the JAX requirement)."""
 
 import pytest
 

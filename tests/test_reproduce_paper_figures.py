@@ -1,4 +1,4 @@
-"""The reproduction's paper figures and effects (issue 26, gaps 11-12).
+"""The reproduction's paper figures and effects.
 
 * A claim's paper effect is signed so that > 0 is the claimed direction, for ``"lower"``
   claims too (hand-worked: paper values 5.0 and 6.0, "lower" -> +1.0).

@@ -1,4 +1,4 @@
-"""A run's record names every setting that decides its weights (issue 26, gaps 8-10).
+"""A run's record names every setting that decides its weights.
 
 An interrupted run (``backup/``) is resumed only with the settings it was started with:
 changing ``learning_rate`` or ``precise_bn``, or a record that holds a key the new one

@@ -1,4 +1,4 @@
-"""Subsets and sample counts against what the docstrings promise (issue 26, gaps 1-4).
+"""Subsets and sample counts against what the docstrings promise.
 
 * ``PreciseBatchNorm`` keeps ``num_samples`` *distinct* images, drawn from its ``seed``.
 * ``embedding_scores(..., max_samples=n)`` scores the subset drawn without replacement
