@@ -56,6 +56,14 @@ def _case(seed=0):
     return kernel, cosines, labels
 
 
+def _head_with(kernel):
+    """A built ``CosineDense`` head whose kernel is ``kernel``."""
+    head = CosineDense(kernel.shape[1], name="head")
+    head.build((None, kernel.shape[0]))
+    head.kernel.assign(kernel)
+    return head
+
+
 @pytest.mark.backends
 def test_angular_logits_hold_delta_constant():
     kernel, cosines, labels = _case()
@@ -79,9 +87,7 @@ def test_angular_logits_hold_delta_constant():
 @pytest.mark.backends
 def test_angular_loss_has_no_gradient_on_the_kernel_through_delta():
     kernel, cosines, labels = _case(1)
-    head = CosineDense(4, name="head")
-    head.build((None, 6))
-    head.kernel.assign(kernel)
+    head = _head_with(kernel)
     loss = WSoftmaxLoss(ALPHA, form="angular", head=head)
     value, (grad, grad_cosines) = value_and_grad(
         lambda variable, c: loss(labels, c), head.kernel, cosines
@@ -94,9 +100,7 @@ def test_angular_loss_has_no_gradient_on_the_kernel_through_delta():
 @pytest.mark.backends
 def test_angular_form_without_a_scale_is_the_reference_at_16():
     kernel, cosines, labels = _case(2)
-    head = CosineDense(4, name="head")
-    head.build((None, 6))
-    head.kernel.assign(kernel)
+    head = _head_with(kernel)
     for scale, loss in [
         (16.0, WSoftmaxLoss(ALPHA, form="angular", head=head)),
         (16.0, WSoftmaxLoss(ALPHA, form="angular", scale=16.0, head=head)),
