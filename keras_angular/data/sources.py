@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from keras_angular.data.folders import load_image_folder
 from keras_angular.data.npz import load_npz
 from keras_angular.data.preprocessing import STANDARDIZATIONS, standardize_splits, to_unit_float
 from keras_angular.data.splits import CHUNK, DatasetSplits, RawSplits
@@ -16,8 +17,6 @@ __all__ = ["DatasetUnavailableError", "TFDS_DATASETS", "load_dataset"]
 
 TFDS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "svhn_cropped")
 """The TensorFlow Datasets names ``load_dataset`` accepts."""
-
-_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 class DatasetUnavailableError(ValueError):
@@ -44,6 +43,7 @@ def load_dataset(
     download=None,
     image_size=None,
     color_mode=None,
+    verbose=True,
 ):
     """Load a dataset as preprocessed [`DatasetSplits`][keras_angular.data.DatasetSplits].
 
@@ -64,13 +64,17 @@ def load_dataset(
         image_size: folders only: ``(H, W)`` to resize to (default: the first image's).
         color_mode: folders only: "grayscale", "rgb" or "rgba" (default: from the first
             image).
+        verbose: folders only: print one line (images, classes, size) and Keras' progress
+            bar while the images are decoded (in parallel, through ``tf.data``).
 
     Returns:
         [`DatasetSplits`][keras_angular.data.DatasetSplits].
 
     Raises:
         DatasetUnavailableError: a TFDS dataset is not on disk and cannot be downloaded.
-        ValueError: unknown name or bad argument. FileNotFoundError: a missing path.
+        ValueError: unknown name or bad argument; a folder without class sub-folders, a
+            class folder without images, an image that cannot be decoded (named).
+            FileNotFoundError: a missing path.
 
     Examples:
         >>> digits = load_dataset("digits", seed=0)   # 1,797 8x8 images, 20 % for the test
@@ -90,8 +94,9 @@ def load_dataset(
     if coarse_labels and name != "cifar100":
         raise ValueError("`coarse_labels=True` only applies to 'cifar100'.")
 
-    if os.path.isdir(name):
-        raw = _load_folder(name, test_fraction, seed, image_size, color_mode)
+    folder = os.path.isdir(name)
+    if folder:
+        raw = load_image_folder(name, test_fraction, seed, image_size, color_mode, verbose)
     elif name.lower().endswith(".npz"):
         if not os.path.isfile(name):
             raise FileNotFoundError(f"No such .npz file: {name!r}.")
@@ -108,10 +113,14 @@ def load_dataset(
 
     # Check the [0, 1] images before standardizing: one NaN would spread through the
     # channel statistics to every image. DatasetSplits checks in place (float32, no copy).
+    # A folder's images are new float32 arrays in [0, 1] already: no second copy.
+    x_train, x_test = raw.x_train, raw.x_test
+    if not folder:
+        x_train, x_test = to_unit_float(x_train, name), to_unit_float(x_test, name)
     splits = DatasetSplits(
-        to_unit_float(raw.x_train, name),
+        x_train,
         raw.y_train,
-        to_unit_float(raw.x_test, name),
+        x_test,
         raw.y_test,
         len(raw.class_names),
         raw.class_names,
@@ -183,54 +192,3 @@ def _load_digits(test_fraction, seed):
     train, test = split_indices(y, seed, test_size=test_fraction)
     names = [str(c) for c in digits.target_names]
     return RawSplits(x[train], y[train], x[test], y[test], names, "digits")
-
-
-def _load_folder(path, test_fraction, seed, image_size, color_mode):
-    import keras
-
-    if image_size is None or color_mode is None:
-        from PIL import Image  # Keras' own image loader needs Pillow too
-
-        with Image.open(_first_image(path)) as img:
-            size, mode = (img.height, img.width), img.mode
-        image_size = image_size or size
-        if color_mode is None:
-            color_mode = (
-                "grayscale"
-                if mode in ("1", "L", "LA", "I", "I;16", "F")
-                else "rgba"
-                if mode == "RGBA"
-                else "rgb"
-            )
-    train, test = keras.utils.image_dataset_from_directory(
-        path,
-        labels="inferred",
-        label_mode="int",
-        color_mode=color_mode,
-        batch_size=256,
-        image_size=tuple(image_size),
-        shuffle=True,
-        seed=seed,
-        validation_split=test_fraction,
-        subset="both",
-        verbose=False,
-    )
-    class_names = list(train.class_names)
-
-    def to_numpy(ds):
-        xs, ys = zip(*((x, y) for x, y in ds.as_numpy_iterator()), strict=True)
-        return np.concatenate(xs) / np.float32(255.0), np.concatenate(ys)
-
-    x_train, y_train = to_numpy(train)
-    x_test, y_test = to_numpy(test)
-    name = os.path.basename(os.path.normpath(path))
-    return RawSplits(x_train, y_train, x_test, y_test, class_names, name)
-
-
-def _first_image(path):
-    for root, dirs, files in os.walk(path):
-        dirs.sort()
-        for f in sorted(files):
-            if f.lower().endswith(_IMAGE_EXTENSIONS):
-                return os.path.join(root, f)
-    raise ValueError(f"No images ({', '.join(_IMAGE_EXTENSIONS)}) under {path!r}.")
