@@ -17,19 +17,19 @@ The pieces live in ``scales`` (which runs),
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
 
 import numpy as np
 
-from keras_angular.grid import GridRun, finished_result, run_grid
+from keras_angular.grid import finished_result, run_grid
 from keras_angular.report import summarize
 from keras_angular.reproduce.base import Data, Scale
 from keras_angular.reproduce.estimate import duration, estimate_seconds
 from keras_angular.reproduce.markdown import markdown_section, write_report
 from keras_angular.reproduce.scales import (
     check_plan,
+    grid_run,
     load_data,
     match_setting,
     resolve_scale,
@@ -37,7 +37,7 @@ from keras_angular.reproduce.scales import (
     slug,
 )
 from keras_angular.reproduce.verdicts import ALPHA, VERDICTS, derived_metrics, verdict
-from keras_angular.run_config import RunConfig, json_values, run_record
+from keras_angular.run_config import json_values, run_record
 
 
 @dataclasses.dataclass
@@ -80,14 +80,7 @@ def run_dataset(experiment, scale_name, scale, data, out_dir, log=print, splits=
     returns a ``DatasetContext``."""
     splits = load_data(data) if splits is None else splits
     folder = os.path.join(out_dir, slug(splits.name.split(" (")[0]))
-    runs = []
-    for run in scale.runs:
-        settings = run_settings(scale, run)
-        callbacks = None
-        if scale.callbacks is not None:
-            callbacks = functools.partial(scale.callbacks, run, settings)
-        config = RunConfig(**settings)
-        runs.append(GridRun(run.label, run.method, config, slug(run.label), callbacks))
+    runs = [grid_run(scale, run) for run in scale.runs]
     total = len(runs) * scale.seeds
     done, trained = [], []  # seconds of each run trained here (read-back ones take ~none)
 
@@ -287,6 +280,7 @@ __all__ = [
     "derived_metrics",
     "estimate_seconds",
     "finished_run",
+    "grid_run",
     "load_data",
     "markdown_section",
     "match_setting",

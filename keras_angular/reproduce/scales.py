@@ -2,14 +2,17 @@
 
 ``resolve_scale`` applies ``--dataset`` / ``--seeds`` / ``--runs`` to an experiment's
 scale; ``run_settings`` gives one run's [`RunConfig`][keras_angular.run_config.RunConfig]
-fields; ``check_plan`` refuses bad ones before anything trains.
+fields and ``grid_run`` the ``keras_angular.grid.GridRun`` that trains it; ``check_plan``
+refuses bad ones before anything trains.
 """
 
 import dataclasses
+import functools
 import os
 import re
 
 from keras_angular.data import load_dataset, subsample
+from keras_angular.grid import GridRun
 from keras_angular.reproduce.base import Data
 from keras_angular.run_config import RunConfig, check_run
 
@@ -104,6 +107,17 @@ def run_settings(scale, run):
     return settings
 
 
+def grid_run(scale, run, settings=None):
+    """The ``keras_angular.grid.GridRun`` that trains ``run`` of ``scale``: a
+    [`RunConfig`][keras_angular.run_config.RunConfig] of ``settings`` (None: its
+    ``run_settings``) and the scale's ``callbacks`` for those settings."""
+    settings = run_settings(scale, run) if settings is None else settings
+    callbacks = None
+    if scale.callbacks is not None:
+        callbacks = functools.partial(scale.callbacks, run, settings)
+    return GridRun(run.label, run.method, RunConfig(**settings), slug(run.label), callbacks)
+
+
 def check_plan(scale):
     """Refuse bad run settings before anything trains: every run's settings must make a
     [`keras_angular.run_config.RunConfig`][] that its method accepts
@@ -114,6 +128,7 @@ def check_plan(scale):
 
 __all__ = [
     "check_plan",
+    "grid_run",
     "load_data",
     "match_setting",
     "resolve_scale",
