@@ -6,8 +6,8 @@ option answer at once).
 Each tuple lists the keys of a registry that imports Keras (a test keeps them equal):
 
 Examples:
-    >>> BACKBONE_NAMES[-2:], RECIPE_NAMES
-    (('small_cnn', 'mlp'), ('paper', 'official'))
+    >>> BACKBONE_NAMES[7:10], RECIPE_NAMES
+    (('small_cnn', 'mlp', 'convnexttiny'), ('paper', 'official'))
 """
 
 BACKBONE_NAMES = (
@@ -20,8 +20,49 @@ BACKBONE_NAMES = (
     "wsoftmax_cnn",
     "small_cnn",
     "mlp",
+    "convnexttiny",
+    "convnextsmall",
+    "convnextbase",
+    "convnextlarge",
+    "convnextxlarge",
+    "densenet121",
+    "densenet169",
+    "densenet201",
+    "efficientnetb0",
+    "efficientnetb1",
+    "efficientnetb2",
+    "efficientnetb3",
+    "efficientnetb4",
+    "efficientnetb5",
+    "efficientnetb6",
+    "efficientnetb7",
+    "efficientnetv2b0",
+    "efficientnetv2b1",
+    "efficientnetv2b2",
+    "efficientnetv2b3",
+    "efficientnetv2s",
+    "efficientnetv2m",
+    "efficientnetv2l",
+    "inceptionresnetv2",
+    "inceptionv3",
+    "mobilenet",
+    "mobilenetv2",
+    "mobilenetv3small",
+    "mobilenetv3large",
+    "nasnetmobile",
+    "nasnetlarge",
+    "keras_resnet50",
+    "resnet101",
+    "resnet152",
+    "resnet50v2",
+    "resnet101v2",
+    "resnet152v2",
+    "vgg16",
+    "vgg19",
+    "xception",
 )
-"""The keys of [`keras_angular.models.BACKBONES`][], in its order."""
+"""The keys of [`keras_angular.models.BACKBONES`][], in its order: the package's own backbones,
+then the ``keras.applications`` networks ([`keras_angular.models.APPLICATIONS`][])."""
 
 RECIPE_NAMES = ("paper", "official")
 """The keys of [`keras_angular.callbacks.recipe.RECIPES`][], in its order."""

@@ -29,13 +29,23 @@ Backbones (``BACKBONES``; name -> architecture, source, embedding size):
   names none for images larger than 16x16
   ([`default_backbone`][keras_angular.models.default_backbone]); 128-d.
 - ``mlp``: Flatten -> Dense 128 ReLU -> Dense, for tiny inputs (8x8 digits); 32-d.
+- every ``keras.applications`` network ([`APPLICATIONS`][keras_angular.models.APPLICATIONS]:
+  ``mobilenetv3small``, ``efficientnetv2b0``, ``convnexttiny``, ``densenet121``, ``resnet50v2``
+  ...; Keras' ResNet50 is ``keras_resnet50``), built without its top by
+  [`application_backbone`][keras_angular.models.application_backbone]: the network's own
+  preprocessing, grayscale to RGB, small images resized up to its minimum size (32x32 for
+  most), global pooling, then a linear embedding (512-d by default). ``weights="imagenet"``
+  loads Keras' pretrained weights;
+  [`feature_extractor_layers`][keras_angular.models.feature_extractor_layers] names the body to
+  freeze while the head trains first.
 
 ``build_backbone(None, input_shape)`` builds
 [`default_backbone`][keras_angular.models.default_backbone] ``(input_shape)``. Import every name
 from ``keras_angular.models``; its modules hold one family each: ``amc`` (AMC-Loss CNNs), ``resnet``
 (CIFAR ResNets), ``wsoftmax`` (W-Softmax CNN), ``small`` (``small_cnn``, ``mlp``), ``registry``
-(``BACKBONES``, ``build_backbone``), ``parts`` (what they share: batch norm, weight decay, input
-checks).
+(``BACKBONES``, ``build_backbone``), ``applications`` (the ``keras.applications`` networks),
+``weights`` (where a backbone's weights come from, and which layers hold its body), ``parts``
+(what they share: batch norm, weight decay, input checks).
 
 Parameter counts with a 10-class ``Dense`` head (trainable): ResNet-20 269,722
 (He et al. Table 6: 0.27M), ResNet-18 11,173,962, ResNet-34 21,282,122, ResNet-50
@@ -49,21 +59,45 @@ is the decoupled (AdamW) kind, which is not what the papers used.
 """
 
 from keras_angular.models.amc import amc_cnn, amc_mnist_cnn
+from keras_angular.models.applications import (
+    APPLICATIONS,
+    ApplicationSpec,
+    ImageNetPreprocessing,
+    application_backbone,
+)
 from keras_angular.models.parts import BN_MOMENTUM
-from keras_angular.models.registry import BACKBONES, build_backbone, default_backbone
+from keras_angular.models.registry import (
+    BACKBONES,
+    OWN_BACKBONES,
+    build_backbone,
+    default_backbone,
+)
 from keras_angular.models.resnet import OptionAShortcut, cifar_resnet
 from keras_angular.models.small import mlp, small_cnn
+from keras_angular.models.weights import (
+    BackboneWeightsError,
+    feature_extractor_layers,
+    load_backbone_weights,
+)
 from keras_angular.models.wsoftmax import wsoftmax_cnn
 
 __all__ = [
+    "APPLICATIONS",
+    "ApplicationSpec",
     "BACKBONES",
     "BN_MOMENTUM",
+    "BackboneWeightsError",
+    "ImageNetPreprocessing",
+    "OWN_BACKBONES",
     "OptionAShortcut",
     "amc_cnn",
     "amc_mnist_cnn",
+    "application_backbone",
     "build_backbone",
     "cifar_resnet",
     "default_backbone",
+    "feature_extractor_layers",
+    "load_backbone_weights",
     "mlp",
     "small_cnn",
     "wsoftmax_cnn",
