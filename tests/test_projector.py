@@ -142,6 +142,7 @@ def test_max_points_is_a_seeded_stratified_draw_of_distinct_rows(tmp_path):
     def drawn(name, seed):
         folder = write_projector(tmp_path / name, embeddings, labels, max_points=12, seed=seed)
         index = np.array([int(row[0]) for row in _metadata(folder)[1:]])
+        assert [int(row[1]) for row in _metadata(folder)[1:]] == labels[index].tolist()
         written = np.loadtxt(os.path.join(folder, "tensors.tsv"), delimiter="\t")
         return index, written
 
