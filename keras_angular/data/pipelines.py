@@ -54,37 +54,61 @@ def train_dataset(
     # n integers instead of a second copy of the images.
     index = tf.data.Dataset.range(n)
     if shuffle and epoch is not None:
-        index = index.map(
+        index = index.batch(batch_size, drop_remainder=drop_remainder)
+        index = index.map(  # the epoch is read when each batch is drawn, not at build time
             lambda i: tf.random.experimental.index_shuffle(
                 i, tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)]), n - 1
             )
         )
-    elif shuffle:
-        index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    index = index.batch(batch_size, drop_remainder=drop_remainder)
-    arrays = tf.data.Dataset.from_tensors((splits.x_train, splits.y_train)).repeat()
-    ds = tf.data.Dataset.zip((index, arrays)).map(
-        lambda i, xy: (tf.gather(xy[0], i), tf.gather(xy[1], i)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    if augment is not None:
-        pad_value = 0.0
-        if augment == "cifar" and splits.mean is not None and splits.std is not None:
-            pad_value = (-splits.mean / splits.std).astype(np.float32)
-        if epoch is not None:  # stateless: batch b of epoch e draws from (seed, e, b)
+    else:
+        if shuffle:
+            index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        index = index.batch(batch_size, drop_remainder=drop_remainder)
+    gather = _batch_gather(splits.x_train, splits.y_train)
+    if augment is None:
+        ds = index.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
+    pad_value = 0.0
+    if augment == "cifar" and splits.mean is not None and splits.std is not None:
+        pad_value = (-splits.mean / splits.std).astype(np.float32)
+    if epoch is not None:  # stateless: batch b of epoch e draws from (seed, e, b)
 
-            def batch_seed(b):
-                key = tf.constant(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
-                return tf.random.experimental.stateless_split(tf.stack([key, b]), 1)[0]
+        def batch_seed(b):
+            key = tf.constant(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
+            return tf.random.experimental.stateless_split(tf.stack([key, b]), 1)[0]
 
-            seeds = tf.data.Dataset.range(1 << 62).map(batch_seed)
-        else:
-            seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda xy, s: (augment_batch(xy[0], s, augment, pad_value), xy[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        seeds = tf.data.Dataset.range(1 << 62).map(batch_seed)
+    else:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def gather_and_augment(i, s):
+        images, labels = gather(i)
+        return augment_batch(images, s, augment, pad_value), labels
+
+    ds = tf.data.Dataset.zip((index, seeds))
+    ds = ds.map(gather_and_augment, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _batch_gather(x, y):
+    """``indices -> (x[indices], y[indices])`` for a ``tf.data`` map: NumPy indexing through
+    ``tf.numpy_function`` reads the arrays where they are, where a tensor of them would copy
+    them into the pipeline's graph at every build (seconds, and twice the memory, for
+    large images)."""
+    import tensorflow as tf
+
+    def take(indices):
+        return x[indices], y[indices]
+
+    def gather(indices):
+        images, labels = tf.numpy_function(
+            take, [indices], (tf.as_dtype(x.dtype), tf.as_dtype(y.dtype)), stateful=False
+        )
+        images.set_shape(indices.shape.concatenate(x.shape[1:]))
+        labels.set_shape(indices.shape)
+        return images, labels
+
+    return gather
 
 
 def test_dataset(splits, batch_size):
