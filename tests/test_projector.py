@@ -237,3 +237,59 @@ def test_tensorboard_projector_plugin_reads_the_folder(tmp_path):
     metadata = get("/metadata", run=".", name="a").decode().splitlines()
     assert metadata[0] == "index\tlabel\tclass" and len(metadata) == 8
     assert get("/sprite_image", run=".", name="a").startswith(b"\x89PNG")
+
+
+def test_explain_writes_the_projector_of_each_model(tmp_path, capsys):
+    """keras-angular explain --projector: OUT/projector holds each model's test embeddings."""
+    import json
+
+    import keras
+
+    from keras_angular.cli import main
+    from keras_angular.data import load_dataset
+    from keras_angular.methods import build_method
+    from keras_angular.models import small_cnn
+    from keras_angular.saving import load_model
+
+    rng = np.random.default_rng(0)
+    x = (255 * rng.uniform(size=(20, 12, 12, 1))).astype(np.uint8)
+    y = np.arange(20) % 3
+    data = str(tmp_path / "tiny.npz")
+    np.savez(data, x_train=x[:14], y_train=y[:14], x_test=x[14:], y_test=y[14:])
+    setup = build_method(
+        "normface", small_cnn((12, 12, 1), 4, widths=(4, 4), convs=(1, 1)), 3, epochs=1
+    )
+    run = tmp_path / "normface"
+    run.mkdir()
+    setup.model.save(run / "model.keras")
+    out = tmp_path / "explain"
+    argv = ["explain", "--models", str(run), "--dataset", data, "--n", "2", "--n-score", "2"]
+    assert main(argv + ["--steps", "2", "--projector", "--out", str(out)]) == 0
+    folder = out / "projector"
+    assert f"tensorboard --logdir {folder}" in capsys.readouterr().out
+    with open(out / "explain.json") as f:
+        assert json.load(f)["projector"] == str(folder)
+    splits = load_dataset(data)  # the test images explain read, standardized as it did
+    model = load_model(str(run / "model.keras"))
+    expected = model.predict(splits.x_test, verbose=0)["embedding"]
+    written = np.loadtxt(folder / "tensors.tsv", delimiter="\t")
+    np.testing.assert_allclose(written, expected, rtol=1e-4, atol=1e-5)
+    assert [row[1:] for row in _metadata(folder)[1:]] == [
+        [str(c), splits.class_names[c]] for c in splits.y_test
+    ]
+    assert _config(folder)[0]["tensor_name"] == ["normface"]
+    sprite = np.asarray(Image.open(folder / "sprite.png"))
+    assert sprite.shape == (3 * 12, 3 * 12)
+    for i in range(len(splits.x_test)):  # standardized images: each from its min to its max
+        image = splits.x_test[i, ..., 0].astype(np.float64)
+        reference = np.round(255 * (image - image.min()) / (image.max() - image.min()))
+        np.testing.assert_allclose(_cell(sprite, i, 3, 12, 12), reference, atol=1)
+
+    # A model without train's 'embedding' output: one sentence, exit 2, nothing written.
+    inputs = keras.Input((12, 12, 1))
+    plain = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+    plain.save(tmp_path / "plain.keras")
+    argv = ["explain", "--models", str(tmp_path / "plain.keras"), "--dataset", data]
+    assert main(argv + ["--projector", "--out", str(tmp_path / "bad")]) == 2
+    assert "--projector needs models with an 'embedding' output" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "projector").exists()

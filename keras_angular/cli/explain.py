@@ -23,6 +23,34 @@ def _model_names(folders):
     raise ValueError(f"--models names the same folder twice: {folders}.")
 
 
+def _has_embedding_output(model):
+    """Whether ``model`` outputs a dict with an ``"embedding"`` entry (train's layout)."""
+    try:
+        output = model.output
+    except AttributeError:  # a model that was never called
+        return False
+    return isinstance(output, dict) and "embedding" in output
+
+
+def _write_projector(models, splits, args):
+    """Every model's test embeddings in one TensorBoard projector folder, ``OUT/projector``:
+    [`keras_angular.projector.write_projector`][] with the test images and class names."""
+    from keras_angular.data import test_dataset
+    from keras_angular.projector import write_projector
+    from keras_angular.training import embed
+
+    dataset = test_dataset(splits, args.batch_size)
+    embeddings = {name: embed(model, dataset)[1] for name, model in models.items()}
+    return write_projector(
+        os.path.join(args.out, "projector"),
+        embeddings,
+        splits.y_test,
+        images=splits.x_test,
+        class_names=splits.class_names,
+        seed=args.seed,
+    )
+
+
 def run_explain(args):
     """``keras-angular explain``: [`keras_angular.explain.explain_report`][] on run folders."""
     import numpy as np
@@ -72,6 +100,15 @@ def run_explain(args):
                 f"{tuple(splits.input_shape)}."
             )
         models[name] = model
+    projector = None
+    if getattr(args, "projector", False):
+        for name, model in models.items():
+            if not _has_embedding_output(model):
+                return user_error(
+                    f"--projector needs models with an 'embedding' output (as train writes "
+                    f"them); {paths[names.index(name)]} has none."
+                )
+        projector = _write_projector(models, splits, args)
     count = min(max(args.n, args.n_score), len(splits.x_test))
     pick = np.random.default_rng(args.seed).permutation(len(splits.x_test))[:count]
     report = explain.explain_report(
@@ -87,6 +124,8 @@ def run_explain(args):
         seed=args.seed,
     )
     report.update(dataset=splits.name, models_paths=dict(zip(names, paths, strict=True)))
+    if projector is not None:
+        report["projector"] = projector
     with open(os.path.join(args.out, "explain.json"), "w") as f:
         json.dump(report, f, indent=2)
     for name, entry in report["models"].items():
@@ -97,4 +136,6 @@ def run_explain(args):
             f"insertion AUC {i['mean']:.3f} +- {i['sd']:.3f} (random {ri['mean']:.3f})"
         )
     print(f"grid: {os.path.join(args.out, 'grid.png')}; scores: explain.json")
+    if projector is not None:
+        print(f"embeddings: tensorboard --logdir {projector}")
     return 0
