@@ -51,8 +51,13 @@ def checked_features(features, name="features"):
     Examples:
         >>> checked_features([[1, 2], [3, 4]]).dtype
         dtype('float64')
+        >>> import ml_dtypes   # a mixed_bfloat16 model's embeddings
+        >>> checked_features(np.ones((2, 3), ml_dtypes.bfloat16)).dtype
+        dtype('float64')
     """
     x = np.asarray(features)
+    if x.dtype.name == "bfloat16":  # a mixed_bfloat16 model's (ml_dtypes, no NumPy float)
+        x = x.astype(np.float32)
     if x.dtype == object or not (
         np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)
     ):

@@ -431,7 +431,9 @@ def build_method(name, backbone, num_classes, epochs, **overrides):
 
     Returns:
         A [`MethodSetup`][keras_angular.methods.MethodSetup]; call ``setup.compile(optimizer)`` and
-        fit ``setup.model`` on ``targets(y)``.
+        fit ``setup.model`` on ``targets(y)``. Built under a mixed-precision policy
+        (``keras.config.set_dtype_policy("mixed_bfloat16")``), the head and the ``embedding``
+        output are float32 (the backbone computes in the policy's dtype).
 
     Examples:
         >>> from keras_angular.models import mlp
@@ -447,6 +449,15 @@ def build_method(name, backbone, num_classes, epochs, **overrides):
     keras = _keras()
     method, params, head, layer, loss = _head_layers_and_losses(name, num_classes, overrides)
     embedding = backbone.output
+    if keras.config.dtype_policy().compute_dtype != "float32":
+        # mixed precision: the model's last layers compute in float32 (Keras' advice), so
+        # the logits, the angles and what the losses read are float32; the backbone is not
+        for part in (head, layer):
+            if part is not None:
+                part.dtype_policy = "float32"
+        embedding = keras.layers.Activation("linear", dtype="float32", name="embedding_float32")(
+            embedding
+        )
     model = keras.Model(
         backbone.input,
         {"logits": head(embedding), "embedding": embedding if layer is None else layer(embedding)},

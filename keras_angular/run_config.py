@@ -33,10 +33,18 @@ import os
 import numpy as np
 
 from keras_angular.checks import check_positive
+from keras_angular.optimizers import OPTIMIZERS, check_optimizer
 from keras_angular.registry_names import BACKBONE_NAMES, RECIPE_NAMES
 
 LR_SCHEDULES = ("cosine", "constant")
 """The ``lr_schedule`` values [`RunConfig`][keras_angular.run_config.RunConfig] accepts."""
+
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+"""The ``dtype_policy`` values [`RunConfig`][keras_angular.run_config.RunConfig] accepts
+(``keras.mixed_precision`` policies)."""
+
+WEIGHTS_FILE_SUFFIX = ".weights.h5"
+"""How the name of a weights file for ``RunConfig.weights`` ends (``model.save_weights``')."""
 
 DEFAULT_EPOCHS = 30
 """The epochs of ``keras-angular train`` / ``compare`` without ``--epochs`` (a
@@ -47,6 +55,18 @@ RUN_RECORD = "run.json"
 ([`run_record`][keras_angular.run_config.run_record])."""
 
 _RECORD_FORMAT = 1
+# fields that decide the weights, added after the record's format was set: a record holds
+# them only where they differ from their defaults, so an older run's record still matches
+_LATER_FIELDS = (
+    "optimizer",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "dtype_policy",
+    "weights",
+    "freeze_backbone_epochs",
+    "steps_per_epoch",
+)
 _SAMPLED_IMAGES = 64  # images per split that the data fingerprint hashes
 
 
@@ -83,7 +103,10 @@ class RunSettingsError(ValueError):
         where the refusal has such a wording; else the message itself."""
         if self._named is None:
             return str(self)
-        return self._named.replace("{name}", names.get(self.field, f"`{self.field}`"))
+        message = self._named.replace("{name}", names.get(self.field, f"`{self.field}`"))
+        for field, name in names.items():  # other fields the sentence names
+            message = message.replace(f"`{field}`", name)
+        return message
 
 
 def _is_int(value):
@@ -98,7 +121,7 @@ class RunConfig:
         epochs: number of epochs (required).
         seed: seeds Keras, NumPy, TensorFlow and the data order.
         batch_size: global batch size.
-        learning_rate: Adam's (peak) learning rate.
+        learning_rate: the optimizer's (peak) learning rate.
         lr_schedule: ``"cosine"`` (default): decay it to 0 over the run's steps,
             ``0.5 * (1 + cos(pi * step / total_steps))`` (Loshchilov & Hutter, SGDR, 2017,
             without restarts); ``"constant"``: keep it (docs/performance.md compares
@@ -127,10 +150,32 @@ class RunConfig:
         figures: draw the geometry figures when the run writes to a folder.
         jit_compile: passed to ``model.compile``.
         verbose: Keras' progress-bar verbosity.
+        optimizer: ``"adam"`` (default), ``"adamw"`` or ``"sgd"``
+            ([`keras_angular.optimizers`][]); a ``recipe`` trains with its own Adam.
+        momentum: SGD's momentum; None is 0.9. Only with ``optimizer="sgd"``.
+        nesterov: SGD with Nesterov momentum. Only with ``optimizer="sgd"``.
+        weight_decay: decoupled weight decay for ``"adamw"`` (None: Keras' 0.004) and
+            ``"sgd"`` (None: none); the coupled L2 penalty is the backbone's
+            ``backbone_kwargs={"weight_decay": ...}``.
+        dtype_policy: ``"float32"`` (default), ``"mixed_float16"`` or ``"mixed_bfloat16"``:
+            the ``keras.mixed_precision`` policy the model is built under (the heads and
+            losses keep their angles in float32; ``mixed_float16`` adds Keras' loss scaling).
+        weights: None (initialise at random), ``"imagenet"`` (Keras' pretrained weights of a
+            ``keras.applications`` backbone, downloaded by Keras) or the path of a
+            ``.weights.h5`` file of the backbone (``backbone.save_weights``).
+        freeze_backbone_epochs: train only the embedding layer and the head for this many
+            first epochs, the backbone's body frozen
+            ([`keras_angular.models.feature_extractor_layers`][]), then everything.
+        steps_per_epoch: None, or train at most this many batches each epoch (the first
+            ones of that epoch's seeded order); the learning-rate schedule's steps follow.
+            A smoke run (one step of a long run, to see it start) or a shorter epoch.
+        projector: when the run writes to a folder, also write the test embeddings for
+            TensorBoard's Embedding Projector to ``projector/``
+            ([`keras_angular.projector.write_projector`][]).
 
-    The fields from ``seed`` to ``precise_bn`` decide the trained weights and go into
-    [`run_record`][keras_angular.run_config.run_record]; the last four change what is logged, drawn
-    or how fast it runs.
+    ``geometry_every``, ``figures``, ``jit_compile``, ``verbose`` and ``projector`` change
+    what is logged, drawn or how fast it runs; every other field decides the trained weights
+    and goes into [`run_record`][keras_angular.run_config.run_record].
 
     Raises:
         RunSettingsError: (a ``ValueError``) a field has a bad type or value.
@@ -156,6 +201,15 @@ class RunConfig:
     figures: bool = True
     jit_compile: bool | str = "auto"
     verbose: int = 1
+    optimizer: str = "adam"
+    momentum: float | None = None
+    nesterov: bool = False
+    weight_decay: float | None = None
+    dtype_policy: str = "float32"
+    weights: str | None = None
+    freeze_backbone_epochs: int = 0
+    steps_per_epoch: int | None = None
+    projector: bool = False
 
     def __post_init__(self):
         from keras_angular.data import AUGMENTATIONS
@@ -178,6 +232,43 @@ class RunConfig:
             named = f"{{name}} must be an integer {bound}, got {self.seed}."
             fail("seed", f"`seed` must be an int in [0, 2**32), got {self.seed!r}.", named)
         integer("geometry_every", 1, optional=True)
+        integer("steps_per_epoch", 1, optional=True)
+        integer("freeze_backbone_epochs", 0)
+        if self.freeze_backbone_epochs > self.epochs:
+            fail(
+                "freeze_backbone_epochs",
+                f"`freeze_backbone_epochs` ({self.freeze_backbone_epochs}) exceeds `epochs` "
+                f"({self.epochs}).",
+                f"{{name}} ({self.freeze_backbone_epochs}) exceeds the {self.epochs} epochs.",
+            )
+        refusal = check_optimizer(self.optimizer, self.momentum, self.nesterov, self.weight_decay)
+        if refusal is not None:
+            fail(refusal.split("`")[1], refusal, refusal)
+        if self.recipe is not None and self.optimizer != "adam":
+            fail(
+                "optimizer",
+                f"the recipe {self.recipe!r} trains with its own Adam (ramped beta_1); "
+                f"`optimizer` must be adam, got {self.optimizer!r}.",
+                f"the recipe {self.recipe!r} trains with its own Adam (ramped beta_1); "
+                f"{{name}} must be adam, got {self.optimizer!r}.",
+            )
+        if self.dtype_policy not in DTYPE_POLICIES:
+            fail(
+                "dtype_policy",
+                f"`dtype_policy` must be one of {DTYPE_POLICIES}, got {self.dtype_policy!r}.",
+                f"{{name}} must be one of {', '.join(DTYPE_POLICIES)}, got {self.dtype_policy!r}.",
+            )
+        if self.weights is not None and self.weights != "imagenet":
+            path = str(self.weights)
+            if not path.endswith(WEIGHTS_FILE_SUFFIX) or not os.path.isfile(path):
+                problem = "is no file" if not os.path.isfile(path) else "is no .weights.h5 file"
+                fail(
+                    "weights",
+                    f"`weights` must be None, 'imagenet' or the path of a "
+                    f"{WEIGHTS_FILE_SUFFIX} file; {path!r} {problem}.",
+                    f"{{name}} must be imagenet or the path of a {WEIGHTS_FILE_SUFFIX} file; "
+                    f"{path!r} {problem}.",
+                )
         try:
             check_positive("RunConfig", "learning_rate", self.learning_rate)
         except ValueError as error:
@@ -288,7 +379,8 @@ def data_fingerprint(splits):
 def run_record(method, splits, config, distribution=None):
     """What ``run_method`` writes to ``out_dir/run.json``: the method, the fields of
     ``config`` that decide the trained weights (``seed`` to ``precise_bn``, with the
-    backbone that None resolves to) and
+    backbone that None resolves to; ``optimizer`` to ``steps_per_epoch`` only where they are
+    not their defaults, so that a record written before they existed still matches) and
     [`data_fingerprint`][keras_angular.run_config.data_fingerprint], as plain JSON values; and, for
     a run under a ``keras.distribution``, ``distribution``: the dict of
     [`keras_angular.distribution.describe`][] (its device count decides the pair losses' blocks,
@@ -319,6 +411,10 @@ def run_record(method, splits, config, distribution=None):
         "precise_bn": bool(config.precise_bn),
         "data": data_fingerprint(splits),
     }
+    defaults = {field.name: field.default for field in dataclasses.fields(RunConfig)}
+    for field in _LATER_FIELDS:
+        if getattr(config, field) != defaults[field]:
+            record[field] = getattr(config, field)
     if distribution is not None:
         record["distribution"] = dict(distribution)
     return json_values(record)
@@ -502,10 +598,13 @@ def write_record(out_dir, record):
 
 __all__ = [
     "DEFAULT_EPOCHS",
+    "DTYPE_POLICIES",
     "LR_SCHEDULES",
+    "OPTIMIZERS",
     "RUN_RECORD",
     "RunConfig",
     "RunSettingsError",
+    "WEIGHTS_FILE_SUFFIX",
     "check_distribution",
     "check_resume",
     "check_run",

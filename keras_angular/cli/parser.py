@@ -12,8 +12,9 @@ import sys
 
 from keras_angular import _startup
 from keras_angular.cli.common import user_error
+from keras_angular.optimizers import ADAMW_WEIGHT_DECAY, OPTIMIZERS, SGD_MOMENTUM
 from keras_angular.registry_names import EXPERIMENT_NAMES, RECIPE_NAMES
-from keras_angular.run_config import DEFAULT_EPOCHS, LR_SCHEDULES, RunConfig
+from keras_angular.run_config import DEFAULT_EPOCHS, DTYPE_POLICIES, LR_SCHEDULES, RunConfig
 
 _VERBOSE_HELP = "show TensorFlow's start-up lines and log messages (hidden by default)"
 
@@ -32,6 +33,15 @@ FLAGS = {
     "geometry_every": "--geometry-every",
     "figures": "--no-figures",
     "jit_compile": "--jit",
+    "optimizer": "--optimizer",
+    "momentum": "--momentum",
+    "nesterov": "--nesterov",
+    "weight_decay": "--weight-decay",
+    "dtype_policy": "--dtype-policy",
+    "weights": "--weights",
+    "freeze_backbone_epochs": "--freeze-backbone-epochs",
+    "steps_per_epoch": "--steps-per-epoch",
+    "projector": "--projector",
 }
 """The flag of each RunConfig field the training options set (messages name it)."""
 
@@ -93,7 +103,7 @@ def _add_common(parser):
         "--lr",
         type=float,
         default=defaults["learning_rate"],
-        help="Adam's peak learning rate (default: %(default)s)",
+        help="the optimizer's peak learning rate (default: %(default)s)",
     )
     parser.add_argument(
         "--lr-schedule",
@@ -101,11 +111,43 @@ def _add_common(parser):
         choices=LR_SCHEDULES,
         help="cosine: decay --lr to 0 over the run; constant: keep it (default: %(default)s)",
     )
+    _add_optimizer(parser, defaults)
     parser.add_argument(
         "--backbone",
         default=defaults["backbone"],
-        help="backbone name (default: mlp for images up to 16x16 such as the 8x8 digits, "
+        help="backbone name: the package's (mlp, small_cnn, resnet20, ...) or a "
+        "keras.applications network (mobilenetv3small, efficientnetv2b0, convnexttiny, ...; "
+        "docs/backbones.md) (default: mlp for images up to 16x16 such as the 8x8 digits, "
         "small_cnn otherwise)",
+    )
+    parser.add_argument(
+        "--weights",
+        default=defaults["weights"],
+        metavar="imagenet|PATH",
+        help="start the backbone from Keras' ImageNet weights (keras.applications backbones; "
+        "downloaded by Keras) or from a .weights.h5 file (default: random)",
+    )
+    parser.add_argument(
+        "--freeze-backbone-epochs",
+        type=int,
+        default=defaults["freeze_backbone_epochs"],
+        metavar="K",
+        help="train only the embedding layer and the head for the first K epochs "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dtype-policy",
+        default=defaults["dtype_policy"],
+        choices=DTYPE_POLICIES,
+        help="keras.mixed_precision policy; mixed_bfloat16 on CPUs and TPUs and recent GPUs, "
+        "mixed_float16 (with loss scaling) on older GPUs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        default=defaults["steps_per_epoch"],
+        metavar="N",
+        help="train at most N batches each epoch (default: all)",
     )
     parser.add_argument(
         "--embedding-dim",
@@ -157,8 +199,39 @@ def _add_common(parser):
         help="log the test set's feature geometry (W-Inter, C-Inter, WC-Intra, KL, EMD, "
         "homogeneity...) every N epochs into history.json",
     )
+    parser.add_argument(
+        "--projector",
+        action="store_true",
+        help="also write the test embeddings for TensorBoard's Embedding Projector to "
+        "OUT/projector (tensorboard --logdir OUT/projector)",
+    )
     parser.add_argument("--out", default=None, help="output folder")
     add_verbose(parser)
+
+
+def _add_optimizer(parser, defaults):
+    """``--optimizer`` and its settings (RunConfig's ``optimizer``, ``momentum``,
+    ``nesterov``, ``weight_decay``)."""
+    parser.add_argument(
+        "--optimizer",
+        default=defaults["optimizer"],
+        choices=OPTIMIZERS,
+        help="adam, adamw (decoupled weight decay) or sgd (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--momentum",
+        type=float,
+        default=defaults["momentum"],
+        help=f"SGD's momentum (default: {SGD_MOMENTUM})",
+    )
+    parser.add_argument("--nesterov", action="store_true", help="SGD with Nesterov momentum")
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=defaults["weight_decay"],
+        help=f"decoupled weight decay of adamw (default: {ADAMW_WEIGHT_DECAY}) or sgd "
+        "(default: none); the coupled L2 penalty is a backbone argument",
+    )
 
 
 def _add_distribution(parser):
@@ -300,6 +373,14 @@ def build_parser():
         "on the others are reported as not checked",
     )
     reproduce.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a smoke run: build every run of the scale as it would train, train N steps of "
+        "each and write a table of what was built (no report)",
+    )
+    reproduce.add_argument(
         "--out",
         required=True,
         help="output folder; runs finished there before with the same settings are reused",
@@ -350,6 +431,12 @@ def _add_explain_parser(sub):
     )
     explain.add_argument(
         "--batch-size", type=int, default=64, help="images per Grad-CAM call (default: 64)"
+    )
+    explain.add_argument(
+        "--projector",
+        action="store_true",
+        help="also write each model's test embeddings for TensorBoard's Embedding Projector "
+        "to OUT/projector",
     )
     explain.add_argument("--out", required=True, help="output folder")
     add_verbose(explain)

@@ -166,6 +166,15 @@ def _run_config(args):
         figures=not args.no_figures,
         jit_compile=True if args.jit else "auto",
         verbose=2 if args.command == "compare" else 1,
+        optimizer=args.optimizer,
+        momentum=args.momentum,
+        nesterov=args.nesterov,
+        weight_decay=args.weight_decay,
+        dtype_policy=args.dtype_policy,
+        weights=args.weights,
+        freeze_backbone_epochs=args.freeze_backbone_epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        projector=args.projector,
     )
 
 

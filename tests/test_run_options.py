@@ -1,0 +1,190 @@
+"""The run settings past the defaults reach Keras as asked: the optimizer and its settings,
+the mixed-precision policy, steps per epoch, and their refusals (one sentence naming the
+flag, exit 2, nothing written); a run record of 0.2.0 (without these fields) still matches a
+run with their defaults, and a changed one is refused on resume."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_angular.cli import main
+from keras_angular.data import load_dataset
+from keras_angular.run_config import (
+    RunConfig,
+    RunSettingsError,
+    check_resume,
+    run_record,
+    write_record,
+)
+from keras_angular.training import run_method, training_phases
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def small_digits(digits):
+    """400 training images: a run of a few steps."""
+    return digits.__class__(
+        digits.x_train[:400],
+        digits.y_train[:400],
+        digits.x_test,
+        digits.y_test,
+        digits.num_classes,
+        digits.class_names,
+        digits.name,
+    )
+
+
+def _run(splits, **settings):
+    settings = {"epochs": 1, "figures": False, "verbose": 0, "precise_bn": False, **settings}
+    return run_method("softmax", splits, **settings)
+
+
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        ({}, ("Adam", {"weight_decay": None})),
+        ({"optimizer": "adamw"}, ("AdamW", {"weight_decay": 0.004})),
+        ({"optimizer": "adamw", "weight_decay": 0.01}, ("AdamW", {"weight_decay": 0.01})),
+        (
+            {"optimizer": "sgd"},
+            ("SGD", {"momentum": 0.9, "nesterov": False, "weight_decay": None}),
+        ),
+        (
+            {"optimizer": "sgd", "momentum": 0.5, "nesterov": True, "weight_decay": 5e-4},
+            ("SGD", {"momentum": 0.5, "nesterov": True, "weight_decay": 5e-4}),
+        ),
+    ],
+    ids=["adam", "adamw", "adamw-decay", "sgd", "sgd-nesterov-decay"],
+)
+def test_the_optimizer_keras_receives(small_digits, settings, expected):
+    model = _run(small_digits, learning_rate=0.05, steps_per_epoch=2, **settings).model
+    kind, values = expected
+    optimizer = model.optimizer
+    assert type(optimizer).__name__ == kind
+    for name, value in values.items():
+        assert getattr(optimizer, name) == value, name
+    assert int(optimizer.iterations.numpy()) == 2
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_sgd_weight_decay_is_decoupled(momentum, nesterov):
+    """One step from w with gradient g (Loshchilov & Hutter's SGDW, Keras' SGD): the weight
+    decays by lr * d * w beside the momentum step, which for the first step is
+    -lr * g (heavy ball) or -lr * g * (1 + momentum) (Nesterov); written here in NumPy."""
+    from keras_angular.optimizers import build_optimizer
+
+    lr, decay = 0.1, 0.01
+    w = np.array([1.0, -2.0, 3.0], np.float32)
+    g = np.array([0.5, 0.25, -1.0], np.float32)
+    config = RunConfig(
+        epochs=1, optimizer="sgd", momentum=momentum, nesterov=nesterov, weight_decay=decay
+    )
+    optimizer = build_optimizer(config, lr)
+    variable = keras.Variable(w)
+    optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])
+    step = -lr * g * (1 + momentum if nesterov else 1)
+    expected = w - lr * decay * w + step
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), expected, rtol=1e-6)
+
+
+def test_each_dtype_policy_trains_close_to_float32(digits):
+    accuracy = {}
+    for policy in ["float32", "mixed_bfloat16", "mixed_float16"]:
+        result = _run(digits, epochs=3, dtype_policy=policy, seed=1)
+        model = result.model
+        assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+        assert model.get_layer("embedding").dtype_policy.name == policy
+        logits = model.predict(digits.x_test[:8], verbose=0)["logits"]
+        assert np.asarray(logits).dtype == np.float32  # the head's output stays float32
+        loss = result["history"]["loss"]
+        assert np.isfinite(loss).all() and loss[-1] < loss[0], (policy, loss)
+        accuracy[policy] = result["test_accuracy"]
+    assert accuracy["float32"] > 0.8, accuracy  # 10 classes: chance is 0.1
+    for policy in ("mixed_bfloat16", "mixed_float16"):
+        assert abs(accuracy[policy] - accuracy["float32"]) < 0.05, accuracy
+
+
+def test_steps_per_epoch_caps_every_epoch(small_digits):
+    result = _run(small_digits, epochs=3, steps_per_epoch=2)
+    assert int(result.model.optimizer.iterations.numpy()) == 6  # 3 epochs x 2 batches
+    assert len(result["history"]["loss"]) == 3
+
+
+def test_training_phases_split_at_pretraining_and_release():
+    phases = training_phases(10, pretrain_epochs=4, frozen_epochs=2)
+    assert [(p.name, p.start, p.end, p.pretraining, p.frozen) for p in phases] == [
+        ("pretrain-frozen", 0, 2, True, True),
+        ("pretrain", 2, 4, True, False),
+        ("refine", 4, 10, False, False),
+    ]
+    phases = training_phases(10, pretrain_epochs=4, frozen_epochs=6)
+    assert [(p.name, p.start, p.end) for p in phases] == [
+        ("pretrain-frozen", 0, 4),
+        ("refine-frozen", 4, 6),
+        ("refine", 6, 10),
+    ]
+    assert [(p.name, p.start, p.end) for p in training_phases(3)] == [("train", 0, 3)]
+
+
+BAD_RUN_OPTIONS = [
+    (["--momentum", "0.9"], "--momentum is an SGD setting; --optimizer is adam"),
+    (["--nesterov"], "--nesterov is an SGD setting; --optimizer is adam."),
+    (["--weight-decay", "1e-4"], "--weight-decay needs --optimizer adamw or sgd"),
+    (["--optimizer", "sgd", "--momentum", "1.5"], "--momentum must be a number in [0, 1)"),
+    (["--optimizer", "adamw", "--weight-decay", "-1"], "--weight-decay must be a finite number"),
+    (["--recipe", "paper", "--optimizer", "sgd"], "--optimizer must be adam, got 'sgd'."),
+    (["--weights", "nowhere.weights.h5"], "--weights must be imagenet or the path of a"),
+    (["--epochs", "2", "--freeze-backbone-epochs", "3"], "--freeze-backbone-epochs (3) exceeds"),
+    (["--steps-per-epoch", "0"], "--steps-per-epoch must be an integer >= 1, got 0."),
+    (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+    (["--dtype-policy", "float16"], "invalid choice: 'float16'"),
+]
+
+
+@pytest.mark.parametrize(("options", "expected"), BAD_RUN_OPTIONS, ids=lambda v: " ".join(v))
+def test_bad_run_options_are_one_sentence(options, expected, tmp_path, capsys):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) if "invalid choice" in expected else _no_raise():
+        code = main(["train", "--method", "softmax", *options, "--out", str(out)])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-angular: ") and expected in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_a_record_without_the_new_fields_resumes_a_default_run(digits, tmp_path):
+    config = RunConfig(epochs=2)
+    record = run_record("softmax", digits, config)
+    for field in ("optimizer", "dtype_policy", "weights", "steps_per_epoch"):
+        assert field not in record  # a 0.2.0 record holds none of them
+    out = str(tmp_path / "run")
+    write_record(out, record)
+    os.makedirs(os.path.join(out, "backup"))
+    check_resume(out, run_record("softmax", digits, config))
+    for change, text in [
+        ({"optimizer": "sgd"}, "optimizer='sgd'"),
+        ({"dtype_policy": "mixed_bfloat16"}, "dtype_policy='mixed_bfloat16'"),
+        ({"steps_per_epoch": 3}, "steps_per_epoch=3"),
+        ({"freeze_backbone_epochs": 1}, "freeze_backbone_epochs=1"),
+    ]:
+        with pytest.raises(RunSettingsError, match="unset") as caught:
+            check_resume(out, run_record("softmax", digits, config.replace(**change)))
+        assert text in str(caught.value)
+    with open(os.path.join(out, "run.json")) as f:
+        assert "optimizer" not in json.load(f)
