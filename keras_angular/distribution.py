@@ -20,7 +20,14 @@ Keras 3's ``fit`` cannot train under TensorFlow's ``MultiWorkerMirroredStrategy`
   another backend;
 * [`process_index`][keras_angular.distribution.process_index] says which process this is (process 0
   writes the outputs); [`describe`][keras_angular.distribution.describe] is what ``run.json`` and
-  ``metrics.json`` record.
+  ``metrics.json`` record;
+  [`from_process_zero`][keras_angular.distribution.from_process_zero] gives every process what
+  process 0 holds (what it read from its disk: a checkpoint, whether one exists).
+
+A process that dies stops the others: JAX's distributed service misses its heartbeats for
+[`HEARTBEAT_SECONDS`][keras_angular.distribution.HEARTBEAT_SECONDS] and ends every other
+process (a collective across hosts would otherwise wait for it until its own timeout); on
+CPUs the collectives (gloo) end them at once, as soon as the dead process's connections close.
 
 Input: ``fit`` on a ``tf.data`` dataset of *global* batches. In a run of several
 processes Keras shards it itself (``Distribution.distribute_dataset``): every process
@@ -38,6 +45,8 @@ Examples:
 1
 """
 
+import contextlib
+import functools
 import re
 import warnings
 
@@ -47,6 +56,11 @@ from keras_angular import backend
 
 KINDS = ("data-parallel",)
 """The ``--distribution`` values of ``keras-angular`` (one for now)."""
+
+HEARTBEAT_SECONDS = 30
+"""How long JAX's distributed service waits for a process's heartbeat before it declares
+the process dead and stops the others (``jax.distributed.initialize``'s
+``heartbeat_timeout_seconds``; JAX's default is 100)."""
 
 _ADDRESS = re.compile(r"^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$")
 
@@ -157,6 +171,14 @@ def data_parallel(coordinator=None, num_processes=None, process_id=None):
     require_jax("keras.distribution data parallelism")
     _keep_tensorflow_off_the_gpus()
     if several:
+        import jax
+
+        initialize = jax.distributed.initialize
+        # keras.distribution.initialize (which also agrees on one random seed over the
+        # processes) calls jax.distributed.initialize without a heartbeat timeout: add ours
+        jax.distributed.initialize = functools.partial(
+            initialize, heartbeat_timeout_seconds=HEARTBEAT_SECONDS
+        )
         try:
             keras.distribution.initialize(coordinator, num_processes, process_id)
         except RuntimeError as error:
@@ -165,6 +187,8 @@ def data_parallel(coordinator=None, num_processes=None, process_id=None):
                 "once per process, before JAX computes anything (before a model or tensor "
                 "is built): call data_parallel first."
             ) from error
+        finally:
+            jax.distributed.initialize = initialize
     return keras.distribution.DataParallel(devices=keras.distribution.list_devices())
 
 
@@ -270,6 +294,55 @@ def process_index():
     return int(jax.process_index())
 
 
+@contextlib.contextmanager
+def no_distribution():
+    """A scope with no ``keras.distribution`` active, the one that was restored after: what a
+    single process does inside a ``fit`` under a distribution (reading, saving or
+    evaluating the weights on its own) must not lay its arrays over the devices of every
+    process, which every process would have to do at the same time.
+
+    Examples:
+        >>> import numpy as np
+        >>> mesh = keras.distribution.DeviceMesh((2,), ["batch"], np.array(["cpu:0"] * 2))
+        >>> with keras.distribution.DataParallel(device_mesh=mesh).scope():
+        ...     with no_distribution():
+        ...         print(pair_blocks())
+        ...     print(pair_blocks())
+        1
+        2
+    """
+    active = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(active)
+
+
+def from_process_zero(tree):
+    """``tree`` (a pytree of NumPy arrays and numbers) as process 0 holds it, in every
+    process of a multi-process JAX run (``jax.experimental.multihost_utils``'
+    ``broadcast_one_to_all``: every process must call it, with leaves of the same shapes and
+    dtypes); unchanged on one process and on the other backends. What one process reads
+    from its own disk (a checkpoint, whether one exists) reaches the others this way, so
+    that no process needs the files of another.
+
+    Examples:
+        >>> import numpy as np
+        >>> int(from_process_zero({"epoch": np.int64(3)})["epoch"])
+        3
+    """
+    if backend.name() != "jax":
+        return tree
+    import jax
+
+    if jax.process_count() == 1:
+        return tree
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.broadcast_one_to_all(tree)
+
+
 def describe(distribution, batch_size=None):
     """What a run records of its distribution (``run.json``, ``metrics.json``): the kind,
     the device count (it decides the pair losses' blocks, hence the weights), the process
@@ -295,11 +368,14 @@ def describe(distribution, batch_size=None):
 
 
 __all__ = [
+    "HEARTBEAT_SECONDS",
     "KINDS",
     "check_batch_size",
     "data_parallel",
     "describe",
     "device_count",
+    "from_process_zero",
+    "no_distribution",
     "pair_blocks",
     "process_index",
     "require_jax",
