@@ -27,7 +27,7 @@ Keras 3's ``fit`` cannot train under TensorFlow's ``MultiWorkerMirroredStrategy`
 A process that dies stops the others: JAX's distributed service misses its heartbeats for
 [`HEARTBEAT_SECONDS`][keras_angular.distribution.HEARTBEAT_SECONDS] and ends every other
 process (a collective across hosts would otherwise wait for it until its own timeout); on
-CPUs the collectives (gloo) end them at once, as soon as the dead process's connections close.
+CPUs the collectives (gloo) may end them sooner, as the dead process's connections close.
 
 Input: ``fit`` on a ``tf.data`` dataset of *global* batches. In a run of several
 processes Keras shards it itself (``Distribution.distribute_dataset``): every process

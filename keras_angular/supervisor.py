@@ -2,7 +2,7 @@
 
 When a process of a ``--distribution data-parallel`` run dies, the others cannot go on (every
 step is a collective of all processes), and they are ended from below Python: on CPUs the
-collectives (gloo) abort the process as soon as the dead one's connections close; on GPUs
+collectives (gloo) may abort the process as soon as the dead one's connections close, and
 JAX's distributed service ends it once the dead process has missed its heartbeats for
 [`keras_angular.distribution.HEARTBEAT_SECONDS`][]. Neither leaves Python a chance to say
 what happened, so [`run_supervised`][keras_angular.supervisor.run_supervised] runs the

@@ -7,17 +7,20 @@ per-device pairing.
   (``reference.py``, pairs ``(i, i + b/2)`` of a block of ``b`` rows) and averages the
   blocks. Without a distribution nothing changes.
 * Two processes joined on loopback (``jax.distributed``, two CPU devices each: four in
-  all) train AMC with :func:`keras_angular.training.run_method` and end with the weights
-  of one process that holds four CPU devices and trains on the same global batches (the
-  same rows reach the same device blocks, process 0's first); one process with no
-  distribution, which pairs the global halves, ends elsewhere. Only process 0 writes its
-  ``out_dir``.
+  all) train AMC and CenterLoss (its centres in a ``ClassCenters`` layer) with
+  :func:`keras_angular.training.run_method` and end with the weights of one process that
+  holds four CPU devices and trains on the same global batches (the same rows reach the
+  same device blocks, process 0's first), to 1e-6. CenterLoss's centres, updated once per
+  global step from the whole global batch, also equal those of one process with no
+  distribution; AMC there pairs the global halves and ends elsewhere. Only process 0
+  writes its ``out_dir``, with the validation pass of each epoch in its history.
 
 The processes run this file as a script (``KERAS_BACKEND=jax`` and the CPU device count
 must be set before JAX starts).
 """
 
 import importlib.util
+import itertools
 import json
 import os
 import socket
@@ -32,6 +35,7 @@ import reference
 HAS_JAX = importlib.util.find_spec("jax") is not None
 B, K, DIM = 12, 3, 5
 GLOBAL_BATCH, TRAIN_SIZE, EPOCHS = 32, 128, 2  # 4 steps per epoch, 8 rows per device
+METHODS = ("amc", "center")
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,11 +198,6 @@ def _finish(proc, timeout):
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-def _weights(tmp_path, tag, method):
-    with np.load(tmp_path / f"{tag}_{method}.npz") as f:
-        return [f[key] for key in sorted(f.files, key=int)]
-
-
 @pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (pip install jax): no JAX backend")
 def test_two_processes_train_the_weights_of_one_process_with_the_same_global_batch(tmp_path):
     port = _free_port()
@@ -213,20 +212,30 @@ def test_two_processes_train_the_weights_of_one_process_with_the_same_global_bat
         record = result["distribution"]
         assert (record["devices"], record["processes"], record["per_device_batch"]) == (4, 2, 8)
     assert one["distribution"]["processes"] == 1
-    reference_weights = _weights(tmp_path, "one")
-    for index in (0, 1):
-        got = _weights(tmp_path, f"two{index}")
-        assert [w.shape for w in got] == [w.shape for w in reference_weights]
-        for a, b in zip(got, reference_weights, strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)
-        gap = max(np.max(np.abs(a - b)) for a, b in zip(got, reference_weights, strict=True))
-        print(f"process {index}: largest weight difference to one process {gap:.2e}")
+    for method in METHODS:
+        reference_weights = _weights(tmp_path, f"one_{method}")
+        references = [reference_weights]
+        if method == "center":  # one device, the global batch: the same centres and weights
+            references.append(_weights(tmp_path, f"plain_{method}"))
+        for index in (0, 1):
+            got = _weights(tmp_path, f"two{index}_{method}")
+            for reference_weights in references:
+                assert [w.shape for w in got] == [w.shape for w in reference_weights]
+                for a, b in zip(got, reference_weights, strict=True):
+                    np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+                gap = max(
+                    np.max(np.abs(a - b)) for a, b in zip(got, reference_weights, strict=True)
+                )
+                print(f"{method}, process {index}: largest weight difference {gap:.2e}")
+    # the centres moved (the ClassCenters layer's weight, after the head's kernel and bias)
+    model = json.loads((tmp_path / "center_layout.json").read_text())
+    assert np.max(np.abs(_weights(tmp_path, "two0_center")[model["centers"]])) > 1e-2
     # both processes evaluate the same trained model on the whole test set
     assert two[0]["test_accuracy"] == two[1]["test_accuracy"] == one["test_accuracy"]
     # AMC pairs within each device's 8 rows, not the global halves (i, i + 16)
     differs = [
         np.max(np.abs(a - b))
-        for a, b in zip(reference_weights, _weights(tmp_path, "plain"), strict=True)
+        for a, b in zip(_weights(tmp_path, "one_amc"), _weights(tmp_path, "plain_amc"), strict=True)
     ]
     assert max(differs) > 1e-3
     # only process 0 writes its out_dir
@@ -235,7 +244,8 @@ def test_two_processes_train_the_weights_of_one_process_with_the_same_global_bat
     metrics = json.loads((written / "metrics.json").read_text())
     run = json.loads((written / "run.json").read_text())
     assert metrics["distribution"]["processes"] == run["distribution"]["processes"] == 2
-    assert "val_loss" not in json.loads((written / "history.json").read_text())
+    history = json.loads((written / "history.json").read_text())
+    assert len(history["val_loss"]) == len(history["val_logits_accuracy"]) == EPOCHS
     assert not (tmp_path / "out1").exists()
 
 
@@ -261,10 +271,10 @@ def _worker(mode, folder, index, port):
     assert distribution.device_count(dist) == 4
     digits = subsample(load_dataset("digits"), TRAIN_SIZE, 64, seed=0)
     summary = {"process": distribution.process_index()}
-    for run_distribution, tag, out in runs:
+    for (run_distribution, tag, out), method in itertools.product(runs, METHODS):
         trained = keras.callbacks.Callback()  # its model: the trained model's local copy
         result = run_method(
-            "amc",
+            method,
             digits,
             epochs=EPOCHS,
             batch_size=GLOBAL_BATCH,
@@ -272,13 +282,19 @@ def _worker(mode, folder, index, port):
             overrides={"weight": 1.0},
             figures=False,
             verbose=0,
-            out_dir=out,
+            out_dir=out if method == "amc" else None,
             distribution=run_distribution,
             extra_callbacks=[trained],
         )
         weights = trained.model.get_weights()
-        np.savez(os.path.join(folder, f"{tag}.npz"), **{str(i): w for i, w in enumerate(weights)})
-        if run_distribution is not None:
+        path = os.path.join(folder, f"{tag}_{method}.npz")
+        np.savez(path, **{str(i): w for i, w in enumerate(weights)})
+        if method == "center" and tag == "one":
+            names = [w.path for w in trained.model.weights]
+            layout = {"centers": next(i for i, n in enumerate(names) if "centers" in n)}
+            with open(os.path.join(folder, "center_layout.json"), "w") as f:
+                json.dump(layout, f)
+        if run_distribution is not None and method == "amc":
             summary.update(
                 test_accuracy=result["test_accuracy"],
                 distribution=result["distribution"],
