@@ -12,6 +12,8 @@
   ([`geometry_metrics`][keras_angular.training.geometry_metrics]);
 * ``figures/*.png`` - the geometry figures
   ([`geometry_figures`][keras_angular.training.geometry_figures]);
+* ``projector/`` - with ``projector=True``, the test embeddings for TensorBoard's
+  Embedding Projector ([`keras_angular.projector.write_projector`][]);
 * ``backup/`` - a ``keras.callbacks.BackupAndRestore`` checkpoint while
   training runs: the same command resumes an interrupted run;
 * ``run.json`` - the run's settings and a fingerprint of its data
@@ -32,22 +34,23 @@ compiled and trained under it, on one process or on several: every process calls
 (Keras shards the ``tf.data`` input per process), and the weights after each step are
 those of one process training on the same global batches. Every batch holds the full
 global batch (the last, partial one of an epoch is dropped, as it could not be split
-over the devices); there is no per-epoch validation pass and no ``backup/``
-(``BackupAndRestore`` cannot restore a run of several processes). After training each
-process evaluates a local copy of the trained model (saved and reloaded, the
-[`keras_angular.saving`][] round trip) on the whole test set; only process 0 writes
-``out_dir``. ``run.json`` and ``metrics.json`` record the distribution
-([`keras_angular.distribution.describe`][]).
+over the devices). At the end of each epoch every process evaluates a copy of the
+model of its own, after giving its batch norms their precise statistics
+([`keras_angular.local_evaluation.LocalValidation`][]), and process 0 writes ``backup/``
+([`keras_angular.checkpointing.DistributedBackup`][]), which every process restores when
+the same command runs again. After training each process evaluates a local copy of the
+trained model (saved and reloaded, the [`keras_angular.saving`][] round trip) on the whole
+test set; only process 0 writes ``out_dir``. ``run.json`` and ``metrics.json`` record the
+distribution ([`keras_angular.distribution.describe`][]).
 """
 
 import contextlib
-import dataclasses
+import itertools
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
+import typing
 import warnings
 
 import keras
@@ -62,9 +65,13 @@ from keras_angular.callbacks import (
     TemporalEnsemblingSchedule,
 )
 from keras_angular.callbacks.geometry import class_weights
+from keras_angular.checkpointing import DistributedBackup
 from keras_angular.data import test_dataset, train_dataset
+from keras_angular.local_evaluation import LocalValidation, local_copy
 from keras_angular.methods import build_method, targets
-from keras_angular.models import build_backbone, default_backbone
+from keras_angular.models import build_backbone, default_backbone, feature_extractor_layers
+from keras_angular.optimizers import build_optimizer
+from keras_angular.projector import write_projector
 from keras_angular.run_config import (
     RUN_RECORD,
     RunConfig,
@@ -75,7 +82,6 @@ from keras_angular.run_config import (
     run_record,
     write_record,
 )
-from keras_angular.saving import load_model
 
 
 def embed(model, dataset):
@@ -265,8 +271,6 @@ def run_method(
     if out_dir is not None:
         record = run_record(method, splits, config, distribution=distributed)
         check_resume(out_dir, record)
-        if writes:
-            write_record(out_dir, record)
     seed, epochs, batch_size = config.seed, config.epochs, config.batch_size
     jit_compile, verbose = config.jit_compile, config.verbose
     keras.utils.set_random_seed(seed)
@@ -277,21 +281,33 @@ def run_method(
         scope = distribution.scope
     else:
         scope = contextlib.nullcontext
-    with scope():
-        net = build_backbone(backbone, splits.input_shape, **(config.backbone_kwargs or {}))
+    batches = len(splits.x_train) / batch_size
+    batches = math.floor(batches) if distributed else math.ceil(batches)
+    if config.steps_per_epoch is not None:
+        batches = min(batches, config.steps_per_epoch)
+    with scope(), _dtype_policy(config.dtype_policy):
+        net = build_backbone(
+            backbone,
+            splits.input_shape,
+            weights=config.weights,
+            **(config.backbone_kwargs or {}),
+        )
         setup = build_method(method, net, splits.num_classes, epochs, **(config.overrides or {}))
+    if writes:  # after the backbone's weights were found
+        write_record(out_dir, record)
+    with scope():
         if config.recipe is None:
-            batches = len(splits.x_train) / batch_size
-            steps = epochs * (math.floor(batches) if distributed else math.ceil(batches))
-            optimizer = keras.optimizers.Adam(
-                learning_rate_schedule(config.lr_schedule, config.learning_rate, steps)
+            learning_rate = learning_rate_schedule(
+                config.lr_schedule, config.learning_rate, epochs * batches
             )
+            optimizer = build_optimizer(config, learning_rate)
             make_optimizer = lambda: optimizer  # noqa: E731 - a second phase continues it
+            new_optimizer = lambda: build_optimizer(config, learning_rate)  # noqa: E731
         else:
             schedule = TemporalEnsemblingSchedule(
                 loss=setup.loss.get("embedding"), total_epochs=epochs, recipe=config.recipe
             )
-            make_optimizer = schedule.make_optimizer
+            make_optimizer = new_optimizer = schedule.make_optimizer
             setup.callbacks = [schedule]
         setup.compile(make_optimizer(), loss=setup.pretrain_loss, jit_compile=jit_compile)
 
@@ -304,12 +320,15 @@ def run_method(
         epoch=epoch,
         drop_remainder=bool(distributed),  # every step's batch splits over the devices
     ).map(lambda x, y: (x, targets(y)))
+    if config.steps_per_epoch is not None:
+        train = train.take(config.steps_per_epoch)  # the first batches of each epoch's order
     test = test_dataset(splits, batch_size).map(lambda x, y: (x, targets(y)))
-    if distributed:  # no evaluation on the distributed model: on its local copy, after
-        test = None
     callbacks = [_EpochCounter(epoch), *setup.callbacks, *extra_callbacks]
     precise_bn = PreciseBatchNorm(splits.x_train, seed=seed) if config.precise_bn else None
-    if precise_bn is not None and not distributed:
+    if distributed:  # validation and precise BN on a copy that lives on this process
+        callbacks.insert(1, LocalValidation(setup, test, precise_bn))
+        test = None
+    elif precise_bn is not None:
         callbacks.insert(1, precise_bn)
     if config.geometry_every:
         callbacks.append(
@@ -317,44 +336,64 @@ def run_method(
                 splits.x_test, splits.y_test, every=config.geometry_every, prefix="val_"
             )
         )
-    backup = None if out_dir is None or distributed else os.path.join(out_dir, "backup")
+    backup = None if out_dir is None else os.path.join(out_dir, "backup")
+    # under a keras.distribution only process 0 writes (and reads) backup/
+    make_backup = DistributedBackup if distributed else keras.callbacks.BackupAndRestore
     two_phases = setup.pretrain_loss is not None
+    phases = training_phases(
+        epochs,
+        pretrain_epochs=int(setup.params["pretrain_epochs"]) if two_phases else 0,
+        frozen_epochs=config.freeze_backbone_epochs,
+    )
+    frozen_layers = feature_extractor_layers(net) if config.freeze_backbone_epochs else []
 
     def with_backup(phase):
         """The callbacks of one ``fit``, with its own ``BackupAndRestore`` folder: ``backup/``
-        for a one-phase run, ``backup/pretrain`` and ``backup/refine`` for a two-phase one
-        (one folder for both would let the first ``fit`` restore, then delete, the second's)."""
+        for a one-phase run, ``backup/<phase name>`` for each phase of a run of several (one
+        folder for all would let the first ``fit`` restore, then delete, the next's)."""
         if backup is None:
             return callbacks
-        folder = os.path.join(backup, phase) if two_phases else backup
-        return [*callbacks, keras.callbacks.BackupAndRestore(folder)]
+        folder = os.path.join(backup, phase.name) if len(phases) > 1 else backup
+        return [*callbacks, make_backup(folder)]
+
+    def fresh_optimizer():
+        """An optimizer for a new set of trainable weights (a Keras optimizer keeps the
+        weights it was built for), on the learning-rate schedule's step where the last
+        one stopped."""
+        previous = setup.model.optimizer
+        if not previous.built:
+            return previous
+        optimizer = new_optimizer()
+        optimizer.iterations.assign(previous.iterations)
+        return optimizer
 
     # keras.distribution: the step and its input pipeline run under the distribution too
     fitting = contextlib.nullcontext if distribution is None else lambda: _fitting(distribution)
     started = time.perf_counter()
     history = {}
-    first_epochs = 0
-    if two_phases:
-        first_epochs = min(int(setup.params["pretrain_epochs"]), epochs)
-        refining = backup is not None and os.path.isdir(os.path.join(backup, "refine"))
-        if not refining:  # an interrupted refinement resumes there: pretraining was done
-            with fitting():
-                phase = _fit(setup, train, test, first_epochs, 0, with_backup("pretrain"), verbose)
-            history = dict(phase.history)
-            # BackupAndRestore leaves the epoch it restored in the model, and Keras' next fit
-            # would start there instead of at its initial_epoch
-            backend.forget_restored_epoch(setup.model)
-        with scope():
-            setup.compile(make_optimizer(), jit_compile=jit_compile)
-    with fitting():
-        phase = _fit(setup, train, test, epochs, first_epochs, with_backup("refine"), verbose)
-    for key, values in phase.history.items():
-        history.setdefault(key, []).extend(values)
+    compiled = (two_phases, False)  # (pretraining, frozen): what the model is compiled for
+    resumed = int(distribution_lib.from_process_zero(np.int64(_resumed_phase(phases, backup))))
+    for phase in phases[resumed:]:
+        if (phase.pretraining, phase.frozen) != compiled:
+            with scope():
+                for layer in frozen_layers:
+                    layer.trainable = not phase.frozen
+                optimizer = fresh_optimizer() if phase.frozen != compiled[1] else make_optimizer()
+                loss = setup.pretrain_loss if phase.pretraining else None
+                setup.compile(optimizer, loss=loss, jit_compile=jit_compile)
+            compiled = (phase.pretraining, phase.frozen)
+        with fitting():
+            fitted = _fit(setup, train, test, phase.end, phase.start, with_backup(phase), verbose)
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(values)
+        # BackupAndRestore leaves the epoch it restored in the model, and Keras' next fit
+        # would start there instead of at its initial_epoch
+        backend.forget_restored_epoch(setup.model)
     train_seconds = time.perf_counter() - started
     if backup is not None and os.path.isdir(backup) and not os.listdir(backup):
-        os.rmdir(backup)  # both phases finished and deleted their folders
+        os.rmdir(backup)  # every phase finished and deleted its folder
     if distributed:
-        setup = _local_copy(setup)
+        setup = local_copy(setup)
         for callback in extra_callbacks:
             callback.set_model(setup.model)
         if precise_bn is not None:  # what the callback does at the end of a plain fit
@@ -396,7 +435,75 @@ def run_method(
                 class_names=splits.class_names,
                 seed=seed,
             )
+        if config.projector:
+            result["projector"] = write_projector(
+                os.path.join(out_dir, "projector"),
+                embeddings,
+                splits.y_test,
+                images=splits.x_test,
+                class_names=splits.class_names,
+                seed=seed,
+            )
     return result
+
+
+class Phase(typing.NamedTuple):
+    """One ``fit`` of a run ([`training_phases`][keras_angular.training.training_phases]):
+    epochs ``start`` to ``end`` (0-based, ``end`` excluded) under one loss and one set of
+    trainable weights; ``name`` is its ``backup/`` folder in a run of several."""
+
+    name: str
+    start: int
+    end: int
+    pretraining: bool
+    frozen: bool
+
+
+def training_phases(epochs, pretrain_epochs=0, frozen_epochs=0):
+    """The phases of a run of ``epochs``: a new phase starts where a two-phase method's
+    pretraining ends (``pretrain_epochs``) and where the frozen backbone is released
+    (``frozen_epochs``, [`RunConfig.freeze_backbone_epochs`][keras_angular.run_config.RunConfig]).
+    Each phase is one ``fit``, compiled for its loss and its trainable weights.
+
+    Examples:
+        >>> [(p.name, p.start, p.end) for p in training_phases(10, pretrain_epochs=4)]
+        [('pretrain', 0, 4), ('refine', 4, 10)]
+        >>> [(p.name, p.start, p.end) for p in training_phases(10, 0, frozen_epochs=2)]
+        [('train-frozen', 0, 2), ('train', 2, 10)]
+    """
+    main = "refine" if pretrain_epochs else "train"
+    bounds = sorted({0, min(pretrain_epochs, epochs), min(frozen_epochs, epochs), epochs})
+    phases = []
+    for start, end in itertools.pairwise(bounds):
+        pretraining, frozen = end <= pretrain_epochs, end <= frozen_epochs
+        name = ("pretrain" if pretraining else main) + ("-frozen" if frozen else "")
+        phases.append(Phase(name, start, end, pretraining, frozen))
+    if pretrain_epochs >= epochs:  # the refinement is a phase of no epochs, as it was
+        phases.append(Phase(main, epochs, epochs, False, frozen_epochs > epochs))
+    return phases
+
+
+def _resumed_phase(phases, backup):
+    """The index of the phase an interrupted run resumes: the last one that left a
+    ``backup/`` folder (each phase's folder is deleted when it ends); 0 for a new run."""
+    if backup is None or len(phases) == 1:
+        return 0
+    started = [
+        i for i, phase in enumerate(phases) if os.path.isdir(os.path.join(backup, phase.name))
+    ]
+    return started[-1] if started else 0
+
+
+@contextlib.contextmanager
+def _dtype_policy(name):
+    """Build under the ``keras.mixed_precision`` policy ``name``; the global policy is
+    restored after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 @contextlib.contextmanager
@@ -407,21 +514,6 @@ def _fitting(distribution):
     with distribution.scope(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         yield
-
-
-def _local_copy(setup):
-    """``setup`` with a copy of its model that lives on this process alone: saved (the
-    weights a ``DataParallel`` replicates on every device are readable on every process)
-    and reloaded outside the distribution's scope, so that evaluating, saving and
-    exporting it involve no other process."""
-    folder = tempfile.mkdtemp(prefix="keras_angular_")
-    try:
-        path = os.path.join(folder, "model.keras")
-        setup.model.save(path)
-        model = load_model(path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return dataclasses.replace(setup, model=model, head=model.get_layer(setup.head.name))
 
 
 class _EpochCounter(keras.callbacks.Callback):
@@ -463,6 +555,7 @@ def learning_rate_schedule(kind, learning_rate, total_steps):
 
 
 __all__ = [
+    "Phase",
     "RunConfig",
     "RunResult",
     "RunSettingsError",
@@ -472,4 +565,5 @@ __all__ = [
     "geometry_metrics",
     "learning_rate_schedule",
     "run_method",
+    "training_phases",
 ]
