@@ -16,7 +16,7 @@ import numpy as np
 from keras import ops
 
 from keras_angular.checks import check_int
-from keras_angular.ops import inverse_column_norms, l2_normalize
+from keras_angular.ops import l2_normalize, unit_column_matmul
 
 
 class _ClassWeightsHead(keras.layers.Layer):
@@ -61,14 +61,14 @@ class _ClassWeightsHead(keras.layers.Layer):
         return self.kernel
 
     def _scores(self, features):
-        """``features @ unit_kernel``, computed as ``(features @ kernel) / ||w_j||``.
+        """``features @ unit_kernel``, computed as ``(features @ kernel) / ||w_j||``
+        ([`keras_angular.ops.unit_column_matmul`][]).
 
         Scaling the (B, C) product by the inverse column norms equals multiplying by
-        the unit kernel but never materialises an (in_dim, C) normalised copy, which
-        saves several passes over the kernel per step (forward and backward).
+        the unit kernel but never materialises an (in_dim, C) normalised copy, and its
+        written-out gradient saves several passes over the kernel per step.
         """
-        kernel = ops.cast(self.kernel, self.compute_dtype)
-        return ops.matmul(features, kernel) * inverse_column_norms(kernel)
+        return unit_column_matmul(features, ops.cast(self.kernel, self.compute_dtype))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)

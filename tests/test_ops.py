@@ -298,3 +298,46 @@ def test_one_l2_normalize_for_tensors_and_arrays(rng):
 
     for module in (angles, clustering, features, retrieval):
         assert module.l2_normalize is conventions.l2_normalize, module.__name__
+
+
+def _unit_column_product(x, kernel, upstream):
+    """``sum(upstream * x @ (kernel / ||columns||))`` in float64 NumPy (the 1e-12 floor)."""
+    norms = np.sqrt(np.maximum((kernel**2).sum(axis=0), 1e-12))
+    return float((upstream * (x @ (kernel / norms))).sum())
+
+
+def _central_differences(f, array, step=1e-6):
+    grad = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        up, down = array.copy(), array.copy()
+        up[index] += step
+        down[index] -= step
+        grad[index] = (f(up) - f(down)) / (2 * step)
+    return grad
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("leading", [(5,), (2, 3)])
+def test_unit_column_matmul_value_and_gradients(rng, leading):
+    """The head's product with the unit class weights and its written-out gradient against
+    float64 central differences: w.r.t. the features and the kernel, a zero column included
+    (below the norm floor its scale is a constant), leading axes flattened."""
+    x = rng.normal(size=(*leading, 4)).astype(np.float32)
+    kernel = rng.normal(size=(4, 3)).astype(np.float32)
+    kernel[:, 1] = 0.0
+    upstream = rng.normal(size=(*leading, 3)).astype(np.float32)
+    out, (grad_x, grad_kernel) = value_and_grad(
+        lambda a, k: ops.unit_column_matmul(a, k) * kops.convert_to_tensor(upstream), x, kernel
+    )
+    x64, kernel64, upstream64 = (a.astype(np.float64) for a in (x, kernel, upstream))
+    np.testing.assert_allclose(
+        out.sum(), _unit_column_product(x64, kernel64, upstream64), rtol=1e-5
+    )
+    expected_x = _central_differences(lambda a: _unit_column_product(a, kernel64, upstream64), x64)
+    expected_kernel = _central_differences(
+        lambda k: _unit_column_product(x64, k, upstream64), kernel64, step=1e-8
+    )
+    np.testing.assert_allclose(grad_x, expected_x, rtol=1e-4, atol=1e-4)
+    live = [0, 2]  # the zero column's gradient is ~1e6 x larger: compared relatively
+    np.testing.assert_allclose(grad_kernel[:, live], expected_kernel[:, live], atol=1e-4)
+    np.testing.assert_allclose(grad_kernel[:, 1], expected_kernel[:, 1], rtol=1e-4)
