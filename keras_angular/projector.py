@@ -24,11 +24,12 @@ Several models' embeddings of the same images (a mapping name -> array) share on
 file and one sprite, each model its own tensors (``tensors_NAME.tsv``), so the projector's
 drop-down switches between them on the same points.
 
-Pixels: integer images are first scaled to [0, 1] as the package loads them (8-bit ones divided
-by 255); images whose values all lie in [0, 1] (the package's ``standardize=None``) are then shown
-as they are, and standardized ones (``"channel"`` or ``"image"``, values outside [0, 1]) are
-rescaled per image from their minimum to their maximum, as [`keras_angular.explain`][]'s
-figures show them. Thumbnails larger than the limit shrink by area averaging.
+Pixels: integer images are first scaled to [0, 1] one by one as the package loads them (8-bit
+ones divided by 255); images whose values all lie in [0, 1] (the package's ``standardize=None``)
+are then shown as they are, and standardized ones (``"channel"`` or ``"image"``, values outside
+[0, 1]) are rescaled per image from their minimum to their maximum, as
+[`keras_angular.explain`][]'s figures show them. Thumbnails larger than the limit shrink by area
+averaging.
 """
 
 from __future__ import annotations
@@ -128,12 +129,13 @@ def write_projector(
     check_int(_OWNER, "thumbnail_size", thumbnail_size, 1)
 
     rows = _drawn_rows(y, max_points, seed)
+    if pictures is not None:
+        grid, single = _sprite_pixels(pictures, rows, thumbnail_size)
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
     _write_metadata(os.path.join(folder, "metadata.tsv"), rows, y[rows], names)
     sprite = None
     if pictures is not None:
-        grid, single = _sprite_pixels(pictures[rows], thumbnail_size)
         _write_png(os.path.join(folder, "sprite.png"), grid)
         sprite = ("sprite.png", single)
     entries = []
@@ -149,18 +151,20 @@ def write_projector(
     return folder
 
 
-def _sprite_pixels(images, thumbnail_size):
-    """The sprite of ``images`` (N, H, W, C = 1 or 3): a square grid of ``g = ceil(sqrt(N))``
-    thumbnails a side, row by row, as ``(g*h, g*w)`` (grey) or ``(g*h, g*w, 3)`` uint8 pixels,
-    and a thumbnail's ``(w, h)`` (the config's ``single_image_dim``).
+def _sprite_pixels(images, rows, thumbnail_size):
+    """The sprite of ``images[rows]`` (images N, H, W, C = 1 or 3): a square grid of
+    ``g = ceil(sqrt(len(rows)))`` thumbnails a side, row by row, as ``(g*h, g*w)`` (grey) or
+    ``(g*h, g*w, 3)`` uint8 pixels, and a thumbnail's ``(w, h)`` (the config's
+    ``single_image_dim``).
 
     A thumbnail's longest side is at most ``thumbnail_size`` (and small enough for the grid to
     fit in ``MAX_SPRITE_SIZE``), shrunk by area averaging. Integer images are scaled to [0, 1]
-    as the package loads them (``to_unit_float``); values in [0, 1] then map to 0..255, and
-    images with values outside it are each rescaled from their minimum to their maximum
-    first. Empty cells are black.
+    one by one as the package loads them (``to_unit_float``: 8-bit ones divided by 255);
+    values in [0, 1] then map to 0..255, and if any float image of ``rows`` has values outside
+    [0, 1], each is rescaled from its minimum to its maximum first. Empty cells are black.
+    One image at a time: no copy of the whole array.
     """
-    n, height, width, channels = images.shape
+    n, (height, width, channels) = len(rows), images.shape[1:]
     side = math.ceil(math.sqrt(n))
     longest = min(thumbnail_size, MAX_SPRITE_SIZE // side)
     if longest < 1:
@@ -170,22 +174,19 @@ def _sprite_pixels(images, thumbnail_size):
         )
     factor = min(1.0, longest / max(height, width))
     h, w = max(1, round(height * factor)), max(1, round(width * factor))
-    unit = _display_range(to_unit_float(images))
+    stretch = np.issubdtype(images.dtype, np.floating) and any(
+        images[i].min() < 0.0 or images[i].max() > 1.0 for i in rows
+    )
     pixels = np.zeros((side * h, side * w, channels), dtype=np.uint8)
-    for i, image in enumerate(unit):
-        r, c = divmod(i, side)
+    for cell, i in enumerate(rows):
+        image = to_unit_float(images[i : i + 1])[0]
+        if stretch:
+            low, high = image.min(), image.max()
+            image = (image - low) / max(high - low, 1e-12)
         thumb = image if (h, w) == (height, width) else _shrink(image, h, w)
+        r, c = divmod(cell, side)
         pixels[r * h : (r + 1) * h, c * w : (c + 1) * w] = np.rint(255 * thumb).clip(0, 255)
     return (pixels[..., 0] if channels == 1 else pixels), (w, h)
-
-
-def _display_range(images):
-    """Images in [0, 1]: as they are if all lie there, else each from its min to its max."""
-    if images.size and (images.min() < 0.0 or images.max() > 1.0):
-        low = images.min(axis=(1, 2, 3), keepdims=True)
-        high = images.max(axis=(1, 2, 3), keepdims=True)
-        return (images - low) / np.maximum(high - low, 1e-12)
-    return images
 
 
 def _shrink(image, h, w):
