@@ -1,5 +1,5 @@
-"""GPU check: what the package costs on a GPU, in one Markdown table (under 8 minutes on one
-GPU; ``--quick`` runs every row at tiny sizes on a CPU in seconds).
+"""GPU check: what the package costs on a GPU, in one Markdown table (sized for under 8
+minutes on one GPU; ``--quick`` runs every row at tiny sizes on a CPU).
 
 Rows, each with softmax's figure and every method's (and its ratio to softmax):
 
@@ -20,7 +20,7 @@ Rows, each with softmax's figure and every method's (and its ratio to softmax):
 Usage::
 
     python benchmarks/gpu_check.py --data cifar10.npz --out gpu_check.md   # a GPU machine
-    python benchmarks/gpu_check.py --quick                                 # any CPU, seconds
+    python benchmarks/gpu_check.py --quick            # any CPU: every row, tiny sizes
 """
 
 import argparse
@@ -145,14 +145,12 @@ def head_rows(engine, args):
     return rows, results["environment"]
 
 
-def whole_model_rows(args):
-    """The epoch rows and the Grad-CAM rows, on TensorFlow."""
-    import numpy as np
-    from whole_model_timing import cifar_images, epoch_seconds, gradcam_seconds
+def epoch_rows(args, splits):
+    """The epoch rows: each network with each method, on TensorFlow (XLA with ``--jit``)."""
+    from whole_model_timing import epoch_seconds
 
-    splits = cifar_images(args.data, count=max(4 * args.batch, args.gradcam_images))
     engine = ENGINES["xla" if args.jit else "tf"]
-    epoch = f"CIFAR-10 epoch, 50,000 images, batch {args.batch} ({args.steps} steps timed)"
+    size = f"CIFAR-10 epoch, 50,000 images, batch {args.batch} ({args.steps} steps timed)"
     rows = []
     for network in NETWORKS:
         values = {
@@ -161,10 +159,20 @@ def whole_model_rows(args):
             )
             for method in args.methods
         }
-        rows.append(_row(f"epoch {network}", engine, epoch, "s", values))
+        rows.append(_row(f"epoch {network}", engine, size, "s", values))
+    return rows
+
+
+def gradcam_rows(args, splits):
+    """The Grad-CAM rows: each network with one head of each kind, on ``--gradcam-images``
+    of the images (repeated where there are fewer)."""
+    import numpy as np
+    from whole_model_timing import gradcam_seconds
+
     images = np.concatenate([splits.x_train, splits.x_test])
-    images = np.resize(images, (args.gradcam_images, *images.shape[1:]))  # repeat if fewer
+    images = np.resize(images, (args.gradcam_images, *images.shape[1:]))
     size = f"{args.gradcam_images:,} images, batch {args.batch}"
+    rows = []
     for network in NETWORKS:
         values = {
             method: gradcam_seconds(
@@ -214,8 +222,9 @@ def format_table(rows, methods, heading):
     return "\n".join(lines)
 
 
-def heading(environments, seconds, quick):
-    """The line above the table: where and how it was measured."""
+def heading(environments, spent, quick):
+    """The line above the table: where and how it was measured, and the seconds each part
+    took (``spent``: part -> seconds)."""
     tf_env, jax_env = environments
     load = " ".join(f"{v:.2f}" for v in tf_env.get("load_average") or [])
     parts = [
@@ -225,8 +234,9 @@ def heading(environments, seconds, quick):
     ]
     if jax_env is not None:
         parts.append(f"JAX {jax_env['backend_version']} on {jax_env['device']}")
-    parts += [f"{tf_env['cpu_count']} CPUs", f"load average {load}", f"{seconds:.0f} s in all"]
-    return ", ".join(parts)
+    each = ", ".join(f"{part} {seconds:.0f} s" for part, seconds in spent.items())
+    parts += [f"{tf_env['cpu_count']} CPUs", f"load average {load}"]
+    return ", ".join(parts) + f"; {sum(spent.values()):.0f} s in all ({each})"
 
 
 def jax_head_rows(argv, args):
@@ -274,21 +284,32 @@ def main(argv=None):
         with open(args.jax_rows, "w") as handle:
             json.dump({"rows": rows, "environment": env}, handle)
         return 0
-    start = time.perf_counter()
+    spent = {}
+
+    def timed(part, function, *arguments):
+        start = time.perf_counter()
+        result = function(*arguments)
+        spent[part] = time.perf_counter() - start
+        return result
+
     try:
-        jax_rows, jax_env = jax_head_rows(argv, args)
+        jax_rows, jax_env = timed("JAX heads", jax_head_rows, argv, args)
     except subprocess.CalledProcessError as error:
         return error.returncode
     use_tensorflow()
     check_names(args)
-    rows, tf_env = head_rows("tf", args)
-    rows += head_rows("xla", args)[0] + jax_rows + whole_model_rows(args)
+    rows, tf_env = timed("TensorFlow heads", head_rows, "tf", args)
+    rows += timed("XLA heads", head_rows, "xla", args)[0] + jax_rows
+    from whole_model_timing import cifar_images
+
+    splits = cifar_images(args.data, count=max(4 * args.batch, args.gradcam_images))
+    rows += timed("epochs", epoch_rows, args, splits)
+    rows += timed("Grad-CAM", gradcam_rows, args, splits)
     for row in rows:
         bad = {m: v for m, v in row["values"].items() if v is None or not math.isfinite(v)}
         if bad:
             raise FloatingPointError(f"gpu_check: {row['part']} {row['size']}: {bad}")
-    seconds = time.perf_counter() - start
-    table = format_table(rows, args.methods, heading((tf_env, jax_env), seconds, args.quick))
+    table = format_table(rows, args.methods, heading((tf_env, jax_env), spent, args.quick))
     print(table)
     if args.out:
         with open(args.out, "w") as handle:
