@@ -139,10 +139,17 @@ def test_max_points_is_a_seeded_stratified_draw_of_distinct_rows(tmp_path):
     embeddings, labels = _data(n=60)
     labels = np.repeat([0, 1, 2], [30, 20, 10])
 
+    images = np.repeat(np.arange(60) / 59, 4).reshape(60, 2, 2)  # image i: grey i / 59
+
     def drawn(name, seed):
-        folder = write_projector(tmp_path / name, embeddings, labels, max_points=12, seed=seed)
+        folder = write_projector(
+            tmp_path / name, embeddings, labels, images=images, max_points=12, seed=seed
+        )
         index = np.array([int(row[0]) for row in _metadata(folder)[1:]])
         assert [int(row[1]) for row in _metadata(folder)[1:]] == labels[index].tolist()
+        sprite = np.asarray(Image.open(os.path.join(folder, "sprite.png")))
+        cells = [_cell(sprite, k, 4, 2, 2)[0, 0] for k in range(12)]  # 4 x 4 cells of 2 px
+        assert cells == np.round(255 * index / 59).astype(int).tolist()  # the drawn images
         written = np.loadtxt(os.path.join(folder, "tensors.tsv"), delimiter="\t")
         return index, written
 
