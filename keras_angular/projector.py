@@ -60,8 +60,9 @@ CONFIG_FILENAME = "projector_config.pbtxt"
 """The file TensorBoard's projector looks for in the log folder."""
 
 DEFAULT_MAX_POINTS = 10_000
-"""Points written unless ``max_points`` says otherwise: the projector's own PCA and t-SNE work
-on at most 10,000 points, and the tensors' text files grow with every row."""
+"""Points written unless ``max_points`` says otherwise: the projector runs t-SNE and UMAP on at
+most 10,000 points of a tensor (TensorBoard 2.21), and the tensors' text files grow with every
+row."""
 
 THUMBNAIL_SIZE = 32
 """The longest side of a sprite thumbnail, in pixels (smaller images keep their size)."""
