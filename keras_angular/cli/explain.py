@@ -1,4 +1,5 @@
-"""``keras-angular explain``: Grad-CAM of trained models on the same test images."""
+"""``keras-angular explain``: Grad-CAM of trained models on the same test images (and, with
+``--projector``, their test embeddings for TensorBoard's Embedding Projector)."""
 
 import json
 import os
@@ -101,7 +102,7 @@ def run_explain(args):
             )
         models[name] = model
     projector = None
-    if getattr(args, "projector", False):
+    if args.projector:
         for name, model in models.items():
             if not _has_embedding_output(model):
                 return user_error(
