@@ -170,10 +170,10 @@ def check_offline(scale, data_dir=None):
 
     missing = [n for n in names if not tfds.builder(n, data_dir=data_dir).is_prepared()]
     if missing:
-        where = data_dir or "~/tensorflow_datasets ($TFDS_DATA_DIR)"
+        where = data_dir or "~/tensorflow_datasets"
         listed = ", ".join(repr(n) for n in missing)
         raise DatasetUnavailableError(
-            f"this scale trains on the tensorflow-datasets {listed}, not prepared in {where}, "
+            f"this scale trains on {listed} from tensorflow-datasets, not prepared in {where}, "
             "which the run would download: pass --dataset PATH (an .npz or a folder of class "
             "sub-folders) to smoke-test it on local data."
         )
