@@ -33,36 +33,75 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+from head_bench.readings import CLOCKS  # noqa: E402
 
 #: One CIFAR-10 / CIFAR-100 training epoch at batch 128.
 CIFAR_EPOCH_STEPS = -(-50000 // 128)
 
 
-def build_model(method, classes, variant, jit_compile):
-    """The compiled AMC CNN with ``method``'s head and losses (the method registry's)."""
-    from keras_angular.methods import build_method
-    from keras_angular.models import amc_cnn
+#: ``--backbone``: the AMC CIFAR CNN (AMC-Loss Table 2) or the package's default small CNN.
+BACKBONES = ("amc_cnn", "small_cnn")
 
-    setup = build_method(method, amc_cnn((32, 32, 3), 128, variant=variant), classes, epochs=1)
+
+def build_backbone(backbone, input_shape, variant):
+    """The backbone to the 128-d embedding: ``amc_cnn`` (``variant``) or ``small_cnn``."""
+    from keras_angular.models import amc_cnn, small_cnn
+
+    if backbone == "small_cnn":
+        return small_cnn(input_shape, 128)
+    return amc_cnn(input_shape, 128, variant=variant)
+
+
+def build_model(method, classes, variant, jit_compile, backbone="amc_cnn", input_shape=(32, 32, 3)):
+    """The compiled backbone with ``method``'s head and losses (the method registry's)."""
+    from keras_angular.methods import build_method
+
+    model = build_backbone(backbone, input_shape, variant)
+    setup = build_method(method, model, classes, epochs=1)
     setup.compile(keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
     return setup.model
 
 
-def random_dataset(batch, classes, seed=0):
-    """An endless tf.data pipeline of random CIFAR-shaped batches, cached in memory."""
+def random_images(batch, classes, seed=0):
+    """``8 * batch`` random CIFAR-shaped images in [0, 1] and labels in [0, classes)."""
     import numpy as np
-    import tensorflow as tf
 
     rng = np.random.default_rng(seed)
     images = rng.uniform(0.0, 1.0, size=(8 * batch, 32, 32, 3)).astype("float32")
-    labels = rng.integers(0, classes, size=8 * batch).astype("int32")
+    return images, rng.integers(0, classes, size=8 * batch).astype("int32")
+
+
+def npz_images(path, count):
+    """The first ``count`` training images of an ``.npz`` holding ``x_train`` / ``y_train``
+    as ``keras.datasets`` returns them (Fashion-MNIST: uint8 28x28), scaled to [0, 1] with
+    a channel axis."""
+    import numpy as np
+
+    with np.load(path) as arrays:
+        images = arrays["x_train"][:count].astype("float32") / 255.0
+        labels = arrays["y_train"][:count].astype("int32")
+    if images.ndim == 3:
+        images = images[..., None]
+    return images, labels
+
+
+def random_dataset(batch, classes, seed=0, arrays=None):
+    """An endless tf.data pipeline of ``arrays`` (images, labels; default
+    :func:`random_images`), cached in memory."""
+    import tensorflow as tf
+
+    images, labels = arrays if arrays is not None else random_images(batch, classes, seed)
     targets = {"logits": labels, "embedding": labels}
     data = tf.data.Dataset.from_tensor_slices((images, targets)).cache()
     return data.repeat().batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """The time from the end of an epoch's first step to the end of the epoch."""
+    """The time (on ``clock``) from the end of an epoch's first step to the end of the epoch."""
+
+    def __init__(self, clock=time.perf_counter):
+        super().__init__()
+        self.clock = clock
 
     def on_epoch_begin(self, epoch, logs=None):
         self.first = None
@@ -71,17 +110,33 @@ class EpochTimer(keras.callbacks.Callback):
         if self.first is None:
             if logs and "loss" in logs:
                 float(logs["loss"])  # wait for the first step to finish
-            self.first = time.perf_counter()
+            self.first = self.clock()
 
     def on_epoch_end(self, epoch, logs=None):
         self.loss = float(logs["loss"])
-        self.last = time.perf_counter()
+        self.last = self.clock()
 
 
-def run(methods, *, steps, repeats, classes, variant, jit_compile, mixed_precision, batch=128):
-    """Fit every method ``repeats`` times, interleaved; return the results dict."""
+def run(
+    methods,
+    *,
+    steps,
+    repeats,
+    classes,
+    variant,
+    jit_compile,
+    mixed_precision,
+    batch=128,
+    backbone="amc_cnn",
+    arrays=None,
+    clock="wall",
+):
+    """Fit every method ``repeats`` times, interleaved; return the results dict.
+
+    ``arrays``: (images, labels) to fit on (default: random CIFAR-shaped ones); ``clock``:
+    ``"wall"`` or ``"cpu"`` (the process's CPU time, all threads)."""
     import numpy as np
-    from heads_and_losses import POLICIES, environment
+    from head_bench.runner import POLICIES, environment
 
     if steps < 2:
         raise ValueError(f"amc_cnn_epoch: `steps` must be >= 2, got {steps}.")
@@ -93,12 +148,13 @@ def run(methods, *, steps, repeats, classes, variant, jit_compile, mixed_precisi
         models = {}
         for method in methods:
             keras.utils.set_random_seed(0)
-            model = build_model(method, classes, variant, jit_compile)
-            data = random_dataset(batch, classes)
+            shape = (32, 32, 3) if arrays is None else tuple(arrays[0].shape[1:])
+            model = build_model(method, classes, variant, jit_compile, backbone, shape)
+            data = random_dataset(batch, classes, arrays=arrays)
             # trace / compile
             model.fit(data, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
             models[method] = (model, data, [])
-        timer = EpochTimer()
+        timer = EpochTimer(CLOCKS[clock])
         order = list(methods)
         for repeat in range(repeats):
             shift = repeat % len(order)
@@ -133,8 +189,11 @@ def run(methods, *, steps, repeats, classes, variant, jit_compile, mixed_precisi
                 "ratio": seconds / base if base else None,
             }
         )
+    described = f"amc_cnn (variant {variant})" if backbone == "amc_cnn" else backbone
     env.update(
-        backbone=f"keras_angular.models.amc_cnn (variant {variant})",
+        backbone=f"keras_angular.models.{described}",
+        data="random CIFAR-shaped images" if arrays is None else f"{len(arrays[1])} images",
+        clock=clock,
         batch=batch,
         steps=steps,
         repeats=repeats,
@@ -147,8 +206,9 @@ def format_markdown(results):
     env = results["environment"]
     load = " ".join(f"{v:.2f}" for v in env.get("load_average") or [])
     lines = [
-        f"AMC CNN epoch - {env['backbone']}, batch {env['batch']}, {env['steps']} steps, "
-        f"{env['classes']} classes, TF {env['tensorflow']}, {env['device']}, "
+        f"Epoch - {env['backbone']}, {env['data']}, batch {env['batch']}, {env['steps']} steps, "
+        f"{env['classes']} classes, {env['clock']} clock, "
+        f"{env['backend']} {env['backend_version']}, {env['device']}, "
         f"{env['cpu_count']} CPUs, policy {env['policy']}, jit_compile={env['jit_compile']}, "
         f"load average {load}",
         "",
@@ -162,7 +222,10 @@ def format_markdown(results):
 
 
 def main(argv=None):
-    from heads_and_losses import METHODS, POLICIES, report
+    from head_bench.candidates import METHODS
+    from head_bench.report import report
+    from head_bench.runner import POLICIES
+    from head_bench.steps import set_threads
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -181,10 +244,23 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--classes", type=int, default=10, help="10 (CIFAR-10) or 100")
     parser.add_argument("--variant", choices=("paper", "official"), default="paper")
+    parser.add_argument("--backbone", choices=BACKBONES, default="amc_cnn")
+    parser.add_argument(
+        "--data",
+        metavar="NPZ",
+        help="fit on the first --images training images of this .npz (x_train, y_train as "
+        "keras.datasets returns them, e.g. Fashion-MNIST) instead of random CIFAR-shaped ones",
+    )
+    parser.add_argument("--images", type=int, default=6000, help="images of --data (6000)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
+    parser.add_argument("--threads", type=int, help="the backend's intra-op threads")
     parser.add_argument("--jit", action="store_true", help="compile with XLA")
     parser.add_argument("--mixed-precision", choices=sorted(POLICIES))
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
+    if args.threads:
+        set_threads(args.threads)
+    arrays = npz_images(args.data, args.images) if args.data else None
     methods = list(dict.fromkeys(["softmax", *args.methods]))
     results = run(
         methods,
@@ -194,6 +270,9 @@ def main(argv=None):
         variant=args.variant,
         jit_compile=args.jit,
         mixed_precision=args.mixed_precision,
+        backbone=args.backbone,
+        arrays=arrays,
+        clock=args.clock,
     )
     report(results, format_markdown(results), args.json)
     return 0
