@@ -169,6 +169,7 @@ def test_unreadable_image_is_named(tmp_path):
     message = str(error.value)
     assert message.startswith(f"Cannot decode the image {bad!r} (")
     assert message.endswith("): replace or remove the file.") and "\n" not in message
+    assert "Unknown image file format" in message and "{{" not in message and "[Op:" not in message
 
 
 # --------------------------------------------------------------------------- the pipeline

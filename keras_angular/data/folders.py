@@ -1,4 +1,4 @@
-"""A folder of class sub-folders as [`RawSplits`][keras_angular.data.splits.RawSplits]: the index of
+"""A folder of class sub-folders as ``RawSplits``: the index of
 its images, the seeded split, and parallel decoding and resizing through ``tf.data``.
 
 The split and the order of the images are those of ``keras.utils.image_dataset_from_directory``
@@ -13,6 +13,7 @@ bilinear ``tf.image.resize`` (half-pixel centres, no antialiasing), divided by 2
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -98,7 +99,7 @@ def load_image_folder(path, test_fraction, seed, image_size=None, color_mode=Non
     256 images at a time, straight into one float32 array per split.
 
     Args:
-        path: the folder; see [`index_image_folder`][keras_angular.data.folders.index_image_folder].
+        path: the folder; see ``index_image_folder``.
         test_fraction: the test split's share (``int(test_fraction * n)`` images).
         seed: seed of the split and of the training images' order.
         image_size: ``(H, W)`` every image is resized to (default: the first image's).
@@ -107,10 +108,10 @@ def load_image_folder(path, test_fraction, seed, image_size=None, color_mode=Non
             bar while decoding.
 
     Returns:
-        [`RawSplits`][keras_angular.data.splits.RawSplits] of float32 images in [0, 1].
+        ``RawSplits`` of float32 images in [0, 1].
 
     Raises:
-        ValueError: see [`index_image_folder`][keras_angular.data.folders.index_image_folder];
+        ValueError: see ``index_image_folder``;
             a bad ``image_size`` or ``color_mode``; a split left empty; an image that cannot
             be decoded (the message names its file).
     """
@@ -232,7 +233,9 @@ def _unreadable(paths, decode, error):
         except tf.errors.OpError as failed:
             culprit, error = repr(path), failed
             break
-    reason = (error.message.strip().splitlines() or [type(error).__name__])[0]
+    # TensorFlow's message without its "{{function_node ...}}" prefix and "[Op:...]" suffix.
+    reason = re.sub(r"^\{\{.*?\}\}\s*|\s*\[Op:.*$", "", error.message.strip().split("\n")[0])
+    reason = reason or type(error).__name__
     return ValueError(
         f"Cannot decode the image {culprit} ({reason.rstrip('.')}): replace or remove the file."
     )
