@@ -6,6 +6,7 @@ saved ``.keras`` model loads after it (``keras_angular.saving.load_model`` also
 binds the losses that read a layer, ready to train on); the others (``data``, ``plots``,
 ``methods``, ``run_config``, ``training``, ``distribution``, ``report``, ``retrieval``,
 ``open_set``, ``features``, ``grid``, ``registry_names``, ``explain``, ``reproduce``,
+``optimizers``, ``projector``, ``checkpointing``, ``local_evaluation``, ``supervisor``,
 ``cli``) are imported on first
 attribute access. TensorFlow's start-up lines are hidden while it imports
 (``keras_angular._startup``; set ``TF_CPP_MIN_LOG_LEVEL``, e.g. to 0, to see them):
@@ -44,20 +45,25 @@ _REGISTERED = (
 serialization, and the small ones they rest on."""
 
 _LAZY_MODULES = (
+    "checkpointing",
     "cli",
     "data",
     "distribution",
     "explain",
     "features",
     "grid",
+    "local_evaluation",
     "methods",
     "open_set",
+    "optimizers",
     "plots",
+    "projector",
     "registry_names",
     "report",
     "reproduce",
     "retrieval",
     "run_config",
+    "supervisor",
     "training",
 )
 

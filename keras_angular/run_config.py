@@ -162,7 +162,9 @@ class RunConfig:
             losses keep their angles in float32; ``mixed_float16`` adds Keras' loss scaling).
         weights: None (initialise at random), ``"imagenet"`` (Keras' pretrained weights of a
             ``keras.applications`` backbone, downloaded by Keras) or the path of a
-            ``.weights.h5`` file of the backbone (``backbone.save_weights``).
+            ``.weights.h5`` file of the backbone (``backbone.save_weights``) or of an
+            ``.h5`` file of a ``keras.applications`` network's own weights
+            ([`keras_angular.models.build_backbone`][]).
         freeze_backbone_epochs: train only the embedding layer and the head for this many
             first epochs, the backbone's body frozen
             ([`keras_angular.models.feature_extractor_layers`][]), then everything.
@@ -258,10 +260,10 @@ class RunConfig:
                 f"`dtype_policy` must be one of {DTYPE_POLICIES}, got {self.dtype_policy!r}.",
                 f"{{name}} must be one of {', '.join(DTYPE_POLICIES)}, got {self.dtype_policy!r}.",
             )
-        if self.weights is not None and self.weights != "imagenet":
+        if self.weights is not None and str(self.weights).lower() != "imagenet":
             path = str(self.weights)
-            if not path.endswith(WEIGHTS_FILE_SUFFIX) or not os.path.isfile(path):
-                problem = "is no file" if not os.path.isfile(path) else "is no .weights.h5 file"
+            if not path.endswith(".h5") or not os.path.isfile(path):
+                problem = "is no file" if not os.path.isfile(path) else "is no .h5 file"
                 fail(
                     "weights",
                     f"`weights` must be None, 'imagenet' or the path of a "

@@ -69,7 +69,12 @@ from keras_angular.checkpointing import DistributedBackup
 from keras_angular.data import test_dataset, train_dataset
 from keras_angular.local_evaluation import LocalValidation, local_copy
 from keras_angular.methods import build_method, targets
-from keras_angular.models import build_backbone, default_backbone, feature_extractor_layers
+from keras_angular.models import (
+    APPLICATIONS,
+    build_backbone,
+    default_backbone,
+    feature_extractor_layers,
+)
 from keras_angular.optimizers import build_optimizer
 from keras_angular.projector import write_projector
 from keras_angular.run_config import (
@@ -290,7 +295,7 @@ def run_method(
             backbone,
             splits.input_shape,
             weights=config.weights,
-            **(config.backbone_kwargs or {}),
+            **_backbone_arguments(backbone, splits, config),
         )
         setup = build_method(method, net, splits.num_classes, epochs, **(config.overrides or {}))
     if writes:  # after the backbone's weights were found
@@ -445,6 +450,26 @@ def run_method(
                 seed=seed,
             )
     return result
+
+
+def _backbone_arguments(backbone, splits, config):
+    """``config.backbone_kwargs``, and for a ``keras.applications`` backbone the statistics
+    that map the data's channel z-scores back to pixels (its own preprocessing expects
+    pixels); per-image z-scores cannot be mapped back, which ImageNet weights need."""
+    kwargs = dict(config.backbone_kwargs or {})
+    if backbone not in APPLICATIONS:
+        return kwargs
+    if splits.standardize == "channel":
+        kwargs.setdefault("input_mean", splits.mean)
+        kwargs.setdefault("input_std", splits.std)
+    elif splits.standardize == "image" and config.weights is not None:
+        raise RunSettingsError(
+            f"run_method: {backbone} with pretrained weights needs the images' pixels, and "
+            "per-image standardised images cannot be mapped back to them: load the data with "
+            "standardize='channel' or None.",
+            field="weights",
+        )
+    return kwargs
 
 
 class Phase(typing.NamedTuple):

@@ -126,3 +126,21 @@ def test_explain_bad_input(tiny_npz, tmp_path, capsys):
     assert main(["explain", "--models", "a", "--n", "0", "--dataset", tiny_npz, "--out", out]) == 2
     assert "--n must be" in capsys.readouterr().err
     assert not os.path.exists(out)
+
+
+def test_explain_of_a_model_without_feature_maps_is_one_sentence(tmp_path, capsys):
+    """train's default backbone for the 8x8 digits is an mlp: Grad-CAM has no feature map to
+    weigh, which explain says in one sentence (exit 2) before it writes anything."""
+    from keras_angular.methods import build_method
+    from keras_angular.models import mlp
+
+    run = tmp_path / "run"
+    run.mkdir()
+    setup = build_method("softmax", mlp((8, 8, 1), embedding_dim=4), 10, epochs=1)
+    setup.model.save(run / "model.keras")
+    out = tmp_path / "e"
+    assert main(["explain", "--models", str(run), "--dataset", "digits", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-angular: ") and "Grad-CAM needs a convolutional model" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists()

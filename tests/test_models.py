@@ -265,7 +265,7 @@ def test_backbone_trains_one_step():
 @pytest.mark.backends
 def test_build_backbone_unknown_name_lists_valid_names():
     with pytest.raises(ValueError) as err:
-        build_backbone("vgg16", (32, 32, 3))
+        build_backbone("vgg11", (32, 32, 3))
     for name in models.BACKBONES:
         assert name in str(err.value)
     assert build_backbone("MLP", (8, 8, 1)).name == "mlp"

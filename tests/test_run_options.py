@@ -188,3 +188,86 @@ def test_a_record_without_the_new_fields_resumes_a_default_run(digits, tmp_path)
         assert text in str(caught.value)
     with open(os.path.join(out, "run.json")) as f:
         assert "optimizer" not in json.load(f)
+
+
+def test_train_projector_writes_the_test_embeddings(digits, tmp_path):
+    """``train --projector``: OUT/projector holds every test image's embedding, the one
+    the saved model computes, with its label."""
+    out = tmp_path / "run"
+    options = ["--method", "softmax", "--epochs", "1", "--no-figures", "--projector"]
+    assert main(["train", *options, "--out", str(out)]) == 0
+    folder = out / "projector"
+    config = (folder / "projector_config.pbtxt").read_text()
+    tensors = [line.split('"')[1] for line in config.splitlines() if "tensor_path" in line]
+    vectors = np.loadtxt(folder / tensors[0], delimiter="\t")
+    model = keras.models.load_model(out / "model.keras")
+    expected = model.predict(digits.x_test, verbose=0)["embedding"]
+    assert vectors.shape == expected.shape
+    np.testing.assert_allclose(vectors, expected, rtol=1e-3, atol=1e-4)
+
+
+class _WeightsAtEpochEnd(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_begin(self, logs=None):
+        if not self.seen:
+            self.seen.append(self._weights())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append(self._weights())
+
+    def _weights(self):
+        return {
+            name: self.model.get_layer(name).kernel.numpy().copy()
+            for name in ("hidden", "embedding")
+        }
+
+
+def test_freeze_backbone_epochs_trains_the_head_first(small_digits):
+    """Epoch 1 of 3 with the body frozen: the mlp's hidden layer keeps its initial kernel
+    while the embedding layer learns; from epoch 2 both learn, and the learning-rate
+    schedule runs on (the optimizer counts every step of the run)."""
+    watch = _WeightsAtEpochEnd()
+    result = run_method(
+        "softmax",
+        small_digits,
+        epochs=3,
+        freeze_backbone_epochs=1,
+        steps_per_epoch=3,
+        learning_rate=0.01,
+        figures=False,
+        verbose=0,
+        precise_bn=False,
+        extra_callbacks=[watch],
+    )
+    start, frozen, *released = watch.seen
+    np.testing.assert_array_equal(frozen["hidden"], start["hidden"])
+    assert np.abs(frozen["embedding"] - start["embedding"]).max() > 1e-4
+    for after in released:
+        assert np.abs(after["hidden"] - start["hidden"]).max() > 1e-4
+    assert int(result.model.optimizer.iterations.numpy()) == 9
+    assert all(layer.trainable for layer in result.model.layers)
+
+
+def test_an_application_backbone_sees_the_pixels_under_channel_z_scores(tmp_path):
+    """The data are channel z-scored; a keras.applications backbone's own preprocessing
+    expects pixels, so the run hands it the statistics to map them back: its "to_pixels"
+    layer gives the original 0..255 pixels of a test image."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (48, 32, 32, 3), dtype=np.uint8)
+    path = tmp_path / "toy.npz"
+    np.savez(
+        path,
+        x_train=pixels[:32],
+        y_train=np.arange(32) % 2,
+        x_test=pixels[32:],
+        y_test=np.arange(16) % 2,
+    )
+    splits = load_dataset(str(path), verbose=False)
+    assert splits.standardize == "channel"
+    model = _run(splits, backbone="mobilenetv3small", steps_per_epoch=1, batch_size=16).model
+    to_pixels = keras.Model(model.input, model.get_layer("to_pixels").output)
+    seen = keras.ops.convert_to_numpy(to_pixels(splits.x_test[:2]))
+    np.testing.assert_allclose(seen, pixels[32:34].astype(np.float32), atol=0.05)

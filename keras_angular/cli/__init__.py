@@ -27,14 +27,19 @@ value, unreadable or bad data (NaN or Inf images, one class), an unknown name, a
 written, with one sentence on stderr and exit status 2; any other error keeps its
 traceback.
 
+``train`` / ``compare`` with ``--num-processes`` above 1 run as a child of the command
+([`keras_angular.supervisor.run_supervised`][]), which says in one sentence why a process
+stopped when another one of the run died (exit status 1).
+
 One module per subcommand: ``parser`` (the options),
 ``train`` (``train``, ``compare``), ``explain``,
 ``reproduce``, ``bench``.
 """
 
+import os
 import sys
 
-from keras_angular import _startup
+from keras_angular import _startup, supervisor
 from keras_angular.cli.bench import BENCH_SCRIPT, run_bench
 from keras_angular.cli.common import keras_backend, user_error
 from keras_angular.cli.parser import build_parser
@@ -63,8 +68,16 @@ def main(argv=None):
         from keras_angular.cli.explain import run_explain
 
         return run_explain(args)
-    from keras_angular.cli.train import run_training
+    from keras_angular.cli.train import output_folder, run_training
 
+    if (args.num_processes or 0) > 1 and not supervisor.is_supervised():
+        # a process of several cannot say why it stopped when another dies: a parent does
+        return supervisor.run_supervised(
+            [sys.executable, "-m", "keras_angular.cli", *(sys.argv[1:] if argv is None else argv)],
+            process_id=args.process_id,
+            num_processes=args.num_processes,
+            backup=os.path.join(output_folder(args), "backup"),
+        )
     return run_training(args)
 
 

@@ -100,6 +100,10 @@ def run_explain(args):
                 f"{path} takes images of shape {expected}, but {args.dataset} has "
                 f"{tuple(splits.input_shape)}."
             )
+        try:  # e.g. an mlp (train's backbone for the 8x8 digits) has no feature map
+            explain.feature_map_layer(model)
+        except ValueError as error:
+            return user_error(f"{path}: {str(error).removeprefix('gradcam: ')}")
         models[name] = model
     projector = None
     if args.projector:

@@ -52,11 +52,13 @@ def run_training(args):
             raise ValueError(error.message_for(FLAGS)) from None
     except (ValueError, FileNotFoundError) as error:
         return user_error(error)
+    from keras_angular.models import BackboneWeightsError
+
     try:  # run_method refuses before it writes anything; real errors keep their traceback
         if args.command == "train":
             return _train(args, splits, config, strategy, distribution)
         return _compare(args, methods, splits, config, strategy, distribution)
-    except RunSettingsError as error:
+    except (RunSettingsError, BackboneWeightsError) as error:
         return user_error(error)
 
 
@@ -192,11 +194,20 @@ def _check_options(args):
     check_out(args.out)
 
 
+def output_folder(args):
+    """Where ``train`` / ``compare`` write: ``--out``, else ``runs/<method>_<dataset>``
+    (``runs/compare_<dataset>``)."""
+    if args.out:
+        return args.out
+    name = args.method if args.command == "train" else "compare"
+    return os.path.join("runs", f"{name}_{os.path.basename(args.dataset)}")
+
+
 def _train(args, splits, config, strategy, distribution=None):
     from keras_angular.distribution import process_index
     from keras_angular.training import run_method
 
-    out = args.out or os.path.join("runs", f"{args.method}_{os.path.basename(args.dataset)}")
+    out = output_folder(args)
     extra = []
     if args.gradcam_every is not None:
         import numpy as np
@@ -238,7 +249,7 @@ def _compare(args, methods, splits, config, strategy, distribution=None):
     from keras_angular.distribution import process_index
     from keras_angular.report import compare_methods, markdown_table
 
-    out = args.out or os.path.join("runs", f"compare_{os.path.basename(args.dataset)}")
+    out = output_folder(args)
     if process_index() > 0:
         config = config.replace(verbose=0)  # process 0 shows the progress and writes
     report = compare_methods(
