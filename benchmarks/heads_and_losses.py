@@ -58,7 +58,8 @@ The bench runs on the backend Keras runs on (``keras-angular --backend jax bench
 ``KERAS_BACKEND=jax python benchmarks/heads_and_losses.py``): the step is ``jax.jit`` of
 ``jax.value_and_grad`` on JAX (always XLA; its peak is the compiled step's XLA
 temporaries, its largest tensor read from the step's jaxpr) and eager autograd on PyTorch
-(as Keras' ``fit`` runs it; ``--jit`` refused; peak on CUDA only, the largest tensor is
+(as Keras' ``fit`` runs it; with ``--jit`` the loss's forward through ``torch.compile``,
+what Keras' ``jit_compile=True`` does there; peak on CUDA only, the largest tensor is
 the largest one a PyTorch op returns). JAX skips the Partial FC forms (a compiled JAX step
 keeps no loss seed state, :class:`keras_angular.losses.PartialFCLoss`).
 
@@ -162,7 +163,11 @@ def add_arguments(parser):
         type=float,
         help="each timed sample lasts at least this long (default 50, quick 10)",
     )
-    parser.add_argument("--jit", action="store_true", help="compile every step with XLA")
+    parser.add_argument(
+        "--jit",
+        action="store_true",
+        help="compile every step (TensorFlow: XLA; PyTorch: torch.compile; JAX always compiles)",
+    )
     parser.add_argument(
         "--mixed-precision",
         choices=sorted(POLICIES),

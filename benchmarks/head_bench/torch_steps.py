@@ -1,18 +1,19 @@
 """The benchmark's step on PyTorch: eager autograd (as Keras' PyTorch ``fit`` runs its
-step), its largest tensor from the ops it runs, its peak from the CUDA allocator."""
+step; ``torch.compile`` with ``--jit``), its largest tensor from the ops it runs, its peak
+from the CUDA allocator."""
 
 from head_bench.readings import largest_of, peak_above_start
 
 
 def make_step(forward, head, jit_compile):
-    """Eager autograd of the loss w.r.t. the embedding and the head's variables; refuses
-    ``jit_compile``."""
-    if jit_compile:
-        raise ValueError(
-            "bench: --jit compiles TensorFlow steps with XLA; a PyTorch step runs eagerly "
-            "(as Keras' fit runs it there) and JAX's is always XLA-compiled."
-        )
+    """Autograd of the loss w.r.t. the embedding and the head's variables: eager, or with
+    ``jit_compile`` the loss's forward through ``torch.compile`` (what Keras'
+    ``jit_compile=True`` does to a PyTorch train step; the backward comes compiled with it).
+    Compiling takes minutes per candidate on a CPU."""
     import torch
+
+    if jit_compile:
+        forward = torch.compile(forward)
 
     variables = head.trainable_variables
 
