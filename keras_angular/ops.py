@@ -112,9 +112,29 @@ def safe_acos(x, epsilon=ACOS_EPSILON):
         True
     """
     x = ops.convert_to_tensor(x)
-    dtype = x.dtype
-    clipped = ops.clip(ops.cast(x, "float32"), -1.0 + epsilon, 1.0 - epsilon)
-    return ops.cast(ops.arccos(clipped), dtype)
+    return ops.cast(_clipped_acos(ops.cast(x, "float32"), epsilon), x.dtype)
+
+
+def _clipped_acos(x, epsilon):
+    """``arccos(clip(x))`` in float32 with its gradient written out: ``-1 / sqrt((1 - x)(1 +
+    x))`` inside the clip range, 0 outside - autodiff's value, from the input alone, so a
+    backward pass never reads (or, under XLA, recomputes) the arccos."""
+    low, high = -1.0 + epsilon, 1.0 - epsilon
+
+    @ops.custom_gradient
+    def clipped_acos(x):
+        clipped = ops.clip(x, low, high)
+
+        def grad(*args, upstream=None):
+            if upstream is None:  # TensorFlow and JAX pass the upstream gradient alone
+                (upstream,) = args
+            slope = -ops.rsqrt((1.0 - clipped) * (1.0 + clipped))
+            inside = ops.logical_and(x >= low, x <= high)
+            return ops.where(inside, upstream * slope, 0.0)
+
+        return ops.arccos(clipped), grad
+
+    return clipped_acos(x)
 
 
 def sparse_labels(y_true):

@@ -63,6 +63,8 @@ def test_safe_acos_finite_value_and_gradient_at_plus_minus_one(dtype):
     np.testing.assert_allclose(
         grads[1:4], -1.0 / np.sqrt(1.0 - np.array([0.25, 0.0, 0.25])), rtol=tol
     )
+    # outside the clip range (at -1 and 1) no gradient, as the clip's own
+    np.testing.assert_array_equal(grads[[0, 4]], 0.0)
 
 
 @pytest.mark.backends
