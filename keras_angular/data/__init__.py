@@ -10,7 +10,8 @@ images and int32 labels from:
   is neither on disk nor downloadable raises
   [`DatasetUnavailableError`][keras_angular.data.DatasetUnavailableError];
 - ``"digits"``: scikit-learn's bundled 1,797 real 8x8 handwritten digits (offline default);
-- a folder with one sub-folder of images per class;
+- a folder with one sub-folder of images per class (JPEG / PNG / BMP / GIF of any sizes,
+  decoded and resized in parallel by ``keras_angular.data.folders``);
 - an ``.npz`` file with ``x_train, y_train, x_test, y_test`` or with ``x, y``.
 
 Preprocessing (``standardize``):
