@@ -24,6 +24,10 @@ def test_haseparator_full_scale_is_sgd_with_the_papers_step_decay():
     (scheduler,) = scale.callbacks(scale.runs[0], settings)
     rates = {epoch: scheduler.schedule(epoch, None) for epoch in (0, 81, 82, 122, 123, 163)}
     assert rates == pytest.approx({0: 0.1, 81: 0.1, 82: 0.01, 122: 0.01, 123: 0.001, 163: 0.001})
+    # the smoke run's 2 epochs (and a 1-epoch run): one boundary, after the first epoch
+    for epochs in (2, 1):
+        (short,) = scale.callbacks(scale.runs[0], {**settings, "epochs": epochs})
+        assert [short.schedule(epoch, None) for epoch in (0, 1)] == pytest.approx([0.1, 0.01])
 
 
 def test_wsoftmax_full_scale_decays_the_rate_before_every_step():

@@ -334,7 +334,8 @@ def step_decay_callbacks(run, settings):
     48k of 64k iterations, i.e. at half and three quarters of the epochs
     ([`keras_angular.schedules.step_decay`][], set per epoch)."""
     epochs, initial = int(settings["epochs"]), float(settings["learning_rate"])
-    boundaries = (epochs // 2, epochs * 3 // 4)
+    # a run of few epochs (a smoke run's 2) has one boundary where the two fall together
+    boundaries = sorted({max(1, epochs // 2), max(1, epochs * 3 // 4)})
     return [
         keras.callbacks.LearningRateScheduler(
             lambda epoch, lr: float(step_decay(epoch, initial, boundaries))
