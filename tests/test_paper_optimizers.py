@@ -45,3 +45,28 @@ def test_wsoftmax_full_scale_decays_the_rate_before_every_step():
         assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(
             expected, rel=1e-6
         )
+
+
+def test_every_scales_callbacks_serve_short_runs():
+    """A smoke run (``reproduce --max-steps``) trains a scale's runs for 1 to 3 epochs: every
+    scale's callbacks build for such runs and their learning-rate schedules give a finite
+    positive rate at each epoch (the full haseparator-sweep's step decay once refused two
+    boundaries that fell together)."""
+    from keras_angular.reproduce import EXPERIMENTS
+
+    checked = 0
+    for name, module in EXPERIMENTS.items():
+        for scale_name, scale in module.EXPERIMENT.scales.items():
+            if scale.callbacks is None:
+                continue
+            for epochs in (1, 2, 3):
+                for run in scale.runs[:2]:
+                    settings = {"learning_rate": 2e-3, **scale.settings, **run.settings}
+                    settings["epochs"] = epochs
+                    for callback in scale.callbacks(run, settings):
+                        schedule = getattr(callback, "schedule", None)
+                        for epoch in range(epochs) if schedule else ():
+                            rate = float(schedule(epoch, settings["learning_rate"]))
+                            assert 0 < rate < 10, (name, scale_name, epochs, epoch, rate)
+                    checked += 1
+    assert checked >= 3 * 2 * 2  # arc-angles and the two full scales at least
