@@ -48,6 +48,16 @@ class DistributedBackup(keras.callbacks.BackupAndRestore):
     Args:
         backup_dir: the checkpoint folder of process 0 (the other processes neither read
             nor write it: they restore from a temporary copy of process 0's files).
+
+    Examples:
+        >>> import keras, numpy as np, os, tempfile
+        >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> folder = os.path.join(tempfile.mkdtemp(), "backup")
+        >>> history = model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=0,
+        ...                     callbacks=[DistributedBackup(folder)])
+        >>> len(history.history["loss"]), os.path.exists(folder)   # ended: backup deleted
+        (2, False)
     """
 
     def __init__(self, backup_dir):

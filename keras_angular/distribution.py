@@ -89,7 +89,20 @@ def require_jax(feature):
         )
 
 
-def _check_cluster(coordinator, num_processes, process_id):
+def check_cluster(coordinator, num_processes, process_id):
+    """Whether these options ask for a run of several processes (all three given) or not
+    (none given); a ``ValueError`` with one sentence when only some are given, the
+    coordinator is no ``HOST:PORT`` or ``process_id`` lies outside ``[0, num_processes)``.
+    Joins nothing ([`data_parallel`][keras_angular.distribution.data_parallel] does).
+
+    Examples:
+        >>> check_cluster(None, None, None), check_cluster("10.0.0.1:1234", 2, 1)
+        (False, True)
+        >>> check_cluster("10.0.0.1:1234", 2, 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: data_parallel: `process_id` must lie in [0, num_processes) = [0, 2), got 2.
+    """
     given = {
         "coordinator": coordinator is not None,
         "num_processes": num_processes is not None,
@@ -167,7 +180,7 @@ def data_parallel(coordinator=None, num_processes=None, process_id=None):
             model.fit(train_dataset.batch(256, drop_remainder=True), epochs=30)
         ```
     """
-    several = _check_cluster(coordinator, num_processes, process_id)
+    several = check_cluster(coordinator, num_processes, process_id)
     require_jax("keras.distribution data parallelism")
     _keep_tensorflow_off_the_gpus()
     if several:
@@ -371,6 +384,7 @@ __all__ = [
     "HEARTBEAT_SECONDS",
     "KINDS",
     "check_batch_size",
+    "check_cluster",
     "data_parallel",
     "describe",
     "device_count",

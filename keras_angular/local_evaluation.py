@@ -33,7 +33,16 @@ def local_copy(setup):
     """``setup`` (a [`keras_angular.methods.MethodSetup`][]) with a copy of its model that
     lives on this process alone: saved (the weights a ``DataParallel`` replicates on every
     device are readable on every process) and reloaded outside the distribution's scope, so
-    that evaluating, saving and exporting it involve no other process."""
+    that evaluating, saving and exporting it involve no other process.
+
+    Examples:
+        >>> from keras_angular.methods import build_method
+        >>> from keras_angular.models import mlp
+        >>> setup = build_method("softmax", mlp((8, 8, 1), embedding_dim=4), 3, epochs=1)
+        >>> copy = local_copy(setup)
+        >>> copy.model is setup.model, copy.head.name == setup.head.name
+        (False, True)
+    """
     folder = tempfile.mkdtemp(prefix="keras_angular_")
     try:
         path = os.path.join(folder, "model.keras")
@@ -56,6 +65,21 @@ class LocalValidation(keras.callbacks.Callback):
             validation pass).
         precise_bn: a [`keras_angular.callbacks.PreciseBatchNorm`][] to run on the copy
             before it is evaluated, or None.
+
+    Examples:
+        >>> import numpy as np, tensorflow as tf
+        >>> from keras_angular.methods import build_method, targets
+        >>> from keras_angular.models import mlp
+        >>> setup = build_method("softmax", mlp((8, 8, 1), embedding_dim=4), 3, epochs=1)
+        >>> setup.compile("adam")
+        >>> x, y = np.zeros((6, 8, 8, 1), "float32"), np.array([0, 1, 2, 0, 1, 2])
+        >>> test = tf.data.Dataset.from_tensor_slices((x, targets(y))).batch(3)
+        >>> validation = LocalValidation(setup, test)
+        >>> validation.set_model(setup.model)
+        >>> logs = {}
+        >>> validation.on_epoch_end(0, logs)
+        >>> "val_logits_accuracy" in logs
+        True
     """
 
     def __init__(self, setup, validation_data=None, precise_bn=None):

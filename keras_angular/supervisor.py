@@ -51,6 +51,12 @@ def run_supervised(command, *, process_id, num_processes, backup=None):
 
     Returns:
         The exit status to leave with.
+
+    Examples:
+        >>> import sys
+        >>> run_supervised([sys.executable, "-c", "raise SystemExit(2)"], process_id=1,
+        ...                num_processes=2)   # an input error: the child said why itself
+        2
     """
     child = subprocess.Popen(command, env={**os.environ, SUPERVISED: "1"})
     forwarded = {

@@ -475,7 +475,12 @@ def _backbone_arguments(backbone, splits, config):
 class Phase(typing.NamedTuple):
     """One ``fit`` of a run ([`training_phases`][keras_angular.training.training_phases]):
     epochs ``start`` to ``end`` (0-based, ``end`` excluded) under one loss and one set of
-    trainable weights; ``name`` is its ``backup/`` folder in a run of several."""
+    trainable weights; ``name`` is its ``backup/`` folder in a run of several.
+
+    Examples:
+        >>> Phase("train-frozen", 0, 2, pretraining=False, frozen=True).frozen
+        True
+    """
 
     name: str
     start: int

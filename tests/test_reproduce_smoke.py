@@ -79,9 +79,9 @@ def test_smoke_refuses_a_dataset_it_would_download_in_one_sentence(tmp_path, cap
     [
         ("amc-table1", "CE+AMC", 3, None),  # the recipe's three phases
         ("arc-angles", "Arc", 2, None),  # the one-cycle callback: up and down
-        ("wsoftmax-alpha", "Softmax", 1, None),  # one phase
+        ("wsoftmax-alpha", "Softmax", 2, None),  # the scale's learning-rate callback
         ("wsoftmax-alpha", "Paper a=0.5", 2, 1),  # 1 epoch of pretraining, 1 of refining
-        ("haseparator-sweep", "ArcFace s=3 m=0.5", 1, None),
+        ("haseparator-sweep", "ArcFace s=3 m=0.5", 2, None),  # the step decay's boundary
     ],
 )
 def test_smoke_settings_pass_every_phase_in_the_fewest_epochs(name, label, epochs, pretrain):

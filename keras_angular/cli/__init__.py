@@ -36,10 +36,9 @@ One module per subcommand: ``parser`` (the options),
 ``reproduce``, ``bench``.
 """
 
-import os
 import sys
 
-from keras_angular import _startup, supervisor
+from keras_angular import _startup
 from keras_angular.cli.bench import BENCH_SCRIPT, run_bench
 from keras_angular.cli.common import keras_backend, user_error
 from keras_angular.cli.parser import build_parser
@@ -68,17 +67,9 @@ def main(argv=None):
         from keras_angular.cli.explain import run_explain
 
         return run_explain(args)
-    from keras_angular.cli.train import output_folder, run_training
+    from keras_angular.cli.train import run_training
 
-    if (args.num_processes or 0) > 1 and not supervisor.is_supervised():
-        # a process of several cannot say why it stopped when another dies: a parent does
-        return supervisor.run_supervised(
-            [sys.executable, "-m", "keras_angular.cli", *(sys.argv[1:] if argv is None else argv)],
-            process_id=args.process_id,
-            num_processes=args.num_processes,
-            backup=os.path.join(output_folder(args), "backup"),
-        )
-    return run_training(args)
+    return run_training(args, sys.argv[1:] if argv is None else argv)
 
 
 __all__ = ["BENCH_SCRIPT", "build_parser", "main"]

@@ -100,20 +100,18 @@ def run_explain(args):
                 f"{path} takes images of shape {expected}, but {args.dataset} has "
                 f"{tuple(splits.input_shape)}."
             )
+        models[name] = model
+    for path, model in zip(paths, models.values(), strict=True):
+        if args.projector and not _has_embedding_output(model):
+            return user_error(
+                f"--projector needs models with an 'embedding' output (as train writes "
+                f"them); {path} has none."
+            )
         try:  # e.g. an mlp (train's backbone for the 8x8 digits) has no feature map
             explain.feature_map_layer(model)
         except ValueError as error:
             return user_error(f"{path}: {str(error).removeprefix('gradcam: ')}")
-        models[name] = model
-    projector = None
-    if args.projector:
-        for name, model in models.items():
-            if not _has_embedding_output(model):
-                return user_error(
-                    f"--projector needs models with an 'embedding' output (as train writes "
-                    f"them); {paths[names.index(name)]} has none."
-                )
-        projector = _write_projector(models, splits, args)
+    projector = _write_projector(models, splits, args) if args.projector else None
     count = min(max(args.n, args.n_score), len(splits.x_test))
     pick = np.random.default_rng(args.seed).permutation(len(splits.x_test))[:count]
     report = explain.explain_report(

@@ -20,10 +20,14 @@ from keras_angular.cli.common import (
     user_error,
 )
 from keras_angular.cli.parser import FLAGS
+from keras_angular.supervisor import is_supervised, run_supervised
 
 
-def run_training(args):
-    """``keras-angular train`` / ``compare`` with the parsed ``args``; the exit status."""
+def run_training(args, argv=()):
+    """``keras-angular train`` / ``compare`` with the parsed ``args`` (of the command line
+    ``argv``); the exit status. A run of several processes whose options are sound runs
+    ``argv`` again as a child ([`keras_angular.supervisor.run_supervised`][]): a process
+    cannot say why it stopped when another one dies, its parent can."""
     from keras_angular.run_config import RunSettingsError, check_distribution, check_run
 
     names = [args.method] if args.command == "train" else args.methods.split(",")
@@ -43,6 +47,16 @@ def run_training(args):
             start_keras(args)
             for method in methods:
                 check_run(method, config)  # the --set values: the method's losses check them
+            if _supervises(args):
+                from keras_angular.distribution import check_cluster
+
+                check_cluster(args.coordinator, args.num_processes, args.process_id)
+                return run_supervised(
+                    [sys.executable, "-m", "keras_angular.cli", *argv],
+                    process_id=args.process_id,
+                    num_processes=args.num_processes,
+                    backup=os.path.join(output_folder(args), "backup"),
+                )
             splits = load_data(args)
             strategy = _strategy(args.strategy)
             distribution = _distribution(args)  # last: it waits for the other processes
@@ -60,6 +74,12 @@ def run_training(args):
         return _compare(args, methods, splits, config, strategy, distribution)
     except (RunSettingsError, BackboneWeightsError) as error:
         return user_error(error)
+
+
+def _supervises(args):
+    """Whether this command is the parent of a process of a several-process run."""
+    several = args.distribution == "data-parallel" and (args.num_processes or 0) > 1
+    return several and not is_supervised()
 
 
 def _parse_overrides(pairs):

@@ -56,6 +56,11 @@ class ApplicationSpec(NamedTuple):
             ``"caffe"``, see [`ImageNetPreprocessing`][keras_angular.models.ImageNetPreprocessing]),
             or None where the network holds its preprocessing itself and takes [0, 255] pixels.
         min_size: the smallest height and width it accepts.
+
+    Examples:
+        >>> spec = APPLICATIONS["mobilenetv3small"]
+        >>> spec.constructor, spec.min_size
+        ('MobileNetV3Small', 32)
     """
 
     constructor: str

@@ -64,9 +64,12 @@ def smoke_epochs(scale, run):
 
     Examples:
         >>> from keras_angular.reproduce import get_experiment
-        >>> scale = get_experiment("wsoftmax-alpha").scales["full"]
+        >>> scale = get_experiment("wsoftmax-alpha").scales["small"]
         >>> [smoke_epochs(scale, run) for run in scale.runs[:2]]   # softmax; pretrain + refine
         [1, 2]
+        >>> scale = get_experiment("haseparator-sweep").scales["full"]
+        >>> smoke_epochs(scale, scale.runs[0])   # before and after the step decay's boundary
+        2
     """
     settings = run_settings(scale, run)
     method = get_method(run.method)
