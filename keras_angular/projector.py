@@ -44,7 +44,7 @@ from PIL import Image
 
 from keras_angular.checks import check_int
 from keras_angular.conventions import l2_normalize
-from keras_angular.data.preprocessing import to_unit_float, with_channel
+from keras_angular.data.preprocessing import stretch_to_unit, to_unit_float, with_channel
 from keras_angular.data.subsampling import split_indices
 from keras_angular.features import checked_features, class_indices
 
@@ -180,10 +180,8 @@ def _sprite_pixels(images, rows, thumbnail_size):
     )
     pixels = np.zeros((side * h, side * w, channels), dtype=np.uint8)
     for cell, i in enumerate(rows):
-        image = to_unit_float(images[i : i + 1])[0]
-        if stretch:
-            low, high = image.min(), image.max()
-            image = (image - low) / max(high - low, 1e-12)
+        image = to_unit_float(images[i : i + 1])
+        image = (stretch_to_unit(image) if stretch else image)[0]
         thumb = image if (h, w) == (height, width) else _shrink(image, h, w)
         r, c = divmod(cell, side)
         pixels[r * h : (r + 1) * h, c * w : (c + 1) * w] = np.rint(255 * thumb).clip(0, 255)

@@ -11,6 +11,7 @@ __all__ = [
     "STANDARDIZATIONS",
     "channel_stats",
     "standardize_splits",
+    "stretch_to_unit",
     "to_unit_float",
     "with_channel",
 ]
@@ -54,6 +55,20 @@ def to_unit_float(x, source=None):
         out /= np.float32(scale)
         return out
     return np.array(x, dtype=np.float32, copy=True)
+
+
+def stretch_to_unit(images):
+    """Each image of ``images`` (B, H, W, C) rescaled from its own minimum to its maximum
+    into [0, 1] (a constant image to 0): how the figures show standardised images, whose
+    pixels cannot be had back.
+
+    Examples:
+        >>> stretch_to_unit(np.array([-1.0, 0.0, 3.0], np.float32).reshape(1, 1, 3, 1)).ravel()
+        array([0.  , 0.25, 1.  ], dtype=float32)
+    """
+    low = images.min(axis=(1, 2, 3), keepdims=True)
+    high = images.max(axis=(1, 2, 3), keepdims=True)
+    return (images - low) / np.maximum(high - low, 1e-12)
 
 
 def channel_stats(x):

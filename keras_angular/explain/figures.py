@@ -8,6 +8,7 @@ CVPR Workshops 2020.
 import numpy as np
 
 from keras_angular.checks import check_range
+from keras_angular.data.preprocessing import stretch_to_unit
 from keras_angular.explain.input_checks import check_heatmaps, check_images
 
 __all__ = ["overlay", "save_grid"]
@@ -18,9 +19,7 @@ def _display_images(images):
     if images.shape[-1] not in (1, 3):
         raise ValueError(f"overlay: images must have 1 or 3 channels, got {images.shape[-1]}.")
     if images.min() < 0.0 or images.max() > 1.0:
-        low = images.min(axis=(1, 2, 3), keepdims=True)
-        high = images.max(axis=(1, 2, 3), keepdims=True)
-        images = (images - low) / np.maximum(high - low, 1e-12)
+        images = stretch_to_unit(images)
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     return images
