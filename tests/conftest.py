@@ -99,6 +99,14 @@ def digits():
 
 
 @pytest.fixture(scope="session")
+def digit_splits():
+    """``load_dataset("digits")``: the package's splits of the digits (read, never changed)."""
+    from keras_angular.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
 def docs_site(tmp_path_factory):
     """The documentation site, built once per test session with ``mkdocs build --strict``
     (a broken cross-reference fails it); the folder of the built HTML."""

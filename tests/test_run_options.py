@@ -23,21 +23,16 @@ from keras_angular.training import run_method, training_phases
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
-def small_digits(digits):
+def small_digits(digit_splits):
     """400 training images: a run of a few steps."""
-    return digits.__class__(
-        digits.x_train[:400],
-        digits.y_train[:400],
-        digits.x_test,
-        digits.y_test,
-        digits.num_classes,
-        digits.class_names,
-        digits.name,
+    return digit_splits.__class__(
+        digit_splits.x_train[:400],
+        digit_splits.y_train[:400],
+        digit_splits.x_test,
+        digit_splits.y_test,
+        digit_splits.num_classes,
+        digit_splits.class_names,
+        digit_splits.name,
     )
 
 
@@ -94,14 +89,14 @@ def test_sgd_weight_decay_is_decoupled(momentum, nesterov):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), expected, rtol=1e-6)
 
 
-def test_each_dtype_policy_trains_close_to_float32(digits):
+def test_each_dtype_policy_trains_close_to_float32(digit_splits):
     accuracy = {}
     for policy in ["float32", "mixed_bfloat16", "mixed_float16"]:
-        result = _run(digits, epochs=3, dtype_policy=policy, seed=1)
+        result = _run(digit_splits, epochs=3, dtype_policy=policy, seed=1)
         model = result.model
         assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
         assert model.get_layer("embedding").dtype_policy.name == policy
-        logits = model.predict(digits.x_test[:8], verbose=0)["logits"]
+        logits = model.predict(digit_splits.x_test[:8], verbose=0)["logits"]
         assert np.asarray(logits).dtype == np.float32  # the head's output stays float32
         loss = result["history"]["loss"]
         assert np.isfinite(loss).all() and loss[-1] < loss[0], (policy, loss)
@@ -168,15 +163,15 @@ class _no_raise:
         return False
 
 
-def test_a_record_without_the_new_fields_resumes_a_default_run(digits, tmp_path):
+def test_a_record_without_the_new_fields_resumes_a_default_run(digit_splits, tmp_path):
     config = RunConfig(epochs=2)
-    record = run_record("softmax", digits, config)
+    record = run_record("softmax", digit_splits, config)
     for field in ("optimizer", "dtype_policy", "weights", "steps_per_epoch"):
         assert field not in record  # a 0.2.0 record holds none of them
     out = str(tmp_path / "run")
     write_record(out, record)
     os.makedirs(os.path.join(out, "backup"))
-    check_resume(out, run_record("softmax", digits, config))
+    check_resume(out, run_record("softmax", digit_splits, config))
     for change, text in [
         ({"optimizer": "sgd"}, "optimizer='sgd'"),
         ({"dtype_policy": "mixed_bfloat16"}, "dtype_policy='mixed_bfloat16'"),
@@ -184,13 +179,13 @@ def test_a_record_without_the_new_fields_resumes_a_default_run(digits, tmp_path)
         ({"freeze_backbone_epochs": 1}, "freeze_backbone_epochs=1"),
     ]:
         with pytest.raises(RunSettingsError, match="unset") as caught:
-            check_resume(out, run_record("softmax", digits, config.replace(**change)))
+            check_resume(out, run_record("softmax", digit_splits, config.replace(**change)))
         assert text in str(caught.value)
     with open(os.path.join(out, "run.json")) as f:
         assert "optimizer" not in json.load(f)
 
 
-def test_train_projector_writes_the_test_embeddings(digits, tmp_path):
+def test_train_projector_writes_the_test_embeddings(digit_splits, tmp_path):
     """``train --projector``: OUT/projector holds every test image's embedding, the one
     the saved model computes, with its label."""
     out = tmp_path / "run"
@@ -201,7 +196,7 @@ def test_train_projector_writes_the_test_embeddings(digits, tmp_path):
     tensors = [line.split('"')[1] for line in config.splitlines() if "tensor_path" in line]
     vectors = np.loadtxt(folder / tensors[0], delimiter="\t")
     model = keras.models.load_model(out / "model.keras")
-    expected = model.predict(digits.x_test, verbose=0)["embedding"]
+    expected = model.predict(digit_splits.x_test, verbose=0)["embedding"]
     assert vectors.shape == expected.shape
     np.testing.assert_allclose(vectors, expected, rtol=1e-3, atol=1e-4)
 

@@ -10,7 +10,6 @@ import os
 
 import pytest
 
-from keras_angular.data import load_dataset
 from keras_angular.run_config import (
     RUN_RECORD,
     RunConfig,
@@ -19,11 +18,6 @@ from keras_angular.run_config import (
     run_record,
     write_record,
 )
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def _interrupted(tmp_path, record):
@@ -41,12 +35,12 @@ def _interrupted(tmp_path, record):
     ],
     ids=["learning_rate", "precise_bn"],
 )
-def test_resume_refuses_a_changed_setting(digits, tmp_path, change, old_text, new_text):
+def test_resume_refuses_a_changed_setting(digit_splits, tmp_path, change, old_text, new_text):
     config = RunConfig(epochs=2, learning_rate=2e-3, precise_bn=True)
-    out = _interrupted(tmp_path, run_record("softmax", digits, config))
-    check_resume(out, run_record("softmax", digits, config))  # the same settings resume
+    out = _interrupted(tmp_path, run_record("softmax", digit_splits, config))
+    check_resume(out, run_record("softmax", digit_splits, config))  # the same settings resume
     with pytest.raises(RunSettingsError) as caught:
-        check_resume(out, run_record("softmax", digits, config.replace(**change)))
+        check_resume(out, run_record("softmax", digit_splits, config.replace(**change)))
     message = str(caught.value)
     assert old_text in message and new_text in message, message
     # the record on disk says what the run was started with
@@ -56,15 +50,15 @@ def test_resume_refuses_a_changed_setting(digits, tmp_path, change, old_text, ne
     assert written[key] == getattr(config, key)
 
 
-def test_resume_refuses_a_setting_only_the_old_record_has(digits, tmp_path):
-    record = run_record("softmax", digits, RunConfig(epochs=2))
+def test_resume_refuses_a_setting_only_the_old_record_has(digit_splits, tmp_path):
+    record = run_record("softmax", digit_splits, RunConfig(epochs=2))
     out = _interrupted(tmp_path, {**record, "label_smoothing": 0.1})
     with pytest.raises(RunSettingsError, match=r"label_smoothing=0\.1.*label_smoothing='unset'"):
         check_resume(out, record)
 
 
-def test_resume_refuses_a_setting_only_the_new_record_has(digits, tmp_path):
-    record = run_record("softmax", digits, RunConfig(epochs=2))
+def test_resume_refuses_a_setting_only_the_new_record_has(digit_splits, tmp_path):
+    record = run_record("softmax", digit_splits, RunConfig(epochs=2))
     out = _interrupted(tmp_path, record)
     with pytest.raises(RunSettingsError, match=r"label_smoothing='unset'.*label_smoothing=0\.1"):
         check_resume(out, {**record, "label_smoothing": 0.1})
