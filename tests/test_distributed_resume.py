@@ -15,13 +15,13 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from process_tools import free_port, jax_cpu_environment
 
 HAS_JAX = importlib.util.find_spec("jax") is not None
 EPOCHS, KILL_EPOCH, KILL_STEP = 3, 1, 2  # process 1 dies before step 2 of the second epoch
@@ -34,21 +34,8 @@ SETTINGS = dict(
 )
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _launch(folder, tag, index, port, kill=False):
-    env = dict(
-        os.environ,
-        KERAS_BACKEND="jax",
-        TF_CPP_MIN_LOG_LEVEL="3",
-        CUDA_VISIBLE_DEVICES="",
-        JAX_PLATFORMS="cpu",
-        XLA_FLAGS="--xla_force_host_platform_device_count=1",
-    )
+    env = jax_cpu_environment(devices=1)
     args = [sys.executable, __file__, str(folder), tag, str(index), str(port), str(int(kill))]
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -64,7 +51,7 @@ def _wait(proc, timeout=400):
 
 
 def _pair(folder, tag, kill=False):
-    port = _free_port()
+    port = free_port()
     return [_launch(folder, tag, index, port, kill) for index in (0, 1)]
 
 

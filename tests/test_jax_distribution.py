@@ -23,7 +23,6 @@ import importlib.util
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import time
 import numpy as np
 import pytest
 import reference
+from process_tools import free_port, jax_cpu_environment
 
 HAS_JAX = importlib.util.find_spec("jax") is not None
 B, K, DIM = 12, 3, 5
@@ -168,21 +168,8 @@ def test_cli_data_parallel_needs_jax_and_multiworker_points_to_it(tmp_path, caps
 # ---------------------------------------------------------------------------------------
 # two processes against one (JAX, CPU devices, loopback)
 # ---------------------------------------------------------------------------------------
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _launch(tmp_path, mode, devices, index=0, port=None):
-    env = dict(
-        os.environ,
-        KERAS_BACKEND="jax",
-        TF_CPP_MIN_LOG_LEVEL="3",
-        CUDA_VISIBLE_DEVICES="",
-        JAX_PLATFORMS="cpu",
-        XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-    )
+    env = jax_cpu_environment(devices)
     args = [sys.executable, __file__, mode, str(tmp_path), str(index), str(port)]
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -200,7 +187,7 @@ def _finish(proc, timeout):
 
 @pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (pip install jax): no JAX backend")
 def test_two_processes_train_the_weights_of_one_process_with_the_same_global_batch(tmp_path):
-    port = _free_port()
+    port = free_port()
     started = time.perf_counter()
     workers = [_launch(tmp_path, "two", 2, index, port) for index in (0, 1)]
     single = _launch(tmp_path, "one", 4)
