@@ -166,7 +166,7 @@ class RunConfig:
             ``.h5`` file of a ``keras.applications`` network's own weights
             ([`keras_angular.models.build_backbone`][]).
         freeze_backbone_epochs: train only the embedding layer and the head for this many
-            first epochs, the backbone's body frozen
+            first epochs, the backbone's body (of ``weights``, which it needs) frozen
             ([`keras_angular.models.feature_extractor_layers`][]), then everything.
         steps_per_epoch: None, or train at most this many batches each epoch (the first
             ones of that epoch's seeded order); the learning-rate schedule's steps follow.
@@ -242,6 +242,16 @@ class RunConfig:
                 f"`freeze_backbone_epochs` ({self.freeze_backbone_epochs}) exceeds `epochs` "
                 f"({self.epochs}).",
                 f"{{name}} ({self.freeze_backbone_epochs}) exceeds the {self.epochs} epochs.",
+            )
+        if self.freeze_backbone_epochs and self.weights is None:
+            fail(
+                "freeze_backbone_epochs",
+                "`freeze_backbone_epochs` freezes a body of starting `weights`; without them "
+                "the frozen body is random, its batch norms run on their initial statistics "
+                "and the head trains on collapsed features: give `weights`.",
+                "{name} freezes a body of starting --weights; without them the frozen body is "
+                "random, its batch norms run on their initial statistics and the head trains "
+                "on collapsed features: give --weights.",
             )
         refusal = check_optimizer(self.optimizer, self.momentum, self.nesterov, self.weight_decay)
         if refusal is not None:

@@ -137,6 +137,7 @@ BAD_RUN_OPTIONS = [
     (["--recipe", "paper", "--optimizer", "sgd"], "--optimizer must be adam, got 'sgd'."),
     (["--weights", "nowhere.weights.h5"], "--weights must be imagenet or the path of a"),
     (["--epochs", "2", "--freeze-backbone-epochs", "3"], "--freeze-backbone-epochs (3) exceeds"),
+    (["--epochs", "2", "--freeze-backbone-epochs", "1"], "give --weights."),
     (["--steps-per-epoch", "0"], "--steps-per-epoch must be an integer >= 1, got 0."),
     (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
     (["--dtype-policy", "float16"], "invalid choice: 'float16'"),
@@ -172,11 +173,13 @@ def test_a_record_without_the_new_fields_resumes_a_default_run(digit_splits, tmp
     write_record(out, record)
     os.makedirs(os.path.join(out, "backup"))
     check_resume(out, run_record("softmax", digit_splits, config))
+    weights = tmp_path / "start.weights.h5"
+    weights.touch()  # RunConfig checks that the file exists; nothing loads it here
     for change, text in [
         ({"optimizer": "sgd"}, "optimizer='sgd'"),
         ({"dtype_policy": "mixed_bfloat16"}, "dtype_policy='mixed_bfloat16'"),
         ({"steps_per_epoch": 3}, "steps_per_epoch=3"),
-        ({"freeze_backbone_epochs": 1}, "freeze_backbone_epochs=1"),
+        ({"freeze_backbone_epochs": 1, "weights": str(weights)}, "freeze_backbone_epochs=1"),
     ]:
         with pytest.raises(RunSettingsError, match="unset") as caught:
             check_resume(out, run_record("softmax", digit_splits, config.replace(**change)))
@@ -220,16 +223,21 @@ class _WeightsAtEpochEnd(keras.callbacks.Callback):
         }
 
 
-def test_freeze_backbone_epochs_trains_the_head_first(small_digits):
-    """Epoch 1 of 3 with the body frozen: the mlp's hidden layer keeps its initial kernel
-    while the embedding layer learns; from epoch 2 both learn, and the learning-rate
-    schedule runs on (the optimizer counts every step of the run)."""
+def test_freeze_backbone_epochs_trains_the_head_first(small_digits, tmp_path):
+    """Epoch 1 of 3 with the body (of starting weights) frozen: the mlp's hidden layer keeps
+    its starting kernel while the embedding layer learns; from epoch 2 both learn, and the
+    learning-rate schedule runs on (the optimizer counts every step of the run)."""
+    from keras_angular.models import build_backbone
+
+    weights = str(tmp_path / "start.weights.h5")
+    build_backbone("mlp", small_digits.input_shape).save_weights(weights)
     watch = _WeightsAtEpochEnd()
     result = run_method(
         "softmax",
         small_digits,
         epochs=3,
         freeze_backbone_epochs=1,
+        weights=weights,
         steps_per_epoch=3,
         learning_rate=0.01,
         figures=False,
