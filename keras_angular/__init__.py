@@ -26,7 +26,7 @@ import importlib
 
 from keras_angular import _startup
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 _REGISTERED = (
     "backend",

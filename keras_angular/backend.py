@@ -17,6 +17,9 @@ The heads, losses, metrics and callbacks are ``keras.ops``; what they cannot say
   ([`keras_angular.ops.nan_where_invalid`][]);
 * [`as_plain_tensor`][keras_angular.backend.as_plain_tensor] - a ``tf.Variable`` read into a tensor
   (TensorFlow only);
+* [`keep_variable_reads_before_updates`][keras_angular.backend.keep_variable_reads_before_updates]
+  - that a loss's reads of a layer's weights see the step's weights, not the optimizer's update
+  of them (TensorFlow's graph optimiser can reorder them);
 * [`exports_saved_model`][keras_angular.backend.exports_saved_model] - whether ``model.export``
   writes a SavedModel here;
 * [`steps_read_untracked_variables`][keras_angular.backend.steps_read_untracked_variables] /
@@ -170,6 +173,33 @@ def as_plain_tensor(x):
         if isinstance(x, tf.Variable):
             return tf.convert_to_tensor(x)
     return x
+
+
+def keep_variable_reads_before_updates():
+    """Make every TensorFlow step read a variable before the optimizer updates it in that step.
+
+    A loss that reads its head's weights (the predicted labels of
+    [`keras_angular.losses.AMCLoss`][] and the other ``head=`` losses) is traced before
+    ``optimizer.apply``, and ``tf.function`` orders the read before the update with a control
+    edge. TensorFlow's graph optimiser (Grappler's dependency optimizer, TF 2.21) removes that
+    edge as redundant - the path it relies on runs through the ``IdentityN`` of the
+    optimizer's gradient all-reduce, which a later rewrite bypasses - so on a CPU step without
+    XLA the loss read the head after the update in about one graph in three: the same seed
+    gave different losses (0.914 or 0.641 instead of 1.111 for one Euclidean contrastive
+    batch). This turns that optimiser pass off for the process
+    (``tf.config.optimizer.set_experimental_options({"dependency_optimization": False})``,
+    which only prunes control edges and no-ops); it must run before the step is first
+    executed, and the losses call it when they are given a head. Elsewhere (JAX, PyTorch,
+    where a step is a pure function or runs in order) it does nothing.
+
+    Examples:
+        >>> keep_variable_reads_before_updates()
+    """
+    if name() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    tf.config.optimizer.set_experimental_options({"dependency_optimization": False})
 
 
 def exports_saved_model():

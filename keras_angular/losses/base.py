@@ -11,6 +11,7 @@ import warnings
 import keras
 from keras import ops
 
+from keras_angular.backend import keep_variable_reads_before_updates
 from keras_angular.checks import check_prediction_shape, check_range
 from keras_angular.ops import as_tensor, checked_labels, nan_where_invalid
 
@@ -143,6 +144,7 @@ class PerSampleLoss(keras.losses.Loss):
             )
         else:
             self._head = head
+            keep_variable_reads_before_updates()
 
     @property
     def head(self):
