@@ -65,9 +65,10 @@ def name():
 def is_traced(x):
     """Whether ``x`` is symbolic: built into a compiled step whose values are not known yet.
 
-    True inside a ``tf.function`` (``model.fit``'s step on TensorFlow) and for a JAX
-    tracer (``jax.jit``, ``jax.grad``); PyTorch runs eagerly (``torch.compile`` breaks
-    its graph where a value is read), so a torch tensor is never traced here.
+    True inside a ``tf.function`` (``model.fit``'s step on TensorFlow), for a JAX
+    tracer (``jax.jit``, ``jax.grad``) and while ``torch.compile`` traces a PyTorch step
+    (Keras' ``jit_compile=True`` there; reading a value would break its graph in two).
+    Keras' default PyTorch step runs eagerly: there a tensor is not traced.
 
     Examples:
         >>> import numpy as np
@@ -83,7 +84,9 @@ def is_traced(x):
         import jax
 
         return isinstance(x, jax.core.Tracer)
-    return False
+    import torch
+
+    return torch.compiler.is_compiling()
 
 
 def label_error(message):
@@ -116,9 +119,10 @@ def assert_in_step(condition, message, values, *outputs):
     host callback (``jax.debug.callback``) in a ``lax.cond`` branch taken only when
     ``condition`` is False (a valid step then transfers nothing to the host and calls
     no Python), whose ``ValueError`` reaches the caller inside a ``JaxRuntimeError``
-    on CPU; a GPU may only log it. Callers pair this with a NaN on the bad sample, so a
-    dropped assertion never leaves a finite wrong value.
-    Eagerly (PyTorch, or outside a compiled step) it raises at once.
+    on CPU; a GPU may only log it. PyTorch under ``torch.compile``: none (reading the
+    condition would split the compiled graph at every step). Callers pair this with a
+    NaN on the bad sample, so a dropped assertion never leaves a finite wrong value.
+    Eagerly (PyTorch's default step, or outside a compiled step) it raises at once.
 
     Returns:
         ``outputs``, as a tuple, made to depend on the assertion.
@@ -153,6 +157,8 @@ def assert_in_step(condition, message, values, *outputs):
             lambda v: jax.debug.callback(_raise_unless, False, message, v),
             values,
         )
+        return outputs
+    if backend == "torch" and is_traced(condition):
         return outputs
     _raise_unless(condition, message, values)
     return outputs

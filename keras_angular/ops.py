@@ -167,7 +167,8 @@ def checked_labels(y_true, num_classes=None, owner="loss"):
       (inside a ``JaxRuntimeError`` on CPU; [`keras_angular.backend.assert_in_step`][]);
     * where the assertion cannot raise (TensorFlow under XLA, ``jit_compile=True``,
       Keras' default on a GPU, which drops assertions; a JAX callback on a GPU that only
-      logs) an invalid label is replaced by 0 and flagged in ``valid``;
+      logs; PyTorch under ``torch.compile``, whose graph a read value would split) an
+      invalid label is replaced by 0 and flagged in ``valid``;
       [`nan_where_invalid`][keras_angular.ops.nan_where_invalid] makes that sample's loss NaN and
       gives it no gradient - never a silently wrong finite value (``keras.callbacks.TerminateOnNaN``
       stops such a run).

@@ -256,6 +256,26 @@ def test_bad_labels_raise_naming_the_loss(name, kind, mode, rng):
         to_numpy(_call(loss, y_true, _y_pred(rng), mode))
 
 
+@pytest.mark.backends
+@pytest.mark.skipif(BACKEND != "torch", reason="torch.compile is PyTorch's")
+def test_torch_compile_checks_labels_in_one_graph_and_marks_a_bad_one_nan(rng):
+    """Under ``torch.compile`` (Keras' ``jit_compile=True`` on PyTorch) the label check reads
+    no value, so the step compiles as one graph (``fullgraph=True`` refuses a break); a bad
+    label gives that sample NaN, as under XLA."""
+    import torch
+
+    loss = L.NormFaceLoss(scale=4.0)
+    step = torch.compile(loss.call, fullgraph=True)
+    cosines = _y_pred(rng)
+    good = np.array([0, 1, 2, 3, 0, 1], "float32")
+    values = to_numpy(step(torch.tensor(good), torch.tensor(cosines)))
+    np.testing.assert_allclose(values, ref.normface(cosines, good, scale=4.0), rtol=1e-5)
+    bad = good.copy()
+    bad[5] = C
+    values = to_numpy(step(torch.tensor(bad), torch.tensor(cosines)))
+    assert np.isnan(values[5]) and np.all(np.isfinite(values[:5]))
+
+
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_bad_labels_under_xla_give_nan_loss_and_finite_gradient(name, rng):
     """XLA drops assertions: the bad sample's loss is NaN and it sends no gradient."""
