@@ -41,9 +41,20 @@ def haseparator_loss(
 
 
 def projection_hinge(labels, projections, margin):
-    """Per-sample ``sum_{j != y} (m - min(p_j, m))`` (Eq. 7, summed over classes as in Eq. 8)."""
-    off_target = 1.0 - ops.one_hot(labels, ops.shape(projections)[-1], dtype="float32")
-    return ops.sum((margin - ops.minimum(projections, margin)) * off_target, axis=-1)
+    """Per-sample ``sum_{j != y} (m - min(p_j, m))`` (Eq. 7, summed over classes as in Eq. 8).
+
+    ``m - min(p, m) = max(m - p, 0)``, summed over every class and less the target's term
+    (gathered): no (B, C) mask, in the forward pass or the backward.
+
+    Examples:
+        >>> import numpy as np
+        >>> p = np.array([[0.0, 0.5, 1.0]], "float32")  # target 0: (0.9 - 0.5) + 0
+        >>> print(round(float(projection_hinge(np.array([0]), p, 0.9)[0]), 4))
+        0.4
+    """
+    hinge = ops.relu(margin - ops.cast(projections, "float32"))
+    target = ops.take_along_axis(hinge, sparse_labels(labels)[:, None], axis=1)[:, 0]
+    return ops.sum(hinge, axis=-1) - target
 
 
 @keras.saving.register_keras_serializable(package="keras_angular")

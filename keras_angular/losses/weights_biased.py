@@ -23,6 +23,7 @@ from keras_angular.checks import check_positive, check_range
 from keras_angular.layers import CosineDense, WeightsBiasedDense
 from keras_angular.losses.base import PerSampleLoss, softmax_cross_entropy
 from keras_angular.ops import (
+    ACOS_EPSILON,
     NORM_EPSILON,
     gram_rows,
     l2_normalize,
@@ -118,9 +119,14 @@ def weights_biased_margins(labels, kernel, alpha):
         >>> print(round(float(np.degrees(delta[0, 1])), 4))  # phi / 2 at alpha = 1
         45.0
     """
+    return safe_acos(_margin_cosines(labels, kernel, alpha))
+
+
+def _margin_cosines(labels, kernel, alpha):
+    """``cos(delta_j) = w_j . w'_j = (alpha G_cj + 1) / ||alpha w_c + w_j||``, (B, C)."""
     gram = gram_rows(sparse_labels(labels), ops.cast(kernel, "float32"))
     norm_sq = ops.maximum(alpha * alpha + 1.0 + 2.0 * alpha * gram, NORM_EPSILON)
-    return safe_acos((alpha * gram + 1.0) * ops.rsqrt(norm_sq))
+    return (alpha * gram + 1.0) * ops.rsqrt(norm_sq)
 
 
 def weights_biased_angular_logits(labels, cosines, kernel, alpha):
@@ -147,6 +153,14 @@ def weights_biased_angular_logits(labels, cosines, kernel, alpha):
     ``theta_j`` alone and the target's pull is whole, as in ArcFace (whose margin sits on the target
     instead).
 
+    Computed without an arccos: with both angles' cosines clipped as
+    [`keras_angular.ops.safe_acos`][] clips them, ``theta_j < delta_j`` where
+    ``cos(theta_j) > cos(delta_j)``, and elsewhere ``cos(theta_j - delta_j) = cos(theta_j)
+    cos(delta_j) + sin(theta_j) sin(delta_j)`` with ``sin = sqrt((1 - cos)(1 + cos))`` - the
+    values and gradient of the arccos form (the gradient is 0 where the clip or the
+    ``max`` holds), in a few (B, C) products instead of two arccos and a cosine over all
+    of them.
+
     Returns the (B, C) logits before the scale ``s``.
 
     Examples:
@@ -158,8 +172,13 @@ def weights_biased_angular_logits(labels, cosines, kernel, alpha):
     """
     labels = sparse_labels(labels)
     cosines = ops.cast(cosines, "float32")
-    delta = ops.stop_gradient(weights_biased_margins(labels, kernel, alpha))
-    negatives = ops.cos(ops.maximum(safe_acos(cosines) - delta, 0.0))
+    low, high = -1.0 + ACOS_EPSILON, 1.0 - ACOS_EPSILON
+    cos_delta = ops.stop_gradient(ops.clip(_margin_cosines(labels, kernel, alpha), low, high))
+    sin_delta = ops.sqrt((1.0 - cos_delta) * (1.0 + cos_delta))
+    cos_theta = ops.clip(cosines, low, high)
+    sin_theta = ops.sqrt((1.0 - cos_theta) * (1.0 + cos_theta))
+    shifted = cos_theta * cos_delta + sin_theta * sin_delta  # cos(theta_j - delta_j)
+    negatives = ops.where(cos_theta > cos_delta, 1.0, shifted)  # theta_j < delta_j: cos(0)
     onehot = ops.one_hot(labels, ops.shape(cosines)[-1], dtype="float32")
     return ops.where(onehot > 0, cosines, negatives)
 
