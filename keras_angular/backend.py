@@ -370,6 +370,7 @@ __all__ = [
     "exports_saved_model",
     "forget_restored_epoch",
     "is_traced",
+    "keep_variable_reads_before_updates",
     "label_error",
     "name",
     "optimizer_strategy",
