@@ -115,11 +115,22 @@ def safe_acos(x, epsilon=ACOS_EPSILON):
     return ops.cast(_clipped_acos(ops.cast(x, "float32"), epsilon), x.dtype)
 
 
+def acos_domain(epsilon=ACOS_EPSILON):
+    """``(low, high)``: the range [`safe_acos`][keras_angular.ops.safe_acos] clips its input to,
+    for a computation that must clip cosines the same way without taking their arccos.
+
+    Examples:
+        >>> acos_domain(0.25)
+        (-0.75, 0.75)
+    """
+    return -1.0 + epsilon, 1.0 - epsilon
+
+
 def _clipped_acos(x, epsilon):
     """``arccos(clip(x))`` in float32 with its gradient written out: ``-1 / sqrt((1 - x)(1 +
     x))`` inside the clip range, 0 outside - autodiff's value, from the input alone, so a
     backward pass never reads (or, under XLA, recomputes) the arccos."""
-    low, high = -1.0 + epsilon, 1.0 - epsilon
+    low, high = acos_domain(epsilon)
 
     @ops.custom_gradient
     def clipped_acos(x):
@@ -536,6 +547,7 @@ __all__ = [
     "ACOS_EPSILON",
     "NORM_EPSILON",
     "ZERO_NORMAL_SQ",
+    "acos_domain",
     "as_tensor",
     "checked_labels",
     "nan_where_invalid",

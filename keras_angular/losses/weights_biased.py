@@ -23,8 +23,8 @@ from keras_angular.checks import check_positive, check_range
 from keras_angular.layers import CosineDense, WeightsBiasedDense
 from keras_angular.losses.base import PerSampleLoss, softmax_cross_entropy
 from keras_angular.ops import (
-    ACOS_EPSILON,
     NORM_EPSILON,
+    acos_domain,
     gram_rows,
     l2_normalize,
     safe_acos,
@@ -129,6 +129,11 @@ def _margin_cosines(labels, kernel, alpha):
     return (alpha * gram + 1.0) * ops.rsqrt(norm_sq)
 
 
+def _sine(cosine):
+    """``sin(theta)`` from ``cos(theta)`` for theta in [0, pi]: ``sqrt((1 - cos)(1 + cos))``."""
+    return ops.sqrt((1.0 - cosine) * (1.0 + cosine))
+
+
 def weights_biased_angular_logits(labels, cosines, kernel, alpha):
     """W-Softmax's bias as a per-pair angular margin on the negatives (the angular form).
 
@@ -172,12 +177,10 @@ def weights_biased_angular_logits(labels, cosines, kernel, alpha):
     """
     labels = sparse_labels(labels)
     cosines = ops.cast(cosines, "float32")
-    low, high = -1.0 + ACOS_EPSILON, 1.0 - ACOS_EPSILON
+    low, high = acos_domain()
     cos_delta = ops.stop_gradient(ops.clip(_margin_cosines(labels, kernel, alpha), low, high))
-    sin_delta = ops.sqrt((1.0 - cos_delta) * (1.0 + cos_delta))
     cos_theta = ops.clip(cosines, low, high)
-    sin_theta = ops.sqrt((1.0 - cos_theta) * (1.0 + cos_theta))
-    shifted = cos_theta * cos_delta + sin_theta * sin_delta  # cos(theta_j - delta_j)
+    shifted = cos_theta * cos_delta + _sine(cos_theta) * _sine(cos_delta)  # cos(theta - delta)
     negatives = ops.where(cos_theta > cos_delta, 1.0, shifted)  # theta_j < delta_j: cos(0)
     onehot = ops.one_hot(labels, ops.shape(cosines)[-1], dtype="float32")
     return ops.where(onehot > 0, cosines, negatives)
